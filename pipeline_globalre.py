@@ -1,0 +1,298 @@
+# Copyright 2026 The GlobalRE authors. Licensed under the MIT licence.
+"""The `relation-extraction` pipeline and the batched inference loop it shares with evaluation and benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+from transformers import Pipeline
+
+try:  # Hub remote code resolves sibling files only through relative imports
+    from .processing_globalre import DocumentEncoding, GlobalReProcessor, as_docred, pack_batches
+except ImportError:  # the same file used from a source checkout or an installed package
+    from processing_globalre import DocumentEncoding, GlobalReProcessor, as_docred, pack_batches
+
+DEFAULT_MAX_BATCH_TOKENS = 16384
+# Documents are encoded in groups holding about this many pairs, so batches are full across small documents
+# while memory stays bounded whatever the collection size.
+PAIRS_IN_FLIGHT = 4096
+
+
+def _prefetch(iterator: Iterator, size: int = 2) -> Iterator:
+    """Runs `iterator` in a background thread, so padding and pinning the next batch overlaps the GPU's work."""
+    items: queue.Queue = queue.Queue(maxsize=size)
+    done = object()
+
+    def fill():
+        try:
+            for item in iterator:
+                items.put(item)
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            items.put(error)
+        items.put(done)
+
+    threading.Thread(target=fill, daemon=True).start()
+    while (item := items.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def score_sequences(
+    model,
+    processor: GlobalReProcessor,
+    input_ids: list[list[int]],
+    token_type_ids: list[list[int]],
+    *,
+    max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+    max_batch_pairs: int | None = None,
+    output: str = "logits",
+) -> torch.Tensor:
+    """Runs the model over pair sequences and returns float32 CPU `logits` (or `pair_representation`), in the
+    order given.
+
+    Sequences are sorted by length and packed into batches of at most `max_batch_tokens` padded tokens; on CUDA
+    the model runs under bf16 autocast (unless its weights are already half precision), batches are pinned and
+    copied asynchronously, and the next batch is prepared in a background thread while the GPU works.
+    """
+    device = next(model.parameters()).device
+    on_cuda = device.type == "cuda"
+    model_dtype = next(model.parameters()).dtype
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if on_cuda and model_dtype == torch.float32
+        else contextlib.nullcontext()
+    )
+    batches = pack_batches(
+        input_ids,
+        token_type_ids,
+        processor,
+        max_batch_tokens=max_batch_tokens,
+        max_batch_pairs=max_batch_pairs,
+        pad_to_multiple_of=8 if on_cuda else None,
+    )
+    if on_cuda:
+        batches = _prefetch(
+            ((rows, {k: v.pin_memory() for k, v in batch.items()}) for rows, batch in batches)
+        )
+    results: torch.Tensor | None = None
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), autocast:
+            for rows, batch in batches:
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                if output == "logits":
+                    values = model(**batch).logits
+                else:
+                    values = model.pair_representation(**batch)
+                values = values.float().to("cpu", non_blocking=on_cuda)
+                if results is None:
+                    results = torch.empty((len(input_ids), values.shape[-1]), dtype=torch.float32)
+                results[torch.tensor(rows)] = values
+        if on_cuda:
+            torch.cuda.synchronize(device)
+    finally:
+        model.train(was_training)
+    if results is None:
+        width = model.config.num_labels if output == "logits" else model.classifier.in_features
+        results = torch.empty((0, width), dtype=torch.float32)
+    return results
+
+
+def iter_document_logits(
+    model,
+    processor: GlobalReProcessor,
+    documents: Iterable[Any],
+    *,
+    pairs: list | None = None,
+    max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+    max_batch_pairs: int | None = None,
+    pairs_in_flight: int = PAIRS_IN_FLIGHT,
+) -> Iterator[tuple[dict, DocumentEncoding, torch.Tensor]]:
+    """Yields `(document, encoding, logits)` per document, in input order. Pairs of several documents share
+    batches (up to `pairs_in_flight` pairs at a time), so small documents still fill the hardware."""
+    group: list[tuple[dict, DocumentEncoding]] = []
+
+    def flush():
+        input_ids = [ids for _, encoding in group for ids in encoding.input_ids]
+        token_type_ids = [types for _, encoding in group for types in encoding.token_type_ids]
+        logits = score_sequences(
+            model,
+            processor,
+            input_ids,
+            token_type_ids,
+            max_batch_tokens=max_batch_tokens,
+            max_batch_pairs=max_batch_pairs,
+        )
+        start = 0
+        for document, encoding in group:
+            yield document, encoding, logits[start : start + len(encoding)]
+            start += len(encoding)
+
+    pending = 0
+    for index, document in enumerate(documents):
+        document = as_docred(document, index)
+        encoding = processor.encode_document(document, pairs[index] if pairs else None, index=index)
+        group.append((document, encoding))
+        pending += len(encoding)
+        if pending >= pairs_in_flight:
+            yield from flush()
+            group, pending = [], 0
+    if group:
+        yield from flush()
+
+
+def predict_documents(
+    model,
+    processor: GlobalReProcessor,
+    documents: Iterable[Any],
+    *,
+    max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+    batch_size: int | None = None,
+    threshold: float | None = None,
+    relations: list[str] | None = None,
+    progress: bool = False,
+) -> list[list[dict]]:
+    """Relation triples for each document (DocRED or text form), in input order: per document a list of
+    `{"head", "head_name", "tail", "tail_name", "relation", "relation_name", "score"}`, best first."""
+    if progress:
+        from tqdm.auto import tqdm
+
+        documents = list(documents)
+        documents = tqdm(documents, desc="documents", unit="doc")
+    results = []
+    for document, encoding, logits in iter_document_logits(
+        model, processor, documents, max_batch_tokens=max_batch_tokens, max_batch_pairs=batch_size
+    ):
+        results.append(
+            processor.post_process(
+                logits, encoding.pairs, document, model.config, threshold=threshold, relations=relations
+            )
+        )
+    return results
+
+
+def load_globalre(model_dir: str, device: str | None = None):
+    """Loads a saved GlobalRE model and its processor from a directory (or Hub name), on `device`
+    (CUDA when available by default)."""
+    try:
+        from .modeling_globalre import GlobalReForRelationExtraction
+    except ImportError:
+        from modeling_globalre import GlobalReForRelationExtraction
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = GlobalReForRelationExtraction.from_pretrained(model_dir).to(device)
+    model.eval()
+    processor = GlobalReProcessor.from_pretrained(model_dir)
+    return model, processor
+
+
+class RelationExtractionPipeline(Pipeline):
+    """
+    Document-level relation extraction with a GlobalRE model:
+
+    ```python
+    from transformers import pipeline
+
+    extractor = pipeline("relation-extraction", model="org/globalre", trust_remote_code=True)
+    extractor({"text": "Marie Curie was born in Warsaw.", "entities": ["Marie Curie", "Warsaw"]})
+    # [{"head": 0, "head_name": "Marie Curie", "tail": 1, "tail_name": "Warsaw",
+    #   "relation": "P19", "relation_name": "place of birth", "score": 0.93}, ...]
+    ```
+
+    Inputs: one document or a list of documents, each in DocRED form (`sents`, `vertexSet`) or text form
+    (`text`, `entities`). Every candidate pair of a document is scored in length-sorted batches of at most
+    `max_batch_tokens` tokens (and `batch_size` pairs, when given), so memory stays bounded for documents with
+    many entities.
+
+    Call parameters: `threshold` (overrides the model's global threshold), `relations` (only return these
+    relation ids), `pairs` (score only these `(head, tail)` pairs of a single document), `max_batch_tokens`,
+    `batch_size`.
+    """
+
+    _load_processor = True
+    _load_tokenizer = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.processor is None:
+            raise ValueError(
+                "The relation-extraction pipeline needs the GlobalRE processor: save it with "
+                "processor.save_pretrained(model_dir) or pass processor=..."
+            )
+        self._check_processor_matches_model()
+
+    def _check_processor_matches_model(self) -> None:
+        config = self.model.config
+        for name in ("entity_markers", "entity_text", "max_seq_length"):
+            if getattr(self.processor, name) != getattr(config, name):
+                raise ValueError(
+                    f"The processor's {name}={getattr(self.processor, name)!r} differs from the model's "
+                    f"{getattr(config, name)!r}; build it with GlobalReProcessor.from_config(tokenizer, model.config)."
+                )
+
+    def __call__(self, inputs, *args, batch_size: int | None = None, **kwargs):
+        # A pipeline's batch_size normally stacks several inputs; here it bounds the pairs of one model call,
+        # and documents go through one at a time.
+        pair_batch_size = batch_size if batch_size is not None else self._batch_size
+        if pair_batch_size is not None:
+            kwargs["pair_batch_size"] = pair_batch_size
+        return super().__call__(inputs, *args, batch_size=1, **kwargs)
+
+    def _sanitize_parameters(
+        self,
+        threshold=None,
+        relations=None,
+        pairs=None,
+        max_batch_tokens=None,
+        pair_batch_size=None,
+        **kwargs,
+    ):
+        preprocess, forward, postprocess = {}, {}, {}
+        if pairs is not None:
+            preprocess["pairs"] = pairs
+        if max_batch_tokens is not None:
+            forward["max_batch_tokens"] = max_batch_tokens
+        if pair_batch_size is not None:
+            forward["max_batch_pairs"] = pair_batch_size
+        if threshold is not None:
+            postprocess["threshold"] = threshold
+        if relations is not None:
+            postprocess["relations"] = relations
+        return preprocess, forward, postprocess
+
+    def preprocess(self, document, pairs=None):
+        document = as_docred(document)
+        return {"document": document, "encoding": self.processor.encode_document(document, pairs)}
+
+    def _forward(self, model_inputs, max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS, max_batch_pairs=None):
+        encoding = model_inputs["encoding"]
+        logits = score_sequences(
+            self.model,
+            self.processor,
+            encoding.input_ids,
+            encoding.token_type_ids,
+            max_batch_tokens=max_batch_tokens,
+            max_batch_pairs=max_batch_pairs,
+        )
+        return {"document": model_inputs["document"], "encoding": encoding, "logits": logits}
+
+    def postprocess(self, model_outputs, threshold=None, relations=None):
+        return self.processor.post_process(
+            model_outputs["logits"],
+            model_outputs["encoding"].pairs,
+            model_outputs["document"],
+            self.model.config,
+            threshold=threshold,
+            relations=relations,
+        )
+
+
+__all__ = ["RelationExtractionPipeline", "load_globalre", "predict_documents", "score_sequences"]

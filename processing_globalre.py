@@ -1,0 +1,765 @@
+# Copyright 2026 The GlobalRE authors. Licensed under the MIT licence.
+"""GlobalRE processor: from a document and its entities to one `[CLS] doc [SEP] head [SEP] tail [SEP]` sequence
+per candidate entity pair, and from the model's logits back to relation triples."""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import BatchEncoding
+from transformers.processing_utils import ProcessorMixin
+
+logger = logging.getLogger(__name__)
+
+try:  # Hub remote code resolves sibling files only through relative imports
+    from .configuration_globalre import (
+        DEFAULT_MARKER_TOKENS,
+        ENTITY_MARKERS,
+        ENTITY_TEXTS,
+        LONG_DOCUMENT_STRATEGIES,
+    )
+except ImportError:  # the same file used from a source checkout or an installed package
+    from configuration_globalre import (
+        DEFAULT_MARKER_TOKENS,
+        ENTITY_MARKERS,
+        ENTITY_TEXTS,
+        LONG_DOCUMENT_STRATEGIES,
+    )
+
+# Words are runs of letters/digits (with inner hyphens or apostrophes) or single punctuation marks; sentences end
+# at ., ! or ? followed by white space. Simple and deterministic, so character spans map to words predictably.
+_WORD_PATTERN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+class DocumentError(ValueError):
+    """A document or one of its entities cannot be encoded; the message names the document and the item."""
+
+
+def document_label(document: dict, index: int | None = None) -> str:
+    """How errors and reports name a document: its index and its title where it has them."""
+    title = document.get("title") if isinstance(document, dict) else None
+    parts = []
+    if index is not None:
+        parts.append(f"#{index}")
+    if title:
+        parts.append(repr(title))
+    return "document " + " ".join(parts) if parts else "document"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Documents in text form -> DocRED form
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _split_words(text: str) -> tuple[list[list[str]], list[list[tuple[int, int]]]]:
+    """Splits text into sentences of words, with each word's character span."""
+    sentences, offsets = [], []
+    start = 0
+    for piece in [*_SENTENCE_END.split(text)]:
+        begin = text.index(piece, start) if piece else start
+        words, spans = [], []
+        for match in _WORD_PATTERN.finditer(piece):
+            words.append(match.group())
+            spans.append((begin + match.start(), begin + match.end()))
+        if words:
+            sentences.append(words)
+            offsets.append(spans)
+        start = begin + len(piece)
+    return sentences, offsets
+
+
+def _find_occurrences(text: str, name: str) -> list[tuple[int, int]]:
+    """Character spans of every whole-word occurrence of `name`; case-insensitive only when exact finds none."""
+    escaped = re.escape(name.strip())
+    if not escaped:
+        return []
+    for flags in (0, re.IGNORECASE):
+        pattern = re.compile(rf"(?<!\w){escaped}(?!\w)", flags)
+        spans = [(m.start(), m.end()) for m in pattern.finditer(text)]
+        if spans:
+            return spans
+    return []
+
+
+def text_to_docred(document: dict, index: int | None = None) -> dict:
+    """Converts `{"text": ..., "entities": [...]}` into DocRED form (`sents`, `vertexSet`).
+
+    An entity is a name (every whole-word occurrence in the text is a mention) or a dict with `name`, optional
+    `type`, and either `spans` (character `[start, end)` offsets) or optional `mentions` (more names to look up).
+    """
+    label = document_label(document, index)
+    text = document.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise DocumentError(f"{label}: 'text' is empty; expected the document's text as a non-empty string.")
+    sentences, offsets = _split_words(text)
+    word_starts = [
+        (sent_id, pos, span) for sent_id, spans in enumerate(offsets) for pos, span in enumerate(spans)
+    ]
+    starts = [span[0] for _, _, span in word_starts]
+
+    def words_of(char_start: int, char_end: int, entity_label: str) -> dict:
+        if not 0 <= char_start < char_end <= len(text):
+            raise DocumentError(
+                f"{label}, {entity_label}: span [{char_start}, {char_end}) is outside the text "
+                f"(length {len(text)}); expected 0 <= start < end <= {len(text)}."
+            )
+        first = max(bisect.bisect_right(starts, char_start) - 1, 0)
+        covered = [w for w in word_starts[first:] if w[2][0] < char_end and w[2][1] > char_start]
+        if not covered:
+            raise DocumentError(f"{label}, {entity_label}: span [{char_start}, {char_end}) covers no word.")
+        sent_id = covered[0][0]
+        in_sentence = [w for w in covered if w[0] == sent_id]
+        return {
+            "name": text[char_start:char_end],
+            "sent_id": sent_id,
+            "pos": [in_sentence[0][1], in_sentence[-1][1] + 1],
+        }
+
+    entities = document.get("entities")
+    if not isinstance(entities, list):
+        raise DocumentError(f"{label}: 'entities' must be a list of names or of dicts with a 'name'.")
+    vertex_set = []
+    for entity_index, entity in enumerate(entities):
+        if isinstance(entity, str):
+            entity = {"name": entity}
+        if not isinstance(entity, dict) or not isinstance(entity.get("name"), str):
+            raise DocumentError(
+                f"{label}, entity {entity_index}: expected a name or a dict with 'name'; got {entity!r}."
+            )
+        entity_label = f"entity {entity_index} ({entity['name']!r})"
+        entity_type = entity.get("type", "")
+        if "spans" in entity:
+            spans = [tuple(span) for span in entity["spans"]]
+        else:
+            names = [entity["name"], *entity.get("mentions", [])]
+            spans = sorted({span for name in names for span in _find_occurrences(text, name)})
+            if not spans:
+                raise DocumentError(
+                    f"{label}, {entity_label}: the name does not occur in the text; give character 'spans' "
+                    "or a name that appears verbatim."
+                )
+        mentions = [{**words_of(start, end, entity_label), "type": entity_type} for start, end in spans]
+        vertex_set.append(mentions)
+    return {"title": document.get("title", ""), "sents": sentences, "vertexSet": vertex_set}
+
+
+def as_docred(document: Any, index: int | None = None) -> dict:
+    """Returns the document in DocRED form, converting text form; raises `DocumentError` for anything else."""
+    if not isinstance(document, dict):
+        raise DocumentError(
+            f"{document_label({}, index)}: expected a dict in DocRED form (sents, vertexSet) or text form "
+            f"(text, entities); got {type(document).__name__}."
+        )
+    if "sents" in document and "vertexSet" in document:
+        return document
+    if "text" in document:
+        return text_to_docred(document, index)
+    raise DocumentError(
+        f"{document_label(document, index)}: expected keys 'sents' and 'vertexSet' (DocRED form) or 'text' and "
+        f"'entities' (text form); got {sorted(document)}."
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Encodings
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DocumentEncoding:
+    """The pair sequences of one document.
+
+    `pairs[i]` is the ordered (head, tail) entity pair encoded as `input_ids[i]` / `token_type_ids[i]`;
+    `truncated_pairs` lists the positions `i` whose document segment was shortened to fit the budget.
+    """
+
+    title: str
+    pairs: list[tuple[int, int]]
+    input_ids: list[list[int]]
+    token_type_ids: list[list[int]]
+    truncated_pairs: list[int] = field(default_factory=list)
+    document_tokens: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(len(ids) for ids in self.input_ids)
+
+
+@dataclass
+class _TokenizedDocument:
+    title: str
+    label: str
+    ids: list[int]
+    sentence_bounds: list[tuple[int, int]]  # token [start, end) of each sentence
+    mentions: list[list[tuple[int, int]]]  # token [start, end) of each mention, per entity
+    entity_ids: list[list[int]]  # token ids of each entity segment
+    entity_types: list[str]
+    type_ids: dict[str, list[int]]
+
+
+class GlobalReProcessor(ProcessorMixin):
+    r"""
+    Builds GlobalRE's inputs: for each candidate ordered entity pair of a document, the sequence
+    `[CLS] document [SEP] head entity [SEP] tail entity [SEP]` with token_type_ids 0 for the document segment and 1
+    for the entity segments, and turns the model's logits back into `{head, tail, relation, score}` triples.
+
+    Documents come in DocRED form (`{"title", "sents", "vertexSet"}`) or text form (`{"text", "entities"}`, the
+    entities as names whose every occurrence is a mention, or as dicts with character `spans`).
+
+    Args:
+        tokenizer (`PreTrainedTokenizerBase`):
+            A fast BERT-family tokenizer (word alignment needs `word_ids()`).
+        max_seq_length (`int`, *optional*, defaults to 512):
+            Token budget of one pair sequence, special tokens included.
+        entity_text (`str`, *optional*, defaults to `"first_mention"`):
+            `"first_mention"`, `"all_mentions"` or `"longest_mention"`; see `GlobalReConfig.entity_text`.
+        entity_separator (`str`, *optional*, defaults to `" ; "`):
+            Separator of mention strings for `entity_text="all_mentions"`.
+        max_entity_tokens (`int`, *optional*, defaults to 64):
+            Longest an entity segment may be, in tokens.
+        entity_markers (`str`, *optional*, defaults to `"none"`):
+            `"none"`, `"plain"` or `"typed"`; see `GlobalReConfig.entity_markers`.
+        marker_tokens (`list[str]`, *optional*):
+            Head start, head end, tail start and tail end marker tokens (`[unused0]`..`[unused3]` by default).
+        long_document_strategy (`str`, *optional*, defaults to `"mention_windows"`):
+            `"mention_windows"` or `"truncate_tail"`; see `GlobalReConfig.long_document_strategy`.
+        pair_types (`list[list[str]]`, *optional*):
+            Allowed `[head_type, tail_type]` combinations of candidate pairs; `None` allows every pair h != t.
+    """
+
+    tokenizer_class = "AutoTokenizer"
+
+    def __init__(
+        self,
+        tokenizer=None,
+        max_seq_length: int = 512,
+        entity_text: str = "first_mention",
+        entity_separator: str = " ; ",
+        max_entity_tokens: int = 64,
+        entity_markers: str = "none",
+        marker_tokens: list[str] | None = None,
+        long_document_strategy: str = "mention_windows",
+        pair_types: list[list[str]] | None = None,
+        **kwargs,
+    ):
+        if entity_text not in ENTITY_TEXTS:
+            raise ValueError(f"entity_text must be one of {ENTITY_TEXTS}; got {entity_text!r}.")
+        if entity_markers not in ENTITY_MARKERS:
+            raise ValueError(f"entity_markers must be one of {ENTITY_MARKERS}; got {entity_markers!r}.")
+        if long_document_strategy not in LONG_DOCUMENT_STRATEGIES:
+            raise ValueError(
+                f"long_document_strategy must be one of {LONG_DOCUMENT_STRATEGIES}; got {long_document_strategy!r}."
+            )
+        self.max_seq_length = max_seq_length
+        self.entity_text = entity_text
+        self.entity_separator = entity_separator
+        self.max_entity_tokens = max_entity_tokens
+        self.entity_markers = entity_markers
+        self.marker_tokens = list(marker_tokens or DEFAULT_MARKER_TOKENS)
+        self.long_document_strategy = long_document_strategy
+        self.pair_types = [list(p) for p in pair_types] if pair_types else None
+        super().__init__(tokenizer, **kwargs)
+        if not getattr(self.tokenizer, "is_fast", False):
+            raise ValueError(
+                "GlobalReProcessor needs a fast tokenizer: mention positions are aligned with word_ids()."
+            )
+        self.marker_ids = self._marker_ids()
+
+    @classmethod
+    def from_config(cls, tokenizer, config) -> GlobalReProcessor:
+        """A processor whose settings match a `GlobalReConfig`."""
+        return cls(tokenizer, **processor_settings(config))
+
+    def _marker_ids(self) -> list[int]:
+        ids = self.tokenizer.convert_tokens_to_ids(self.marker_tokens)
+        unknown = [
+            tok for tok, i in zip(self.marker_tokens, ids) if i is None or i == self.tokenizer.unk_token_id
+        ]
+        if unknown and self.entity_markers != "none":
+            raise ValueError(
+                f"The marker tokens {unknown} are not in the tokenizer's vocabulary; add them with "
+                "tokenizer.add_special_tokens and resize the encoder's embeddings, or choose tokens that exist."
+            )
+        return ids
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Pairs
+    # ----------------------------------------------------------------------------------------------------------
+
+    def candidate_pairs(
+        self, document: dict, pairs: Sequence[Sequence[int]] | None = None, index: int | None = None
+    ) -> list[tuple[int, int]]:
+        """The ordered (head, tail) pairs to score: the given `pairs` (checked), or all h != t allowed by
+        `pair_types`."""
+        document = as_docred(document, index)
+        num_entities = len(document["vertexSet"])
+        if pairs is not None:
+            checked = []
+            for pair in pairs:
+                head, tail = (int(x) for x in pair)
+                if not (0 <= head < num_entities and 0 <= tail < num_entities):
+                    raise DocumentError(
+                        f"{document_label(document, index)}: pair ({head}, {tail}) names an entity outside "
+                        f"0..{num_entities - 1}."
+                    )
+                checked.append((head, tail))
+            return checked
+        types = [entity[0].get("type", "") if entity else "" for entity in document["vertexSet"]]
+        allowed = {tuple(p) for p in self.pair_types} if self.pair_types else None
+        return [
+            (h, t)
+            for h in range(num_entities)
+            for t in range(num_entities)
+            if h != t and (allowed is None or (types[h], types[t]) in allowed)
+        ]
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Tokenization
+    # ----------------------------------------------------------------------------------------------------------
+
+    def _entity_text(self, mentions: list[dict]) -> str:
+        names = [m["name"] for m in mentions]
+        if self.entity_text == "first_mention":
+            first = min(mentions, key=lambda m: (m["sent_id"], m["pos"][0]))
+            return first["name"]
+        if self.entity_text == "longest_mention":
+            return max(names, key=len)
+        return self.entity_separator.join(dict.fromkeys(names))
+
+    def tokenize_document(self, document: Any, index: int | None = None) -> _TokenizedDocument:
+        """Tokenizes a document once: its words, mention token spans, and entity segments."""
+        document = as_docred(document, index)
+        label = document_label(document, index)
+        sentences = document["sents"]
+        if not sentences or not any(len(s) for s in sentences):
+            raise DocumentError(f"{label}: the document has no words; expected non-empty 'sents'.")
+        words = [word for sentence in sentences for word in sentence]
+        encoded = self.tokenizer(words, is_split_into_words=True, add_special_tokens=False)
+        ids = encoded["input_ids"]
+        word_ids = encoded.word_ids()
+        # token start of each word, with one extra entry for the end of the document
+        word_token_start = [len(ids)] * (len(words) + 1)
+        for token_index in range(len(ids) - 1, -1, -1):
+            word_token_start[word_ids[token_index]] = token_index
+        for w in range(len(words) - 1, -1, -1):  # words without tokens start where the next word starts
+            word_token_start[w] = min(word_token_start[w], word_token_start[w + 1])
+        sentence_word_start = [0]
+        for sentence in sentences:
+            sentence_word_start.append(sentence_word_start[-1] + len(sentence))
+        sentence_bounds = [
+            (word_token_start[sentence_word_start[s]], word_token_start[sentence_word_start[s + 1]])
+            for s in range(len(sentences))
+        ]
+        mentions, entity_texts, entity_types = [], [], []
+        for entity_index, entity in enumerate(document["vertexSet"]):
+            if not entity:
+                raise DocumentError(f"{label}, entity {entity_index}: the entity has no mentions.")
+            spans = []
+            for mention_index, mention in enumerate(entity):
+                sent_id, pos = mention.get("sent_id"), mention.get("pos")
+                where = f"{label}, entity {entity_index} ({mention.get('name')!r}), mention {mention_index}"
+                if not isinstance(sent_id, int) or not 0 <= sent_id < len(sentences):
+                    raise DocumentError(f"{where}: sent_id {sent_id!r} is outside 0..{len(sentences) - 1}.")
+                length = len(sentences[sent_id])
+                if not (isinstance(pos, (list, tuple)) and len(pos) == 2 and 0 <= pos[0] < pos[1] <= length):
+                    raise DocumentError(
+                        f"{where}: pos {pos!r} is outside sentence {sent_id} ({length} words); expected "
+                        f"[start, end) with 0 <= start < end <= {length}."
+                    )
+                first_word = sentence_word_start[sent_id] + pos[0]
+                spans.append((word_token_start[first_word], word_token_start[first_word + pos[1] - pos[0]]))
+                if "name" not in mention:
+                    mention["name"] = " ".join(sentences[sent_id][pos[0] : pos[1]])
+            mentions.append(spans)
+            entity_texts.append(self._entity_text(entity))
+            entity_types.append(str(entity[0].get("type", "")))
+        if entity_texts:
+            entity_ids = self.tokenizer(entity_texts, add_special_tokens=False)["input_ids"]
+        else:
+            entity_ids = []
+        type_ids: dict[str, list[int]] = {}
+        if self.entity_markers == "typed":
+            for entity_type in set(entity_types):
+                type_ids[entity_type] = self.tokenizer(entity_type.lower(), add_special_tokens=False)[
+                    "input_ids"
+                ]
+        return _TokenizedDocument(
+            title=str(document.get("title", "")),
+            label=label,
+            ids=ids,
+            sentence_bounds=sentence_bounds,
+            mentions=mentions,
+            entity_ids=entity_ids,
+            entity_types=entity_types,
+            type_ids=type_ids,
+        )
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Pair sequences
+    # ----------------------------------------------------------------------------------------------------------
+
+    def _marker_cost(self, doc: _TokenizedDocument, entity: int) -> int:
+        if self.entity_markers == "none":
+            return 0
+        per_mention = 2 + (
+            len(doc.type_ids[doc.entity_types[entity]]) if self.entity_markers == "typed" else 0
+        )
+        return per_mention * len(doc.mentions[entity])
+
+    def _kept_intervals(
+        self, doc: _TokenizedDocument, head: int, tail: int, budget: int
+    ) -> list[tuple[int, int]]:
+        """Token intervals of the document that fit `budget`, chosen by the long-document strategy."""
+        total = len(doc.ids)
+        if total <= budget:
+            return [(0, total)]
+        if self.long_document_strategy == "truncate_tail" or budget <= 0:
+            return [(0, max(budget, 0))]
+        pair_spans = sorted(doc.mentions[head] + doc.mentions[tail])
+        seeds = sorted(
+            {s for s, (a, b) in enumerate(doc.sentence_bounds) for m in pair_spans if a <= m[0] < b}
+        )
+        lengths = [b - a for a, b in doc.sentence_bounds]
+        if sum(lengths[s] for s in seeds) <= budget:
+            # mention sentences first, then their neighbours, nearest first
+            order = sorted(range(len(lengths)), key=lambda s: (min(abs(s - seed) for seed in seeds), s))
+            kept, used = [], 0
+            for s in order:
+                if used + lengths[s] <= budget:
+                    kept.append(s)
+                    used += lengths[s]
+            return _merge([doc.sentence_bounds[s] for s in sorted(kept)])
+        # Even the mention sentences are too long: keep a window of equal radius around every mention,
+        # the widest that fits.
+        low, high = 0, total
+        while low < high:
+            radius = (low + high + 1) // 2
+            if _covered(_windows(pair_spans, radius, total)) <= budget:
+                low = radius
+            else:
+                high = radius - 1
+        windows = _windows(pair_spans, low, total)
+        if _covered(windows) <= budget:
+            return windows
+        # The mentions alone exceed the budget: keep them in document order until it is spent.
+        kept, used = [], 0
+        for start, end in windows:
+            if used + end - start > budget:
+                break
+            kept.append((start, end))
+            used += end - start
+        return kept
+
+    def _document_segment(
+        self, doc: _TokenizedDocument, head: int, tail: int, budget: int
+    ) -> tuple[list[int], bool]:
+        marker_cost = self._marker_cost(doc, head) + self._marker_cost(doc, tail)
+        intervals = self._kept_intervals(doc, head, tail, budget - marker_cost)
+        truncated = intervals != [(0, len(doc.ids))]
+        if self.entity_markers == "none":
+            if not truncated:
+                return doc.ids, False
+            return [token for start, end in intervals for token in doc.ids[start:end]], True
+        head_start, head_end, tail_start, tail_end = self.marker_ids
+        # Insertions keyed by token position; closing markers sort before opening ones at the same position.
+        inserts: list[tuple[int, int, list[int]]] = []
+        for entity, (opening, closing) in ((head, (head_start, head_end)), (tail, (tail_start, tail_end))):
+            opening_ids = [opening]
+            if self.entity_markers == "typed":
+                opening_ids += doc.type_ids[doc.entity_types[entity]]
+            for start, end in doc.mentions[entity]:
+                if any(a <= start and end <= b for a, b in intervals):
+                    inserts.append((start, 1, opening_ids))
+                    inserts.append((end, 0, [closing]))
+        inserts.sort(key=lambda item: (item[0], item[1]))
+        segment: list[int] = []
+        for start, end in intervals:
+            cursor = start
+            for position, _, tokens in inserts:
+                if start <= position <= end and position >= cursor:
+                    segment.extend(doc.ids[cursor:position])
+                    segment.extend(tokens)
+                    cursor = position
+            segment.extend(doc.ids[cursor:end])
+        return segment, truncated
+
+    def encode_document(
+        self, document: Any, pairs: Sequence[Sequence[int]] | None = None, index: int | None = None
+    ) -> DocumentEncoding:
+        """Encodes every candidate pair of one document (see `candidate_pairs`), without padding.
+
+        Truncation is reported: a warning names the document and how many pairs lost document tokens, and
+        `DocumentEncoding.truncated_pairs` lists them.
+        """
+        document = as_docred(document, index)
+        candidate = self.candidate_pairs(document, pairs, index)
+        doc = self.tokenize_document(document, index)
+        encoding = DocumentEncoding(title=doc.title, pairs=candidate, input_ids=[], token_type_ids=[])
+        encoding.document_tokens = len(doc.ids)
+        if not candidate:
+            return encoding
+        tokenizer = self.tokenizer
+        cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+        entity_ids = []
+        for entity, ids in enumerate(doc.entity_ids):
+            if len(ids) > self.max_entity_tokens:
+                encoding.notes.append(
+                    f"{doc.label}: entity {entity} segment cut from {len(ids)} to {self.max_entity_tokens} tokens"
+                )
+                ids = ids[: self.max_entity_tokens]
+            entity_ids.append(ids)
+        for position, (head, tail) in enumerate(candidate):
+            head_ids, tail_ids = entity_ids[head], entity_ids[tail]
+            budget = self.max_seq_length - 4 - len(head_ids) - len(tail_ids)
+            segment, truncated = self._document_segment(doc, head, tail, budget)
+            if truncated:
+                encoding.truncated_pairs.append(position)
+            first = [cls_id, *segment, sep_id]
+            second = [*head_ids, sep_id, *tail_ids, sep_id]
+            encoding.input_ids.append(first + second)
+            encoding.token_type_ids.append([0] * len(first) + [1] * len(second))
+        if encoding.truncated_pairs:
+            message = (
+                f"{doc.label}: {len(doc.ids)} document tokens exceed the budget of {self.max_seq_length}; "
+                f"{len(encoding.truncated_pairs)} of {len(candidate)} pairs keep only part of the document "
+                f"(strategy {self.long_document_strategy!r})"
+            )
+            encoding.notes.append(message)
+            logger.warning(message)
+        return encoding
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Batches
+    # ----------------------------------------------------------------------------------------------------------
+
+    def pad(
+        self,
+        input_ids: list[list[int]],
+        token_type_ids: list[list[int]],
+        pad_to_multiple_of: int | None = None,
+    ):
+        """Pads sequences to the longest of them: `input_ids`, `token_type_ids`, `attention_mask` tensors."""
+        length = max(len(ids) for ids in input_ids)
+        if pad_to_multiple_of:
+            length = -(-length // pad_to_multiple_of) * pad_to_multiple_of
+        pad_id = self.tokenizer.pad_token_id or 0
+        batch_ids = torch.full((len(input_ids), length), pad_id, dtype=torch.long)
+        batch_types = torch.zeros((len(input_ids), length), dtype=torch.long)
+        mask = torch.zeros((len(input_ids), length), dtype=torch.long)
+        for row, (ids, types) in enumerate(zip(input_ids, token_type_ids)):
+            batch_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            batch_types[row, : len(types)] = torch.tensor(types, dtype=torch.long)
+            mask[row, : len(ids)] = 1
+        return {"input_ids": batch_ids, "token_type_ids": batch_types, "attention_mask": mask}
+
+    def iter_batches(
+        self,
+        encoding: DocumentEncoding,
+        max_batch_tokens: int = 16384,
+        max_batch_pairs: int | None = None,
+        pad_to_multiple_of: int | None = None,
+    ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
+        """Yields `(positions, batch)`: pairs sorted by length and packed so that each padded batch holds at most
+        `max_batch_tokens` tokens (and `max_batch_pairs` pairs), which keeps memory bounded and padding small."""
+        yield from pack_batches(
+            encoding.input_ids,
+            encoding.token_type_ids,
+            self,
+            max_batch_tokens=max_batch_tokens,
+            max_batch_pairs=max_batch_pairs,
+            pad_to_multiple_of=pad_to_multiple_of,
+        )
+
+    def __call__(
+        self,
+        documents: Any,
+        pairs: Sequence[Sequence[int]] | None = None,
+        return_tensors: str = "pt",
+        **kwargs,
+    ) -> BatchEncoding:
+        """Encodes one document (or a list) into one padded batch with `pair_index` (document, head, tail) rows.
+
+        For large documents prefer `encode_document` + `iter_batches`, which keep memory bounded.
+        """
+        if return_tensors != "pt":
+            raise ValueError("GlobalReProcessor returns PyTorch tensors only (return_tensors='pt').")
+        single = isinstance(documents, dict)
+        documents = [documents] if single else list(documents)
+        all_ids, all_types, index_rows = [], [], []
+        for doc_index, document in enumerate(documents):
+            encoding = self.encode_document(document, pairs if single else None, index=doc_index)
+            all_ids += encoding.input_ids
+            all_types += encoding.token_type_ids
+            index_rows += [(doc_index, h, t) for h, t in encoding.pairs]
+        if not all_ids:
+            empty = torch.zeros((0, 0), dtype=torch.long)
+            data = {"input_ids": empty, "token_type_ids": empty, "attention_mask": empty}
+        else:
+            data = self.pad(all_ids, all_types)
+        data["pair_index"] = torch.tensor(index_rows, dtype=torch.long).reshape(-1, 3)
+        return BatchEncoding(data)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Logits -> triples
+    # ----------------------------------------------------------------------------------------------------------
+
+    def post_process(
+        self,
+        logits: torch.Tensor,
+        pairs: Sequence[tuple[int, int]],
+        document: Any,
+        config,
+        threshold: float | None = None,
+        relations: Sequence[str] | None = None,
+    ) -> list[dict]:
+        """Turns the logits of a document's pairs into triples
+        `{"head", "head_name", "tail", "tail_name", "relation", "relation_name", "score"}`, best first.
+
+        Args:
+            logits: `(num_pairs, num_labels)` logits, row i for `pairs[i]`.
+            config: the model's `GlobalReConfig` (label set, decision rule and thresholds).
+            threshold: overrides the global threshold of the `"threshold"` rule.
+            relations: only return these relation ids (each must be in the label set).
+        """
+        document = as_docred(document)
+        scores, keep = decide(logits, config, threshold)
+        if relations is not None:
+            unknown = [r for r in relations if r not in config.label2id]
+            if unknown:
+                raise ValueError(
+                    f"Unknown relation label(s) {unknown}; this model knows {len(config.label2id)} labels, "
+                    f"e.g. {list(config.label2id)[:5]}."
+                )
+            allowed = torch.zeros(keep.shape[1], dtype=torch.bool)
+            allowed[[config.label2id[r] for r in relations]] = True
+            keep &= allowed
+        names = [entity[0].get("name", "") if entity else "" for entity in document["vertexSet"]]
+        rows, columns = keep.nonzero(as_tuple=True)
+        triples = []
+        for row, column in zip(rows.tolist(), columns.tolist()):
+            head, tail = pairs[row]
+            label = config.id2label[column]
+            triples.append(
+                {
+                    "head": head,
+                    "head_name": names[head],
+                    "tail": tail,
+                    "tail_name": names[tail],
+                    "relation": label,
+                    "relation_name": config.relation_name(label),
+                    "score": float(scores[row, column]),
+                }
+            )
+        triples.sort(key=lambda triple: -triple["score"])
+        return triples
+
+
+def processor_settings(config) -> dict:
+    """The processor settings stored in a `GlobalReConfig`."""
+    return {
+        "max_seq_length": config.max_seq_length,
+        "entity_text": config.entity_text,
+        "entity_separator": config.entity_separator,
+        "max_entity_tokens": config.max_entity_tokens,
+        "entity_markers": config.entity_markers,
+        "marker_tokens": list(config.marker_tokens),
+        "long_document_strategy": config.long_document_strategy,
+        "pair_types": config.pair_types,
+    }
+
+
+def decide(logits: torch.Tensor, config, threshold: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Applies the config's decision rule: returns `(scores, keep)`, both `(num_pairs, num_labels)`.
+
+    `"threshold"`: score = sigmoid(logit), kept when above its relation's threshold. `"adaptive"`: score =
+    sigmoid(logit - no-relation logit), kept when the logit beats the no-relation logit (score > 0.5). The
+    no-relation class is never kept; `max_relations_per_pair` keeps the best scoring relations of a pair.
+    """
+    logits = logits.detach().float().cpu()
+    num_labels = logits.shape[-1]
+    if config.decision_rule == "adaptive":
+        scores = torch.sigmoid(logits - logits[:, config.no_relation_id : config.no_relation_id + 1])
+        keep = scores > 0.5
+    else:
+        scores = torch.sigmoid(logits)
+        global_threshold = config.threshold if threshold is None else threshold
+        thresholds = torch.full((num_labels,), float(global_threshold))
+        for label, value in (config.relation_thresholds or {}).items():
+            if label in config.label2id:
+                thresholds[config.label2id[label]] = float(value)
+        keep = scores > thresholds
+    if config.no_relation_label is not None:
+        keep[:, config.no_relation_id] = False
+    top_k = config.max_relations_per_pair
+    if top_k is not None and top_k < num_labels:
+        masked = scores.masked_fill(~keep, -1.0)
+        cutoff = masked.topk(top_k, dim=-1).values[:, -1:]
+        keep &= masked >= cutoff
+    return scores, keep
+
+
+def pack_batches(
+    input_ids: list[list[int]],
+    token_type_ids: list[list[int]],
+    processor: GlobalReProcessor,
+    max_batch_tokens: int = 16384,
+    max_batch_pairs: int | None = None,
+    pad_to_multiple_of: int | None = None,
+) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
+    """Sorts sequences longest first and packs them into padded batches of at most `max_batch_tokens` tokens."""
+    order = sorted(range(len(input_ids)), key=lambda i: -len(input_ids[i]))
+    batch: list[int] = []
+    for position in order:
+        longest = len(input_ids[batch[0]]) if batch else len(input_ids[position])
+        too_many_tokens = (len(batch) + 1) * longest > max_batch_tokens
+        too_many_pairs = max_batch_pairs is not None and len(batch) >= max_batch_pairs
+        if batch and (too_many_tokens or too_many_pairs):
+            yield (
+                batch,
+                processor.pad(
+                    [input_ids[i] for i in batch], [token_type_ids[i] for i in batch], pad_to_multiple_of
+                ),
+            )
+            batch = []
+        batch.append(position)
+    if batch:
+        yield (
+            batch,
+            processor.pad(
+                [input_ids[i] for i in batch], [token_type_ids[i] for i in batch], pad_to_multiple_of
+            ),
+        )
+
+
+def _windows(spans: list[tuple[int, int]], radius: int, total: int) -> list[tuple[int, int]]:
+    return _merge([(max(0, a - radius), min(total, b + radius)) for a, b in spans])
+
+
+def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _covered(intervals: list[tuple[int, int]]) -> int:
+    return sum(end - start for start, end in intervals)
+
+
+GlobalReProcessor.register_for_auto_class("AutoProcessor")
+
+__all__ = ["GlobalReProcessor", "DocumentEncoding", "DocumentError", "as_docred", "decide", "pack_batches"]

@@ -1,0 +1,117 @@
+"""Tiny random-weight GlobalRE models and small documents for tests (seconds on 2 CPU cores)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from transformers import BertConfig, BertTokenizerFast
+
+from configuration_globalre import GlobalReConfig
+from modeling_globalre import GlobalReForRelationExtraction
+from processing_globalre import GlobalReProcessor
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+REDOCRED_TEST = SHARED_DATA / "redocred" / "test_revised.json"
+REDOCRED_DEV = SHARED_DATA / "redocred" / "dev_revised.json"
+DOCRED_META = SHARED_DATA / "docred"
+
+# A small uncased word-piece vocabulary: special tokens, the marker tokens, letters, digits and punctuation,
+# so every text tokenizes (into characters at worst) without shipping a real vocabulary.
+_SPECIAL = ["[PAD]", "[unused0]", "[unused1]", "[unused2]", "[unused3]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+_CHARS = list("abcdefghijklmnopqrstuvwxyz0123456789.,;:!?'\"()-&$%/")
+_WORDS = [
+    "the",
+    "was",
+    "born",
+    "in",
+    "of",
+    "and",
+    "is",
+    "a",
+    "capital",
+    "city",
+    "country",
+    "river",
+    "per",
+    "org",
+    "loc",
+]
+
+
+def tiny_tokenizer(directory: str | Path) -> BertTokenizerFast:
+    vocab = _SPECIAL + _CHARS + [f"##{c}" for c in _CHARS] + _WORDS
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    return BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True)
+
+
+def docred_label_set() -> tuple[dict[int, str], dict[str, str]]:
+    rel2id = json.loads((DOCRED_META / "rel2id.json").read_text())
+    names = json.loads((DOCRED_META / "rel_info.json").read_text())
+    return {index: label for label, index in rel2id.items()}, names
+
+
+def tiny_config(tokenizer, id2label=None, relation_names=None, **kwargs) -> GlobalReConfig:
+    if id2label is None:
+        id2label, relation_names = docred_label_set()
+    encoder = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+    marker_ids = tokenizer.convert_tokens_to_ids(["[unused0]", "[unused1]", "[unused2]", "[unused3]"])
+    kwargs.setdefault("marker_token_ids", marker_ids)
+    return GlobalReConfig(
+        encoder_config=encoder,
+        encoder_name_or_path="tiny-random-bert",
+        id2label=id2label,
+        relation_names=relation_names,
+        **kwargs,
+    )
+
+
+def tiny_model_and_processor(workdir: str | Path, seed: int = 0, **config_kwargs):
+    import torch
+
+    torch.manual_seed(seed)
+    tokenizer = tiny_tokenizer(Path(workdir) / "vocab")
+    config = tiny_config(tokenizer, **config_kwargs)
+    model = GlobalReForRelationExtraction(config).eval()
+    processor = GlobalReProcessor.from_config(tokenizer, config)
+    return model, processor
+
+
+def make_tiny_model_dir(
+    path: str | Path, label_set_labels: list[str] | None = None, seed: int = 0, **config_kwargs
+) -> str:
+    """Saves a tiny random GlobalRE model with its processor to `path` and returns the path."""
+    path = Path(path)
+    if label_set_labels is not None:
+        config_kwargs["id2label"] = dict(enumerate(label_set_labels))
+    model, processor = tiny_model_and_processor(path.parent / f"{path.name}-work", seed=seed, **config_kwargs)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return str(path)
+
+
+EXAMPLE_DOCUMENT = {
+    "title": "Tiny example",
+    "sents": [
+        ["Paris", "is", "the", "capital", "of", "France", "."],
+        ["Marie", "Curie", "was", "born", "in", "Warsaw", ",", "Poland", "."],
+    ],
+    "vertexSet": [
+        [{"name": "Paris", "sent_id": 0, "pos": [0, 1], "type": "LOC"}],
+        [{"name": "France", "sent_id": 0, "pos": [5, 6], "type": "LOC"}],
+        [{"name": "Marie Curie", "sent_id": 1, "pos": [0, 2], "type": "PER"}],
+        [{"name": "Warsaw", "sent_id": 1, "pos": [5, 6], "type": "LOC"}],
+        [{"name": "Poland", "sent_id": 1, "pos": [7, 8], "type": "LOC"}],
+    ],
+    "labels": [{"h": 0, "t": 1, "r": "P17", "evidence": [0]}, {"h": 3, "t": 4, "r": "P17", "evidence": [1]}],
+}
