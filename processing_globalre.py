@@ -116,8 +116,9 @@ def text_to_docred(document: dict, index: int | None = None) -> dict:
             raise DocumentError(f"{label}, {entity_label}: span [{char_start}, {char_end}) covers no word.")
         sent_id = covered[0][0]
         in_sentence = [w for w in covered if w[0] == sent_id]
+        # a span that starts or ends inside a word takes the whole word
         return {
-            "name": text[char_start:char_end],
+            "name": text[in_sentence[0][2][0] : in_sentence[-1][2][1]],
             "sent_id": sent_id,
             "pos": [in_sentence[0][1], in_sentence[-1][1] + 1],
         }
@@ -139,7 +140,11 @@ def text_to_docred(document: dict, index: int | None = None) -> dict:
             spans = [tuple(span) for span in entity["spans"]]
         else:
             names = [entity["name"], *entity.get("mentions", [])]
-            spans = sorted({span for name in names for span in _find_occurrences(text, name)})
+            found = {span for name in names for span in _find_occurrences(text, name)}
+            # "Curie" inside "Marie Curie" is the same mention, not a second one
+            spans = sorted(
+                s for s in found if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in found)
+            )
             if not spans:
                 raise DocumentError(
                     f"{label}, {entity_label}: the name does not occur in the text; give character 'spans' "
@@ -531,9 +536,9 @@ class GlobalReProcessor(ProcessorMixin):
             encoding.token_type_ids.append([0] * len(first) + [1] * len(second))
         if encoding.truncated_pairs:
             message = (
-                f"{doc.label}: {len(doc.ids)} document tokens exceed the budget of {self.max_seq_length}; "
-                f"{len(encoding.truncated_pairs)} of {len(candidate)} pairs keep only part of the document "
-                f"(strategy {self.long_document_strategy!r})"
+                f"{doc.label}: its {len(doc.ids)} tokens, with the entity segments and markers, exceed "
+                f"max_seq_length={self.max_seq_length}; {len(encoding.truncated_pairs)} of {len(candidate)} pairs "
+                f"keep only part of the document (strategy {self.long_document_strategy!r})"
             )
             encoding.notes.append(message)
             logger.warning(message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from transformers import BertConfig, BertTokenizerFast
+from transformers import BertConfig, BertTokenizer
 
 from configuration_globalre import GlobalReConfig
 from modeling_globalre import GlobalReForRelationExtraction
@@ -40,12 +40,13 @@ _WORDS = [
 ]
 
 
-def tiny_tokenizer(directory: str | Path) -> BertTokenizerFast:
-    vocab = _SPECIAL + _CHARS + [f"##{c}" for c in _CHARS] + _WORDS
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    return BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True)
+def tiny_tokenizer(directory: str | Path | None = None) -> BertTokenizer:
+    """A fast BERT tokenizer over a tiny vocabulary; saved to `directory` when one is given."""
+    vocab = list(dict.fromkeys(_SPECIAL + _CHARS + [f"##{c}" for c in _CHARS] + _WORDS))
+    tokenizer = BertTokenizer(vocab={token: index for index, token in enumerate(vocab)}, do_lower_case=True)
+    if directory is not None:
+        tokenizer.save_pretrained(directory)
+    return tokenizer
 
 
 def docred_label_set() -> tuple[dict[int, str], dict[str, str]]:
