@@ -61,8 +61,12 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
         assert config.model_type == "globalre", config.model_type
         model = AutoModel.from_pretrained(directory, trust_remote_code=True).eval()
         assert type(model).__name__ == "GlobalReForRelationExtraction"
+        # the classes come from the saved directory (the remote-code module cache), not from the project
+        assert type(model).__module__.startswith("transformers_modules."), type(model).__module__
+        assert type(config).__module__.startswith("transformers_modules."), type(config).__module__
         assert model.encoder.config._attn_implementation == "sdpa", model.encoder.config._attn_implementation
         processor = AutoProcessor.from_pretrained(directory, trust_remote_code=True)
+        assert type(processor).__module__.startswith("transformers_modules."), type(processor).__module__
         document = json.load(open({str(tmp_path / "doc.json")!r}))
         batch = processor(document)
         expected = torch.load({str(tmp_path / "expected.pt")!r})
@@ -72,6 +76,7 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
                            token_type_ids=batch["token_type_ids"]).logits
         torch.testing.assert_close(logits, expected["logits"], rtol=1e-5, atol=1e-5)
         extractor = pipeline("relation-extraction", model=directory, trust_remote_code=True, device="cpu")
+        assert type(extractor).__module__.startswith("transformers_modules."), type(extractor).__module__
         triples = extractor(document, threshold=0.0)
         assert len(triples) == 20 * 96, len(triples)  # 20 ordered pairs x 96 relations, all above threshold 0
         triples = extractor([document, document], batch_size=3)
