@@ -11,6 +11,7 @@ ENTITY_MARKERS = ("none", "plain", "typed")
 LONG_DOCUMENT_STRATEGIES = ("mention_windows", "truncate_tail")
 DECISION_RULES = ("threshold", "adaptive")
 LOSSES = ("bce", "adaptive_threshold")
+MARKER_POOLINGS = ("first", "mean", "logsumexp")
 # Unused entries of the BERT uncased vocabulary serve as markers, so no embedding rows are added.
 DEFAULT_MARKER_TOKENS = ("[unused0]", "[unused1]", "[unused2]", "[unused3]")
 
@@ -51,6 +52,10 @@ class GlobalReConfig(PreTrainedConfig):
             last hidden state of [CLS]), `"mean"` (mean of the last hidden states over the sequence), or
             `"markers"` (the [CLS] state concatenated with the states of the first head and first tail
             start markers; needs `entity_markers` other than `"none"`).
+        marker_pooling (`str`, *optional*, defaults to `"first"`):
+            With `pooling="markers"`, how the start markers of an entity's several mentions become one vector:
+            `"first"` (the first mention's marker), `"mean"`, or `"logsumexp"` (a smooth maximum over the
+            mentions, as ATLOP pools mentions).
         max_seq_length (`int`, *optional*, defaults to 512):
             Token budget of one pair sequence, special tokens included (the paper's 512). Named so because
             transformers reserves `max_length` for generation settings.
@@ -107,6 +112,7 @@ class GlobalReConfig(PreTrainedConfig):
         classifier_dropout: float = 0.3,
         freeze_encoder: bool = True,
         pooling: str = "pooler",
+        marker_pooling: str = "first",
         max_seq_length: int = 512,
         entity_text: str = "first_mention",
         entity_separator: str = " ; ",
@@ -132,6 +138,7 @@ class GlobalReConfig(PreTrainedConfig):
         self.classifier_dropout = classifier_dropout
         self.freeze_encoder = freeze_encoder
         self.pooling = pooling
+        self.marker_pooling = marker_pooling
         self.max_seq_length = max_seq_length
         self.entity_text = entity_text
         self.entity_separator = entity_separator
@@ -154,6 +161,7 @@ class GlobalReConfig(PreTrainedConfig):
     def validate_globalre_fields(self) -> None:
         """Raises a `ValueError` naming the field when a GlobalRE option is not one of its documented values."""
         _check_choice("pooling", self.pooling, POOLINGS)
+        _check_choice("marker_pooling", self.marker_pooling, MARKER_POOLINGS)
         _check_choice("entity_text", self.entity_text, ENTITY_TEXTS)
         _check_choice("entity_markers", self.entity_markers, ENTITY_MARKERS)
         _check_choice("long_document_strategy", self.long_document_strategy, LONG_DOCUMENT_STRATEGIES)

@@ -222,13 +222,26 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         if pooling == "mean":
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-        # markers: [CLS] with the first head start marker and the first tail start marker; a marker cut away by
-        # truncation falls back to [CLS] (argmax of an all-False row is 0)
+        # markers: [CLS] with the head's and the tail's start markers
         head_start, _, tail_start, _ = self.marker_token_ids()
-        rows = torch.arange(hidden.shape[0], device=hidden.device)
-        head_position = (input_ids == head_start).int().argmax(dim=1)
-        tail_position = (input_ids == tail_start).int().argmax(dim=1)
-        return torch.cat([hidden[:, 0], hidden[rows, head_position], hidden[rows, tail_position]], dim=-1)
+        head = self._pool_markers(hidden, input_ids == head_start)
+        tail = self._pool_markers(hidden, input_ids == tail_start)
+        return torch.cat([hidden[:, 0], head, tail], dim=-1)
+
+    def _pool_markers(self, hidden: torch.Tensor, is_marker: torch.Tensor) -> torch.Tensor:
+        """One vector per sequence from the marker positions (`config.marker_pooling`); a sequence whose markers
+        were all cut away by truncation falls back to its [CLS] state."""
+        has_marker = is_marker.any(dim=1, keepdim=True)
+        if self.config.marker_pooling == "first":
+            rows = torch.arange(hidden.shape[0], device=hidden.device)
+            pooled = hidden[rows, is_marker.int().argmax(dim=1)]
+        elif self.config.marker_pooling == "mean":
+            weights = is_marker.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        else:
+            masked = hidden.masked_fill(~is_marker.unsqueeze(-1), torch.finfo(hidden.dtype).min)
+            pooled = torch.logsumexp(masked.float(), dim=1).to(hidden.dtype)
+        return torch.where(has_marker, pooled, hidden[:, 0])
 
     def marker_token_ids(self) -> list[int]:
         """Token ids of the four marker tokens, stored in the config by the processor that built the inputs."""
