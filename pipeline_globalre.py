@@ -10,13 +10,15 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
-from transformers import Pipeline
+from transformers import AutoModel, Pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
 
 try:  # Hub remote code resolves sibling files only through relative imports
     from .processing_globalre import DocumentEncoding, GlobalReProcessor, as_docred, pack_batches
 except ImportError:  # the same file used from a source checkout or an installed package
     from processing_globalre import DocumentEncoding, GlobalReProcessor, as_docred, pack_batches
 
+PIPELINE_TASK = "relation-extraction"
 DEFAULT_MAX_BATCH_TOKENS = 16384
 # Documents are encoded in groups holding about this many pairs, so batches are full across small documents
 # while memory stays bounded whatever the collection size.
@@ -294,5 +296,12 @@ class RelationExtractionPipeline(Pipeline):
             relations=relations,
         )
 
+
+# In-process registration: `pipeline("relation-extraction", model=model, processor=processor)` with objects in
+# memory. Saved directories declare the same task in config.json (`custom_pipelines`) for remote code.
+if PIPELINE_TASK not in PIPELINE_REGISTRY.get_supported_tasks():
+    PIPELINE_REGISTRY.register_pipeline(
+        PIPELINE_TASK, pipeline_class=RelationExtractionPipeline, pt_model=AutoModel, type="text"
+    )
 
 __all__ = ["RelationExtractionPipeline", "load_globalre", "predict_documents", "score_sequences"]

@@ -273,3 +273,20 @@ def test_pipeline_batches_a_42_entity_document_with_bounded_memory(tmp_path):
     assert all(rows <= 64 and rows * length <= 32768 for rows, length in seen)
     lengths = [length for _, length in seen]
     assert lengths == sorted(lengths, reverse=True)  # length-sorted batches, no padding to a fixed size
+
+
+def test_pipeline_task_is_registered_in_process(tmp_path):
+    from transformers import pipeline
+
+    import pipeline_globalre  # noqa: F401  (registers the task)
+
+    model, processor = tiny_model_and_processor(tmp_path)
+    extractor = pipeline("relation-extraction", model=model, processor=processor, device="cpu")
+    assert type(extractor).__name__ == "RelationExtractionPipeline"
+    text_document = {"text": "Paris is the capital of France.", "entities": ["Paris", "France"]}
+    results = extractor([EXAMPLE_DOCUMENT, text_document], threshold=0.0, relations=["P17", "P36"])
+    assert [len(triples) for triples in results] == [20 * 2, 2 * 2]
+    assert {(t["head_name"], t["tail_name"]) for t in results[1]} == {
+        ("Paris", "France"),
+        ("France", "Paris"),
+    }
