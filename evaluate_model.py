@@ -1,0 +1,285 @@
+# Copyright 2025 The GlobalRE Authors.
+#
+# Licensed under the MIT License.
+"""Evaluate a saved GlobalRE model, or a predictions file, with the official DocRED / Re-DocRED metric.
+
+Run a model over a dataset (batched, with a progress bar, on GPU when present)::
+
+    python evaluate_model.py --model DIR --data ../shared/data/redocred/test_revised.json \\
+        --train_file train_revised.json --output_dir OUT
+
+Score an existing predictions file in the official submission format (a JSON list of
+`{"title", "h_idx", "t_idx", "r"}`)::
+
+    python evaluate_model.py --predictions result.json --data ../shared/data/redocred/test_revised.json \\
+        --train_file train_revised.json --output_dir OUT
+
+Either way `OUT/report.json` holds `precision`, `recall`, `f1`, `ign_f1` (fractions in [0, 1]), the
+breakdowns (intra / inter, frequent / long-tail, per relation) and the command's arguments; with `--model`,
+`OUT/predictions.json` holds the predictions in submission format with a `score` key. A readable table is
+printed. `--diagnostics` adds two clearly labelled, non-official protocols (see `docred_metric.DIAGNOSTICS_NOTE`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from docred_data import NO_RELATION_ALIASES, LabelSet, load_documents, type_constraint_filter
+from docred_metric import DIAGNOSTICS_NOTE, REDOCRED_FREQUENT_RELATIONS, score_docred
+
+logger = logging.getLogger("evaluate_model")
+
+DEFAULT_OUTPUT_DIR = os.path.join("outputs", "evaluation")
+DEFAULT_MAX_BATCH_TOKENS = 16384
+TABLE_RELATIONS = 15
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="directory of a saved GlobalRE model and processor (or a Hub name)")
+    source.add_argument("--predictions", help="predictions file in the official submission format")
+    parser.add_argument("--data", required=True, help="gold DocRED-format file (JSON list or JSON lines)")
+    parser.add_argument(
+        "--train_file",
+        help="training file for Ign F1 and the frequent / long-tail split (without it: no Ign F1)",
+    )
+    parser.add_argument("--output_dir", default=DEFAULT_OUTPUT_DIR, help=f"default: {DEFAULT_OUTPUT_DIR}")
+    parser.add_argument(
+        "--label_dir",
+        help="folder with rel2id.json / rel_info.json (relation names); default: the --data folder when it has them",
+    )
+    parser.add_argument("--batch_size", type=int, help="at most this many pairs per forward pass")
+    parser.add_argument("--max_batch_tokens", type=int, default=DEFAULT_MAX_BATCH_TOKENS)
+    parser.add_argument("--device", help="e.g. cuda, cuda:1, cpu (default: CUDA when available)")
+    parser.add_argument(
+        "--max_docs", type=int, help="only the first N gold documents; predictions for others are set aside"
+    )
+    parser.add_argument(
+        "--threshold", type=float, help="decision threshold override (default: the model's rule)"
+    )
+    parser.add_argument(
+        "--pair_types",
+        nargs="+",
+        metavar="HEAD:TAIL",
+        help="entity-type pairs of the candidate pairs for --diagnostics (e.g. CHEM:DISE for CDR)",
+    )
+    parser.add_argument(
+        "--frequent_relations",
+        nargs="+",
+        metavar="RELATION",
+        help="the frequent-relation group (default: top 10 of --train_file); 'redocred' = Re-DocRED's list",
+    )
+    parser.add_argument("--diagnostics", action="store_true", help="also report non-official diagnostics")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def resolve_label_set(args: argparse.Namespace) -> LabelSet | None:
+    """The label set from --label_dir, else from rel2id.json next to --data, else None (codes as names)."""
+    directory = args.label_dir or os.path.dirname(os.path.abspath(args.data))
+    if os.path.isfile(os.path.join(directory, "rel2id.json")):
+        return LabelSet.from_dir(directory)
+    if args.label_dir:
+        raise FileNotFoundError(f"{args.label_dir}: no rel2id.json in this folder")
+    return None
+
+
+def label_set_from_model_config(config: Any) -> LabelSet:
+    """A label set from a model's `id2label` (and `relation_names`, when the config has them)."""
+    labels = [config.id2label[index] for index in sorted(config.id2label)]
+    no_relation = next((label for label in labels if label in NO_RELATION_ALIASES), None)
+    names = dict(getattr(config, "relation_names", None) or {})
+    return LabelSet(labels=labels, names=names, no_relation=no_relation)
+
+
+def to_submission(docs: Sequence[dict], triples_per_doc: Sequence[Sequence[dict]]) -> list[dict]:
+    """Pipeline triples -> the official submission format, keeping the model's `score`."""
+    if len(docs) != len(triples_per_doc):
+        raise ValueError(f"got predictions for {len(triples_per_doc)} documents but {len(docs)} documents")
+    return [
+        {
+            "title": doc["title"],
+            "h_idx": triple["head"],
+            "t_idx": triple["tail"],
+            "r": triple["relation"],
+            "score": triple["score"],
+        }
+        for doc, triples in zip(docs, triples_per_doc, strict=True)
+        for triple in triples
+    ]
+
+
+def run_model(args: argparse.Namespace, gold_docs: list[dict]) -> tuple[list[dict], dict, LabelSet]:
+    """Predict with the saved model; returns the submission, inference statistics and the model's label set."""
+    from pipeline_globalre import load_globalre, predict_documents
+
+    model, processor = load_globalre(args.model, device=args.device)
+    n_pairs = sum(len(processor.candidate_pairs(doc)) for doc in gold_docs)
+    start = time.perf_counter()
+    triples = predict_documents(
+        model,
+        processor,
+        gold_docs,
+        max_batch_tokens=args.max_batch_tokens,
+        batch_size=args.batch_size,
+        threshold=args.threshold,
+        progress=not args.no_progress,
+    )
+    seconds = time.perf_counter() - start
+    inference = {
+        "device": str(next(model.parameters()).device),
+        "n_documents": len(gold_docs),
+        "n_candidate_pairs": n_pairs,
+        "seconds": seconds,
+        "pairs_per_second": n_pairs / seconds if seconds > 0 else None,
+    }
+    return to_submission(gold_docs, triples), inference, label_set_from_model_config(model.config)
+
+
+def read_predictions(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        try:
+            predictions = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from error
+    if not isinstance(predictions, list):
+        raise ValueError(f"{path}: expected a JSON list of predictions, found {type(predictions).__name__}")
+    return predictions
+
+
+def restrict_to_titles(predictions: list[dict], titles: set[str]) -> tuple[list[dict], int]:
+    """With --max_docs, predictions for documents not loaded are set aside (and counted), not scored as wrong."""
+    kept = [prediction for prediction in predictions if prediction.get("title") in titles]
+    return kept, len(predictions) - len(kept)
+
+
+def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> dict:
+    """Run the evaluation described by parsed arguments; write the output files and return the report."""
+    label_set = resolve_label_set(args)
+    gold_docs = load_documents(args.data, max_docs=args.max_docs)
+    train_docs = load_documents(args.train_file) if args.train_file else None
+    if train_docs is None:
+        logger.warning(
+            "no --train_file: Ign F1 is not computed and the frequent relations come from the gold labels"
+        )
+    os.makedirs(args.output_dir, exist_ok=True)
+
+    report: dict[str, Any] = {}
+    if args.model:
+        predictions, report["inference"], model_label_set = run_model(args, gold_docs)
+        label_set = label_set or model_label_set
+        predictions_path = os.path.join(args.output_dir, "predictions.json")
+        with open(predictions_path, "w", encoding="utf-8") as handle:
+            json.dump(predictions, handle)
+        report["predictions_file"] = predictions_path
+    else:
+        predictions = read_predictions(args.predictions)
+        report["predictions_file"] = args.predictions
+        if args.max_docs is not None:
+            predictions, report["n_pred_outside_max_docs"] = restrict_to_titles(
+                predictions, {doc["title"] for doc in gold_docs}
+            )
+
+    pair_filter = None
+    if args.pair_types:
+        pair_filter = type_constraint_filter([tuple(pair.split(":", 1)) for pair in args.pair_types])
+    frequent = args.frequent_relations
+    if frequent == ["redocred"]:
+        frequent = list(REDOCRED_FREQUENT_RELATIONS)
+    scores = score_docred(
+        predictions,
+        gold_docs,
+        train_docs,
+        label_set=label_set,
+        diagnostics=args.diagnostics,
+        pair_filter=pair_filter,
+        frequent=frequent,
+    )
+    report = {**scores, **report}
+    report["n_documents"] = len(gold_docs)
+    report["args"] = vars(args)
+    report["command"] = (
+        list(command) if command is not None else [os.path.basename(sys.argv[0]), *sys.argv[1:]]
+    )
+    with open(os.path.join(args.output_dir, "report.json"), "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2)
+    return report
+
+
+def _percent(value: float | None) -> str:
+    return "   n/a" if value is None else f"{100 * value:6.2f}"
+
+
+def _row(name: str, scores: dict) -> str:
+    return (
+        f"{name:<28} {_percent(scores['precision'])} {_percent(scores['recall'])} {_percent(scores['f1'])}"
+        f" {scores['n_pred']:>8} {scores['n_gold']:>8} {scores['n_correct']:>8}"
+    )
+
+
+def format_report(report: dict, n_relations: int = TABLE_RELATIONS) -> str:
+    """The report as a readable table (percentages)."""
+    header = f"{'':<28} {'P':>6} {'R':>6} {'F1':>6} {'pred':>8} {'gold':>8} {'correct':>8}"
+    lines = [f"Official DocRED scores on {report['n_documents']} documents", header, _row("all", report)]
+    lines.append(f"{'Ign F1':<28} {_percent(report['ign_precision'])} {'':>6} {_percent(report['ign_f1'])}")
+    lines.append(_row("intra-sentence", report["intra"]))
+    lines.append(_row("inter-sentence", report["inter"]))
+    frequent_source = report["frequent_relations_source"]
+    lines.append(
+        _row(f"frequent (top {len(report['frequent_relations'])}, {frequent_source})", report["frequent"])
+    )
+    lines.append(_row("long-tail", report["long_tail"]))
+    set_aside = {
+        key: report.get(key, 0)
+        for key in (
+            "n_pred_duplicates",
+            "n_pred_no_relation_ignored",
+            "n_pred_unknown_title",
+            "n_pred_invalid_pair",
+        )
+    }
+    lines.append(
+        "predictions set aside or wrong by construction: "
+        + ", ".join(f"{k}={v}" for k, v in set_aside.items())
+    )
+    by_support = sorted(report["per_relation"].items(), key=lambda item: (-item[1]["support"], item[0]))
+    lines += ["", f"Per relation (top {n_relations} by support)", header]
+    lines += [_row(f"{code} {row['name']}"[:28], row) for code, row in by_support[:n_relations]]
+    if "diagnostics" in report:
+        diagnostics = report["diagnostics"]
+        lines += [
+            "",
+            "NON-OFFICIAL DIAGNOSTICS (not comparable with published DocRED results)",
+            DIAGNOSTICS_NOTE,
+            header,
+        ]
+        lines.append(_row("micro, with no-relation", diagnostics["micro_with_no_relation_class"]))
+        lines.append(_row("related pairs only", diagnostics["related_pairs_only"]))
+    if "inference" in report:
+        inference = report["inference"]
+        lines.append(
+            f"\ninference: {inference['n_documents']} documents, {inference['n_candidate_pairs']} pairs in "
+            f"{inference['seconds']:.1f} s on {inference['device']}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    report = evaluate(args, command=None if argv is None else ["evaluate_model.py", *argv])
+    print(format_report(report))
+    print(f"\nwrote {os.path.join(args.output_dir, 'report.json')}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+../../docred_metric.py

@@ -1,0 +1,291 @@
+"""Tests of the DocRED-format data layer (docred_data.py) on the real files in ../shared/data and small cases."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from docred_data import (
+    DOCRED_FEATURES,
+    DocredFormatError,
+    LabelSet,
+    convert_rebel,
+    docred_statistics,
+    iter_pair_examples,
+    load_docred,
+    type_constraint_filter,
+    validate_documents,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REDOCRED_TEST = DATA / "redocred" / "test_revised.json"
+REDOCRED_DEV = DATA / "redocred" / "dev_revised.json"
+
+DOC = {
+    "title": "Tiny",
+    "sents": [["Paris", "is", "in", "France", "."], ["Curie", "lived", "in", "Paris", "."]],
+    "vertexSet": [
+        [
+            {"name": "Paris", "sent_id": 0, "pos": [0, 1], "type": "LOC"},
+            {"name": "Paris", "sent_id": 1, "pos": [3, 4], "type": "LOC"},
+        ],
+        [{"name": "France", "sent_id": 0, "pos": [3, 4], "type": "LOC"}],
+        [{"name": "Curie", "sent_id": 1, "pos": [0, 1], "type": "PER"}],
+    ],
+    "labels": [
+        {"h": 0, "t": 1, "r": "P17", "evidence": [0]},
+        {"h": 0, "t": 1, "r": "P131", "evidence": [0]},
+        {"h": 2, "t": 0, "r": "P551", "evidence": [1]},
+        {"h": 2, "t": 1, "r": "NR", "evidence": []},
+    ],
+}
+TINY_LABELS = LabelSet(labels=["Na", "P17", "P131", "P551"], no_relation="Na", negative_aliases=("NR",))
+
+
+def write_json(path: Path, data) -> str:
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        # The counts stated in ../shared/data/SOURCES.md.
+        (
+            REDOCRED_TEST,
+            {
+                "documents": 500,
+                "triples": 17448,
+                "ordered_pairs": 198670,
+                "related_pairs": 13627,
+                "max_entities": 42,
+            },
+        ),
+        (REDOCRED_DEV, {"documents": 500, "triples": 17284, "ordered_pairs": 193232, "related_pairs": 13362}),
+    ],
+)
+def test_redocred_counts_match_sources_md(path, expected):
+    dataset = load_docred(str(path), label_set=LabelSet.from_dir(str(DATA / "docred")))
+    assert dataset.features == DOCRED_FEATURES
+    stats = docred_statistics(dataset)
+    assert {key: stats[key] for key in expected} == expected
+    share = {REDOCRED_TEST: 0.266, REDOCRED_DEV: 0.273}[path]
+    assert round(stats["multi_relation_share"], 3) == share  # 26.6% and 27.3% in SOURCES.md
+
+
+def test_split_without_labels_keeps_the_schema(tmp_path):
+    unlabelled = [{k: v for k, v in DOC.items() if k != "labels"}, {**DOC, "title": "Other", "labels": []}]
+    dataset = load_docred(write_json(tmp_path / "test.json", unlabelled))
+    assert dataset.features == DOCRED_FEATURES
+    assert dataset[0]["labels"] == [] and dataset[1]["vertexSet"][0][1]["pos"] == [3, 4]
+
+
+def test_json_lines_and_json_list_give_the_same_rows(tmp_path):
+    other = {**DOC, "title": "Other"}
+    as_list = load_docred(write_json(tmp_path / "a.json", [DOC, other]))
+    lines = tmp_path / "a.jsonl"
+    lines.write_text(json.dumps(DOC) + "\n\n" + json.dumps(other) + "\n")
+    assert load_docred(str(lines)).to_list() == as_list.to_list()
+    assert len(load_docred(str(lines), max_docs=1)) == 1
+
+
+def test_cdr_null_evidence_loads():
+    label_set = LabelSet.from_dir(str(DATA / "cdr"))
+    dataset = load_docred(str(DATA / "cdr" / "dev.json"), label_set=label_set)
+    assert len(dataset) == 500 and dataset[0]["labels"][0]["evidence"] == [None]
+
+
+def _broken(mutate) -> list[dict]:
+    docs = [copy.deepcopy(DOC), copy.deepcopy(DOC)]
+    docs[1]["title"] = "Broken doc"
+    mutate(docs[1])
+    return docs
+
+
+@pytest.mark.parametrize(
+    "mutate, item, reason",
+    [
+        (lambda d: d["labels"][1].update(h=7), "label 1", "h=7 is outside vertexSet, which has 3 entities"),
+        (lambda d: d["labels"][0].update(t=-1), "label 0", "t=-1 is outside vertexSet"),
+        (lambda d: d["labels"][2].update(r="P999"), "label 2", "relation 'P999' is not in the label set"),
+        (
+            lambda d: d["vertexSet"][1][0].update(pos=[3, 6]),
+            "entity 1 mention 0",
+            "pos [3, 6] is outside sentence 0",
+        ),
+        (lambda d: d["vertexSet"][2][0].update(sent_id=5), "entity 2 mention 0", "sent_id 5 is outside"),
+        (lambda d: d["labels"][0].update(t=0), "label 0", "h and t are the same entity"),
+    ],
+)
+def test_malformed_document_error_names_file_document_and_item(tmp_path, mutate, item, reason):
+    path = write_json(tmp_path / "bad.json", _broken(mutate))
+    with pytest.raises(DocredFormatError) as raised:
+        load_docred(path, label_set=TINY_LABELS)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: document 1 (title 'Broken doc'): {item}: ")
+    assert reason in message
+
+
+def test_invalid_json_names_the_file(tmp_path):
+    path = tmp_path / "truncated.json"
+    path.write_text(json.dumps([DOC])[:-20])
+    with pytest.raises(DocredFormatError, match=r"truncated\.json: not valid JSON"):
+        load_docred(str(path))
+    lines = tmp_path / "bad.jsonl"
+    lines.write_text(json.dumps(DOC) + "\n{oops\n")
+    with pytest.raises(DocredFormatError, match=r"bad\.jsonl: line 2 is not valid JSON"):
+        load_docred(str(lines))
+
+
+def test_skip_invalid_reports_count_and_reasons(tmp_path, caplog):
+    docs = _broken(lambda d: d["labels"][1].update(h=7)) + [copy.deepcopy(DOC)]  # the third repeats a title
+    path = write_json(tmp_path / "bad.json", docs)
+    with caplog.at_level(logging.WARNING):
+        dataset = load_docred(path, skip_invalid=True)
+    report = dataset.validation_report
+    assert (len(dataset), report.n_documents_in, report.n_skipped) == (1, 3, 2)
+    assert "document 1 (title 'Broken doc'): label 1: h=7" in report.reasons()[0]
+    assert "document 2 (title 'Tiny'): duplicate title" in report.reasons()[1]
+    assert "skipped 2 of 3 documents" in caplog.text
+
+
+def test_label_sets_from_files_and_documents():
+    docred = LabelSet.from_dir(str(DATA / "docred"))
+    assert len(docred) == 97 and docred.id2label[0] == "Na" and docred.no_relation == "Na"
+    assert docred.name("P17") == "country" and docred.label2id["P1376"] == 79
+    # CDR's rel2id.json is {"Na": 0, "CID": 1, "NR": 2}: "NR" is the no-relation class, "Na" an alias.
+    cdr = LabelSet.from_dir(str(DATA / "cdr"))
+    assert (cdr.labels, cdr.no_relation, cdr.negative_aliases) == (["NR", "CID"], "NR", ("Na",))
+    assert cdr.is_no_relation("Na") and cdr.relations == ["CID"]
+    from_docs = LabelSet.from_documents([DOC])
+    assert (from_docs.labels, from_docs.no_relation) == (["NR", "P131", "P17", "P551"], "NR")
+
+
+def test_pair_examples_multi_hot():
+    examples = list(iter_pair_examples([DOC], TINY_LABELS))
+    assert [(e["h"], e["t"]) for e in examples] == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
+    by_pair = {(e["h"], e["t"]): e["labels"] for e in examples}
+    assert by_pair[(0, 1)] == [0.0, 1.0, 1.0, 0.0]
+    assert by_pair[(2, 0)] == [0.0, 0.0, 0.0, 1.0]
+    assert by_pair[(2, 1)] == [1.0, 0.0, 0.0, 0.0]  # an explicit "NR" label is no relation
+    assert examples[0]["title"] == "Tiny" and examples[0]["doc_index"] == 0
+
+
+def test_pair_examples_type_filter_and_unknown_relation():
+    keep = type_constraint_filter([("PER", "LOC")])
+    assert [(e["h"], e["t"]) for e in iter_pair_examples([DOC], TINY_LABELS, pair_filter=keep)] == [
+        (2, 0),
+        (2, 1),
+    ]
+    with pytest.raises(DocredFormatError, match=r"document 0 \(title 'Tiny'\): label 0: relation 'P17'"):
+        list(iter_pair_examples([DOC], LabelSet(labels=["Na", "P131"])))
+
+
+def test_pair_examples_negative_sampling_is_seeded():
+    docs = list(load_docred(str(REDOCRED_TEST), max_docs=20))
+    labels = LabelSet.from_dir(str(DATA / "docred"))
+    stats: dict = {}
+    sampled = [
+        (e["doc_index"], e["h"], e["t"])
+        for e in iter_pair_examples(docs, labels, negative_ratio=1.0, seed=3, stats=stats)
+    ]
+    again = [
+        (e["doc_index"], e["h"], e["t"]) for e in iter_pair_examples(docs, labels, negative_ratio=1.0, seed=3)
+    ]
+    other = [
+        (e["doc_index"], e["h"], e["t"]) for e in iter_pair_examples(docs, labels, negative_ratio=1.0, seed=4)
+    ]
+    assert sampled == again and sampled != other
+    # Every document keeps as many negatives as it has related pairs (they all have more negatives than that).
+    corpus = docred_statistics(docs)
+    assert stats["negative_pairs_kept"] == stats["positive_pairs"] == corpus["related_pairs"]
+    assert (
+        stats["positive_pairs"] + stats["negative_pairs_kept"] + stats["negative_pairs_skipped"]
+        == corpus["ordered_pairs"]
+    )
+
+
+def test_cdr_chemical_to_disease_pairs():
+    label_set = LabelSet.from_dir(str(DATA / "cdr"))
+    docs = load_docred(str(DATA / "cdr" / "train.json"), label_set=label_set)
+    stats: dict = {}
+    examples = list(
+        iter_pair_examples(
+            docs, label_set, pair_filter=type_constraint_filter([("CHEM", "DISE")]), stats=stats
+        )
+    )
+    # Measured on the shipped file: 5,348 chemical -> disease pairs, 725 of them CID. The file also has CID
+    # labels written disease -> chemical (297 pairs), which such a filter excludes and reports.
+    assert len(examples) == 5348 and sum(e["labels"][1] for e in examples) == 725
+    assert stats["related_pairs_filtered_out"] == 297
+
+
+def test_convert_rebel_sample():
+    docs, report = convert_rebel(str(DATA / "rebel" / "sample.jsonl"))
+    counts = {key: value for key, value in report.items() if key not in ("dropped", "relation_names")}
+    assert counts == {
+        "documents_in": 1000,
+        "documents_out": 1000,
+        "documents_without_triples": 80,
+        "entities_in": 10269,
+        "entities_out": 10269,
+        "mentions_in": 10977,
+        "mentions_out": 10977,
+        "mentions_realigned": 1711,
+        "triples_in": 2868,
+        "triples_out": 2794,
+    }
+    # Every dropped item has a reason, and the reasons account for all the losses.
+    assert report["dropped"] == {"triples/duplicate": 74}
+    assert report["triples_in"] - report["triples_out"] == sum(
+        count for reason, count in report["dropped"].items() if reason.startswith("triples/")
+    )
+    assert report["relation_names"]["P123"] == "publisher" and len(report["relation_names"]) == 186
+    kept, validation = validate_documents(docs, "rebel")
+    assert validation.n_skipped == 0 and len(kept) == 1000
+    first = docs[0]
+    journal = next(entity for entity in first["vertexSet"] if entity[0]["name"] == "Transportation Journal")
+    mention = journal[0]
+    assert first["sents"][mention["sent_id"]][mention["pos"][0] : mention["pos"][1]] == [
+        "Transportation",
+        "Journal",
+    ]
+
+
+def test_convert_rebel_drops_have_reasons(tmp_path):
+    record = {
+        "docid": "1",
+        "title": "T",
+        "text": "Alpha met Beta. Gamma left St. Louis.",
+        "entities": [
+            {"uri": "Q1", "boundaries": [0, 5], "surfaceform": "Alpha"},
+            {"uri": "Q2", "boundaries": [10, 14], "surfaceform": "Beta"},
+            {"uri": "Q3", "boundaries": [90, 95], "surfaceform": "Delta"},
+            {"uri": "Q4", "boundaries": [27, 36], "surfaceform": "St. Louis"},
+        ],
+        "triples": [
+            {
+                "subject": {"uri": "Q1"},
+                "predicate": {"uri": "P1", "surfaceform": "p one"},
+                "object": {"uri": "Q2"},
+            },
+            {"subject": {"uri": "Q1"}, "predicate": {"uri": "P1"}, "object": {"uri": "Q3"}},
+            {"subject": {"uri": "Q1"}, "predicate": {"uri": "P1"}, "object": {"uri": "Q1"}},
+        ],
+    }
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    docs, report = convert_rebel(str(path))
+    assert report["dropped"] == {
+        "entities/no_mention_left": 1,
+        "mentions/surfaceform_not_near_boundaries": 1,
+        "triples/entity_without_mention": 1,
+        "triples/self_relation": 1,
+    }
+    # "St." does not end the sentence inside the mention "St. Louis": the two pieces are merged back.
+    assert docs[0]["sents"][1] == ["Gamma", "left", "St", ".", "Louis", "."]
+    assert docs[0]["labels"] == [{"h": 0, "t": 1, "r": "P1", "evidence": []}]

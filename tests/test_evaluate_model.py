@@ -1,0 +1,94 @@
+"""End-to-end tests of evaluate_model.py: scoring a predictions file, and running a tiny saved model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import evaluate_model
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REDOCRED_TEST = str(DATA / "redocred" / "test_revised.json")
+REDOCRED_DEV = str(DATA / "redocred" / "dev_revised.json")
+DOCRED_META = str(DATA / "docred")
+
+
+def read_json(path: Path):
+    return json.loads(path.read_text())
+
+
+def test_scores_a_predictions_file(tmp_path, capsys):
+    gold = read_json(Path(REDOCRED_TEST))
+    predictions = [
+        {"title": doc["title"], "h_idx": x["h"], "t_idx": x["t"], "r": x["r"]}
+        for doc in gold
+        for x in doc["labels"]
+    ]
+    # One wrong prediction in the first document, one duplicate.
+    predictions += [{"title": gold[0]["title"], "h_idx": 0, "t_idx": 1, "r": "P1376"}, predictions[0]]
+    predictions_path = tmp_path / "result.json"
+    predictions_path.write_text(json.dumps(predictions))
+    out = tmp_path / "out"
+    argv = ["--predictions", str(predictions_path), "--data", REDOCRED_TEST, "--train_file", REDOCRED_DEV]
+    report = evaluate_model.main(
+        [*argv, "--output_dir", str(out), "--label_dir", DOCRED_META, "--max_docs", "5"]
+    )
+
+    assert report == read_json(out / "report.json")
+    n_gold = sum(len(doc["labels"]) for doc in gold[:5])
+    # Predictions for the 495 documents beyond --max_docs are set aside, not counted as wrong.
+    assert report["n_pred_outside_max_docs"] == len(predictions) - n_gold - 2
+    counts = (report["n_gold"], report["n_pred"], report["n_correct"], report["n_pred_duplicates"])
+    assert counts == (n_gold, n_gold + 1, n_gold, 1)
+    assert report["precision"] == pytest.approx(n_gold / (n_gold + 1)) and report["recall"] == 1.0
+    for key in ("precision", "recall", "f1", "ign_f1"):
+        assert 0.0 <= report[key] <= 1.0
+    for key in ("intra", "inter", "frequent", "long_tail", "per_relation"):
+        assert key in report
+    assert report["args"]["max_docs"] == 5 and report["command"][:2] == ["evaluate_model.py", "--predictions"]
+    printed = capsys.readouterr().out
+    assert "Official DocRED scores on 5 documents" in printed and "P17 country" in printed
+    assert "NON-OFFICIAL" not in printed
+
+
+def test_diagnostics_are_labelled(tmp_path, capsys):
+    predictions_path = tmp_path / "result.json"
+    predictions_path.write_text("[]")
+    report = evaluate_model.main(
+        ["--predictions", str(predictions_path), "--data", REDOCRED_TEST, "--max_docs", "2"]
+        + ["--output_dir", str(tmp_path), "--diagnostics", "--frequent_relations", "redocred"]
+    )
+    assert (
+        report["frequent_relations"][:2] == ["P17", "P131"] and report["frequent_relations_source"] == "given"
+    )
+    assert report["f1"] == 0.0 and report["ign_f1"] is None  # no --train_file
+    assert report["diagnostics"]["note"].startswith("NOT the official DocRED metric")
+    assert "NON-OFFICIAL DIAGNOSTICS" in capsys.readouterr().out
+
+
+def test_runs_a_tiny_saved_model(tmp_path):
+    # A random 2-layer, hidden-32 model over the 3 smallest Re-DocRED test documents (42 pairs); a 4th, larger
+    # one is written to show that --max_docs keeps the first 3. The whole file (198,670 pairs) is for a GPU.
+    from tests.helpers import make_tiny_model_dir
+
+    gold = read_json(Path(REDOCRED_TEST))
+    data = tmp_path / "subset.json"
+    data.write_text(json.dumps([gold[318], gold[366], gold[474], gold[0]]))
+    model_dir = make_tiny_model_dir(tmp_path / "model")
+    out = tmp_path / "out"
+    report = evaluate_model.main(
+        ["--model", model_dir, "--data", str(data), "--train_file", REDOCRED_DEV, "--output_dir", str(out)]
+        + ["--max_docs", "3", "--device", "cpu", "--batch_size", "16", "--no_progress", "--diagnostics"]
+    )
+    predictions = read_json(out / "predictions.json")
+    titles = {doc["title"] for doc in (gold[318], gold[366], gold[474])}
+    assert predictions and all(set(p) == {"title", "h_idx", "t_idx", "r", "score"} for p in predictions)
+    assert {p["title"] for p in predictions} <= titles
+    assert report == read_json(out / "report.json")
+    assert report["n_pred"] == len({(p["title"], p["h_idx"], p["t_idx"], p["r"]) for p in predictions})
+    assert report["inference"]["n_documents"] == 3 and report["inference"]["n_candidate_pairs"] == 20 + 20 + 2
+    assert report["n_gold"] == 13
+    for key in ("precision", "recall", "f1", "ign_f1"):
+        assert 0.0 <= report[key] <= 1.0
