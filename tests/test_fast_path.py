@@ -1,0 +1,208 @@
+"""The fast inference path (length-sorted batches packed by token count, no padding to 512, SDPA, inference mode)
+predicts exactly what the plain path predicts (eager attention, every pair padded to 512, fixed batches in
+document order). Tiny random models: seconds on CPU."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import random
+import sys
+
+import pytest
+import torch
+
+from pipeline_globalre import (
+    CPU_MAX_BATCH_TOKENS,
+    default_max_batch_tokens,
+    iter_document_logits,
+    predict_documents,
+    score_sequences,
+)
+from processing_globalre import pack_batches
+from tests.helpers import EXAMPLE_DOCUMENT, REDOCRED_TEST, REPO, tiny_model_and_processor
+
+
+def _documents() -> list[dict]:
+    documents = [copy.deepcopy(EXAMPLE_DOCUMENT)]
+    if REDOCRED_TEST.exists():
+        import json
+
+        documents += json.loads(REDOCRED_TEST.read_text())[:2]
+    return documents
+
+
+def _sampled_pairs(documents: list[dict], per_doc: int = 20) -> list[list[tuple[int, int]]]:
+    rng = random.Random(0)
+    chosen = []
+    for document in documents:
+        n = len(document["vertexSet"])
+        pairs = [(h, t) for h in range(n) for t in range(n) if h != t]
+        chosen.append(sorted(rng.sample(pairs, min(per_doc, len(pairs)))))
+    return chosen
+
+
+def _plain_logits(model, processor, documents, pairs, batch_size: int = 32) -> list[torch.Tensor]:
+    """A plain transformers user: eager attention, fp32, padded to 512, batches of `batch_size` in order."""
+    plain = copy.deepcopy(model)
+    plain.set_attn_implementation("eager")
+    plain.eval()
+    features, sizes = [], []
+    for index, document in enumerate(documents):
+        encoding = processor.encode_document(document, pairs[index], index=index)
+        sizes.append(len(encoding))
+        features += [
+            {"input_ids": i, "token_type_ids": t} for i, t in zip(encoding.input_ids, encoding.token_type_ids)
+        ]
+    outputs = []
+    with torch.no_grad():
+        for begin in range(0, len(features), batch_size):
+            batch = processor.tokenizer.pad(
+                features[begin : begin + batch_size],
+                padding="max_length",
+                max_length=512,
+                return_tensors="pt",
+            )
+            outputs.append(plain(**batch).logits)
+    return list(torch.cat(outputs).split(sizes))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    model, processor = tiny_model_and_processor(tmp_path_factory.mktemp("fast"), seed=3)
+    return model, processor
+
+
+def test_fast_path_predicts_what_the_plain_path_predicts(tiny):
+    model, processor = tiny
+    assert model.config._attn_implementation == "sdpa"
+    documents = _documents()
+    pairs = _sampled_pairs(documents)
+    plain = _plain_logits(model, processor, documents, pairs)
+    for max_batch_tokens in (None, 700, 100_000):
+        fast = [
+            logits
+            for _, _, logits in iter_document_logits(
+                model, processor, documents, pairs=pairs, max_batch_tokens=max_batch_tokens
+            )
+        ]
+        for expected, got in zip(plain, fast):
+            torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+    # the same triples: every pair of every document through the pipeline's entry point
+    fast_triples = predict_documents(model, processor, documents[:1], threshold=0.5)
+    n = len(documents[0]["vertexSet"])
+    all_pairs = [[(h, t) for h in range(n) for t in range(n) if h != t]]
+    (plain_logits,) = _plain_logits(model, processor, documents[:1], all_pairs)
+    plain_triples = processor.post_process(
+        plain_logits, all_pairs[0], documents[0], model.config, threshold=0.5
+    )
+    fast_scores = {(t["head"], t["tail"], t["relation"]): t["score"] for t in fast_triples[0]}
+    plain_scores = {(t["head"], t["tail"], t["relation"]): t["score"] for t in plain_triples}
+    assert fast_scores.keys() == plain_scores.keys() and len(fast_scores) > 0
+    for key, score in plain_scores.items():  # (the order of equal-scoring triples may differ)
+        assert fast_scores[key] == pytest.approx(score, abs=1e-5)
+
+
+def test_score_sequences_keeps_input_order_and_matches_single_pairs(tiny):
+    model, processor = tiny
+    document = _documents()[-1]
+    encoding = processor.encode_document(document, _sampled_pairs([document], 25)[0])
+    ids, types = encoding.input_ids, encoding.token_type_ids
+    reference = score_sequences(model, processor, ids, types, max_batch_pairs=1, output="pair_representation")
+    with torch.inference_mode():
+        first = model.pair_representation(**processor.pad(ids[:1], types[:1]))
+    torch.testing.assert_close(reference[:1], first, atol=1e-5, rtol=1e-4)
+    for kwargs in ({}, {"max_batch_tokens": 64}, {"max_batch_tokens": 4096, "max_batch_pairs": 3}):
+        got = score_sequences(model, processor, ids, types, output="pair_representation", **kwargs)
+        torch.testing.assert_close(got, reference, atol=1e-5, rtol=1e-4)
+    logits = score_sequences(model, processor, ids, types)
+    torch.testing.assert_close(logits, model.classify(reference).logits, atol=1e-5, rtol=1e-4)
+
+
+def _pad_row_by_row(processor, input_ids, token_type_ids, pad_to_multiple_of=None):
+    length = max(map(len, input_ids))
+    if pad_to_multiple_of:
+        length = -(-length // pad_to_multiple_of) * pad_to_multiple_of
+    ids = torch.full((len(input_ids), length), processor.tokenizer.pad_token_id or 0, dtype=torch.long)
+    types = torch.zeros((len(input_ids), length), dtype=torch.long)
+    mask = torch.zeros((len(input_ids), length), dtype=torch.long)
+    for row, (i, t) in enumerate(zip(input_ids, token_type_ids)):
+        ids[row, : len(i)] = torch.tensor(i)
+        types[row, : len(t)] = torch.tensor(t)
+        mask[row, : len(i)] = 1
+    return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
+
+
+@pytest.mark.parametrize("multiple", [None, 8])
+def test_pad_matches_row_by_row_padding(tiny, multiple):
+    _, processor = tiny
+    rng = random.Random(1)
+    input_ids = [[rng.randrange(5, 60) for _ in range(rng.randrange(1, 40))] for _ in range(9)]
+    token_type_ids = [[0] * (len(ids) // 2) + [1] * (len(ids) - len(ids) // 2) for ids in input_ids]
+    got = processor.pad(input_ids, token_type_ids, multiple)
+    expected = _pad_row_by_row(processor, input_ids, token_type_ids, multiple)
+    assert set(got) == set(expected)
+    for key in expected:
+        assert got[key].dtype == torch.long
+        assert torch.equal(got[key], expected[key]), key
+
+
+def test_pack_batches_respects_the_token_budget_and_covers_every_sequence(tiny):
+    _, processor = tiny
+    rng = random.Random(2)
+    lengths = [rng.randrange(10, 300) for _ in range(200)]
+    input_ids = [[7] * n for n in lengths]
+    seen = []
+    for rows, batch in pack_batches(input_ids, [[0] * n for n in lengths], processor, max_batch_tokens=2048):
+        assert batch["input_ids"].numel() <= 2048 or len(rows) == 1
+        assert batch["input_ids"].shape[1] == max(lengths[r] for r in rows)
+        assert batch["attention_mask"].sum().item() == sum(lengths[r] for r in rows)
+        seen += rows
+    assert sorted(seen) == list(range(len(lengths)))
+    assert [lengths[r] for r in seen] == sorted(lengths, reverse=True)  # longest first
+
+
+def test_default_token_budget_depends_on_the_device():
+    assert default_max_batch_tokens(torch.device("cpu")) == CPU_MAX_BATCH_TOKENS
+    assert default_max_batch_tokens("cuda") >= CPU_MAX_BATCH_TOKENS
+
+
+def _bench_common():
+    spec = importlib.util.spec_from_file_location("bench_common", REPO / "bench" / "common.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_flop_count_and_paths_agree(tiny):
+    common = _bench_common()
+    from transformers import BertConfig
+
+    bert = BertConfig()
+    per_layer_matmul = 4 * 768 * 768 + 2 * 768 * 3072
+    expected = 12 * (2 * per_layer_matmul * 244 + 4 * 768 * 244**2) + 2 * 768 * 768
+    assert common.encoder_flops(bert, [244]) == expected
+    model, processor = tiny
+    documents = [copy.deepcopy(EXAMPLE_DOCUMENT)]
+    pairs = common.sample_pairs(documents, 6, seed=0)
+    naive = common.run_naive(common.naive_copy(model), processor, documents, pairs, torch.device("cpu"))
+    project = common.run_project(model, processor, documents, pairs, torch.device("cpu"))
+    assert naive.pairs == project.pairs == 6
+    assert naive.processed_tokens == 6 * 512
+    assert project.processed_tokens < naive.processed_tokens
+    difference, agreement = common.same_predictions(model.config, naive.logits, project.logits)
+    assert difference < 1e-5 and agreement == 1.0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_path_matches_cpu_within_bf16_tolerance(tiny):
+    model, processor = tiny
+    documents = _documents()
+    pairs = _sampled_pairs(documents)
+    cpu = [logits for _, _, logits in iter_document_logits(model, processor, documents, pairs=pairs)]
+    gpu_model = copy.deepcopy(model).to("cuda")
+    gpu = [logits for _, _, logits in iter_document_logits(gpu_model, processor, documents, pairs=pairs)]
+    for expected, got in zip(cpu, gpu):
+        assert got.device.type == "cpu" and got.dtype == torch.float32
+        torch.testing.assert_close(got, expected, atol=5e-2, rtol=5e-2)
