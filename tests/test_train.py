@@ -1,0 +1,456 @@
+"""train.py on tiny random BERT encoders (seconds each on 2 CPU cores): a run that produces a loadable model
+repository with a model card of the run's numbers, cached vs uncached head training, kill-and-resume, NaN loss,
+bad inputs, presets and threshold tuning."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import BertConfig, BertModel
+
+import train
+from tests.helpers import (
+    DOCRED_META,
+    EXAMPLE_DOCUMENT,
+    REDOCRED_DEV,
+    REDOCRED_TEST,
+    REPO,
+    make_tiny_model_dir,
+    tiny_tokenizer,
+)
+
+
+def save_tiny_encoder(directory: Path, seed: int = 0) -> str:
+    """A tiny random BERT with its tokenizer, as `--encoder DIR` expects."""
+    torch.manual_seed(seed)
+    tokenizer = tiny_tokenizer(directory)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)
+
+
+def synthetic_documents(n: int, prefix: str) -> list[dict]:
+    """Variants of the example document with distinct titles (5 entities, 20 ordered pairs, 2 or 3 relations)."""
+    docs = []
+    for i in range(n):
+        doc = copy.deepcopy(EXAMPLE_DOCUMENT)
+        doc["title"] = f"{prefix} {i}"
+        doc["sents"][0][0] = ["Paris", "Lyon", "Nice", "Lille"][i % 4]
+        doc["vertexSet"][0][0]["name"] = doc["sents"][0][0]
+        if i % 2:
+            doc["labels"].append({"h": 2, "t": 4, "r": "P27", "evidence": [1]})
+        docs.append(doc)
+    return docs
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    return save_tiny_encoder(tmp_path_factory.mktemp("encoder"))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("data")
+    files = {}
+    for split, n in (("train", 8), ("dev", 3), ("test", 2)):
+        files[split] = str(directory / f"{split}.json")
+        Path(files[split]).write_text(json.dumps(synthetic_documents(n, split)))
+    return files
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    """train.main runs in this process several times; each run gets a fresh Accelerate state."""
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    yield
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+
+
+def tiny_args(encoder, data, output_dir, *extra) -> list[str]:
+    return [
+        "--train_file", data["train"], "--dev_file", data["dev"], "--label_dir", str(DOCRED_META),
+        "--encoder", encoder, "--output_dir", str(output_dir), "--max_seq_length", "64",
+        "--per_device_train_batch_size", "8", "--num_train_epochs", "2", "--no_progress", "--seed", "7",
+        *extra,
+    ]  # fmt: skip
+
+
+def read_json(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+# ------------------------------------------------------------------------------------------------------------
+# A whole run: model repository, model card, fresh-process loading, Hub push without network
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, encoder):
+    output_dir = tmp_path / "model"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu", "train.py",
+        "--train_file", str(REDOCRED_DEV), "--train_docs", "0:2", "--dev_file", str(REDOCRED_DEV),
+        "--dev_docs", "2:3", "--test_file", str(REDOCRED_TEST), "--max_eval_docs", "1",
+        "--label_dir", str(DOCRED_META), "--encoder", encoder, "--max_seq_length", "64",
+        "--num_train_epochs", "2", "--threshold_tuning", "global", "--model_selection", "best_dev",
+        "--output_dir", str(output_dir), "--no_progress",
+        "--push_to_hub", "--hub_model_id", "globalre-tests/tiny",
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    # Without network the push fails, clearly, after everything was saved.
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert "pushing to the Hub as globalre-tests/tiny failed" in result.stderr, result.stderr[-4000:]
+    assert f"Everything is saved in {output_dir}" in result.stderr
+
+    files = set(os.listdir(output_dir))
+    for required in (
+        "config.json", "model.safetensors", "configuration_globalre.py", "modeling_globalre.py",
+        "processing_globalre.py", "pipeline_globalre.py", "processor_config.json", "tokenizer.json",
+        "README.md", "model_card.md", "results.json",
+    ):  # fmt: skip
+        assert required in files, files
+    results = read_json(output_dir / "results.json")
+    assert results["evaluated_on"] == "test"
+    for key in ("f1", "ign_f1", "precision", "recall"):
+        assert 0.0 <= results[key] <= 1.0
+    assert results["test"]["n_documents"] == 1 and results["dev"]["n_documents"] == 1
+    assert results["command"].startswith("accelerate launch train.py --train_file")
+    assert results["machine"]["cpu"] and results["versions"]["torch"] == torch.__version__
+    assert results["training_seconds"] > 0 and results["cached_pair_vectors"] is True
+    assert [record["epoch"] for record in results["history"]] == [1, 2]
+
+    # The card: Hub metadata with the measured numbers, and the same numbers in the text.
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(output_dir / "README.md")
+    assert card.data.license == "mit" and card.data.library_name == "transformers"
+    assert card.data.datasets == ["tonytan48/Re-DocRED"]
+    measured = {(r.dataset_split, r.metric_name): r.metric_value for r in card.data.eval_results}
+    assert measured[("test", "F1 (test, %)")] == round(100 * results["test"]["f1"], 2)
+    assert measured[("validation", "Ign F1 (validation, %)")] == round(100 * results["dev"]["ign_f1"], 2)
+    assert f"{100 * results['test']['f1']:.2f}" in card.text
+    assert (output_dir / "model_card.md").read_text() == (output_dir / "README.md").read_text()
+
+    # A fresh process without the project on its path loads it through AutoModel and the pipeline, and its
+    # predictions score what the run reported.
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from transformers import AutoModel, pipeline
+        model = AutoModel.from_pretrained({str(output_dir)!r}, trust_remote_code=True)
+        assert type(model).__name__ == "GlobalReForRelationExtraction"
+        extractor = pipeline("relation-extraction", model={str(output_dir)!r}, trust_remote_code=True, device="cpu")
+        doc = json.load(open({str(REDOCRED_TEST)!r}))[0]
+        triples = extractor(doc)
+        print(json.dumps([{{"title": doc["title"], "h_idx": t["head"], "t_idx": t["tail"], "r": t["relation"]}}
+                          for t in triples]))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path[:] = [p for p in sys.path if p and {str(REPO)!r} not in p]\n" + script],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr[-4000:]
+    predictions = json.loads(loaded.stdout.strip().splitlines()[-1])
+    from docred_metric import score_docred
+
+    gold = json.loads(REDOCRED_TEST.read_text())[:1]
+    train_docs = json.loads(REDOCRED_DEV.read_text())[0:2]
+    assert score_docred(predictions, gold, train_docs)["f1"] == pytest.approx(results["test"]["f1"], abs=1e-9)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Frozen encoder: cached pair vectors train the same head as running the encoder every step
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_cached_and_uncached_training_give_the_same_head(tmp_path, encoder, data):
+    cached = train.main(tiny_args(encoder, data, tmp_path / "cached", "--checkpointing_steps", "no"))
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    uncached = train.main(
+        tiny_args(encoder, data, tmp_path / "uncached", "--checkpointing_steps", "no", "--no_cache")
+    )
+    assert cached["cached_pair_vectors"] is True and uncached["cached_pair_vectors"] is False
+    a = load_file(tmp_path / "cached" / "model.safetensors")
+    b = load_file(tmp_path / "uncached" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5, msg=name)
+    # 8 documents x 20 pairs / 8 pairs per step x 2 epochs
+    assert cached["optimizer_steps"] == uncached["optimizer_steps"] == 40
+    assert cached["dev"]["f1"] == pytest.approx(uncached["dev"]["f1"], abs=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Kill mid-epoch and resume: same final metrics and weights as an uninterrupted run
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["fine_tuned", "frozen_cached"])
+def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder, data, mode):
+    from accelerate.state import AcceleratorState, GradientState
+
+    def reset():
+        AcceleratorState._reset_state(True)
+        GradientState._reset_state()
+
+    extra = [
+        "--checkpointing_steps",
+        "3",
+        "--negative_ratio",
+        "1",
+        "--warmup_ratio",
+        "0.2",
+        "--test_file",
+        data["test"],
+    ]
+    if mode == "fine_tuned":
+        extra += [
+            "--no-freeze_encoder",
+            "--pooling",
+            "markers",
+            "--entity_markers",
+            "plain",
+            "--threshold_tuning",
+            "global",
+        ]
+    else:
+        extra += [
+            "--threshold_tuning",
+            "per_relation",
+            "--model_selection",
+            "best_dev",
+            "--min_relation_support",
+            "1",
+        ]
+    full = train.main(
+        tiny_args(encoder, data, tmp_path / "full", *extra, "--per_device_train_batch_size", "4")
+    )
+    reset()
+    killed = train.main(
+        tiny_args(
+            encoder,
+            data,
+            tmp_path / "resumed",
+            *extra,
+            "--per_device_train_batch_size",
+            "4",
+            "--stop_after_steps",
+            "4",
+        )
+    )
+    assert killed == {"stopped_after_steps": 4, "exit_code": 3}
+    assert not (tmp_path / "resumed" / "model.safetensors").exists()
+    assert [p.name for p in (tmp_path / "resumed" / "checkpoints").glob("step_*")] == ["step_3"]
+    reset()
+    resumed = train.main(
+        tiny_args(
+            encoder,
+            data,
+            tmp_path / "resumed",
+            *extra,
+            "--per_device_train_batch_size",
+            "4",
+            "--resume_from_checkpoint",
+            "latest",
+        )
+    )
+    steps_per_epoch = full["optimizer_steps"] // 2
+    assert steps_per_epoch > 4  # the kill happened inside the first epoch
+    assert full["test"]["n_pred"] > 0 and full["dev"]["f1"] > 0  # the metrics compared below are not trivial
+    for split in ("dev", "test"):
+        for key in ("f1", "ign_f1", "precision", "recall", "n_pred"):
+            assert resumed[split][key] == full[split][key], (split, key)
+    assert resumed["history"] == full["history"]
+    a = load_file(tmp_path / "full" / "model.safetensors")
+    b = load_file(tmp_path / "resumed" / "model.safetensors")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6, msg=name)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Bad runs fail early and clearly
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, encoder, data):
+    output_dir = tmp_path / "nan"
+    with pytest.raises(
+        train.TrainingError, match=r"NaN or infinite at step 5.*Last good checkpoint: .*step_4"
+    ):
+        train.main(tiny_args(encoder, data, output_dir, "--checkpointing_steps", "2", "--per_device_train_batch_size", "4", "--debug_nan_at_step", "5"))  # fmt: skip
+    assert sorted(p.name for p in (output_dir / "checkpoints").glob("step_*")) == ["step_2", "step_4"]
+    assert not (output_dir / "model.safetensors").exists()
+
+
+def test_label_set_that_disagrees_with_the_model_is_refused(tmp_path, data):
+    model_dir = make_tiny_model_dir(tmp_path / "other", label_set_labels=["Na", "P17", "P131"])
+    with pytest.raises(
+        train.TrainingError, match=r"label set of .* \(3 labels\) disagrees with the data's \(97 labels\)"
+    ):
+        train.main(tiny_args(model_dir, data, tmp_path / "out"))
+
+
+def test_resume_with_another_label_set_is_refused(tmp_path, encoder, data):
+    train.main(tiny_args(encoder, data, tmp_path / "run", "--num_train_epochs", "1"))
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    rel2id = read_json(DOCRED_META / "rel2id.json")
+    rel2id["P9999"] = len(rel2id)
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "rel2id.json").write_text(json.dumps(rel2id))
+    args = tiny_args(encoder, data, tmp_path / "run", "--resume_from_checkpoint", "latest")
+    args[args.index("--label_dir") + 1] = str(tmp_path / "labels")
+    with pytest.raises(
+        train.TrainingError,
+        match=r"label set of checkpoint .*step_20 \(97 labels\) disagrees .* only in the data \['P9999'\]",
+    ):
+        train.main(args)
+
+
+def test_missing_files_fail_before_anything_runs(tmp_path, encoder, data):
+    args = tiny_args(encoder, data, tmp_path / "out")
+    args[args.index("--train_file") + 1] = str(tmp_path / "nope.json")
+    args += ["--test_file", str(tmp_path / "also-nope.json"), "--encoder", str(tmp_path / "no-encoder")]
+    with pytest.raises(train.TrainingError) as error:
+        train.main(args)
+    message = str(error.value)
+    assert "--train_file" in message and "nope.json: no such file" in message
+    assert "also-nope.json: no such file" in message and "no-encoder: no such directory" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_batch_larger_than_an_epoch_fails_early(tmp_path, encoder, data):
+    with pytest.raises(train.TrainingError, match="batch size .* is larger than the 160 training pairs"):
+        train.main(tiny_args(encoder, data, tmp_path / "out", "--per_device_train_batch_size", "1000"))
+
+
+def test_train_and_dev_slices_of_one_file_must_not_overlap(tmp_path, encoder, data):
+    args = tiny_args(encoder, data, tmp_path / "out")
+    args[args.index("--dev_file") + 1] = data["train"]
+    with pytest.raises(train.TrainingError, match="disjoint --train_docs and --dev_docs"):
+        train.main(args)
+    with pytest.raises(train.TrainingError, match="overlap"):
+        train.main([*args, "--train_docs", "0:6", "--dev_docs", "5:8"])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Options: presets, protocols, thresholds
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_presets_set_defaults_that_explicit_flags_override(tmp_path):
+    paper = train.resolve_args(train.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x"]))
+    assert (paper.encoder, paper.freeze_encoder, paper.pooling, paper.num_train_epochs) == (
+        "bert-base-uncased",
+        True,
+        "pooler",
+        3,
+    )
+    assert (paper.per_device_train_batch_size, paper.classifier_dropout, paper.loss) == (32, 0.3, "bce")
+    best = train.resolve_args(
+        train.parse_args(["--protocol", "redocred-dev400-val100-test", "--data_dir", str(REPO.parent / "shared" / "data"),
+                          "--output_dir", "x", "--preset", "best", "--num_train_epochs", "5"])
+    )  # fmt: skip
+    assert best.num_train_epochs == 5  # explicit flag wins
+    assert (best.freeze_encoder, best.pooling, best.entity_markers, best.loss) == (
+        False,
+        "markers",
+        "plain",
+        "adaptive_threshold",
+    )
+    assert (best.learning_rate, best.encoder_learning_rate, best.warmup_ratio, best.negative_ratio) == (
+        1e-4,
+        5e-5,
+        0.06,
+        3.0,
+    )
+    assert (best.decision_rule, best.model_selection, best.max_grad_norm) == ("adaptive", "best_dev", 1.0)
+    assert (best.train_docs, best.dev_docs) == ("0:400", "400:500")
+    assert best.train_file == best.dev_file and best.test_file.endswith("test_revised.json")
+    with pytest.raises(train.TrainingError, match="threshold_tuning tunes the 'threshold' decision rule"):
+        train.resolve_args(train.parse_args(["--train_file", str(REDOCRED_DEV), "--dev_file", str(REDOCRED_TEST),
+                                             "--output_dir", "x", "--preset", "best", "--threshold_tuning", "global"]))  # fmt: skip
+
+
+def test_threshold_tuning_finds_the_best_cut_and_per_relation_improves_it():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.2])
+    gold = np.array([True, True, False, True, False])
+    threshold, f1, tp, pred = train._best_cut(scores, gold, 0, 0, n_gold=3)
+    assert 0.2 < threshold < 0.6 and (tp, pred) == (3, 4) and f1 == pytest.approx(6 / 7)
+
+    from configuration_globalre import GlobalReConfig
+
+    config = GlobalReConfig(id2label={0: "Na", 1: "A", 2: "B"}, max_seq_length=512)
+    # relation A is separated at 0.5, relation B only at 0.9
+    logits = torch.logit(torch.tensor([[0.1, 0.6, 0.1], [0.1, 0.4, 0.95], [0.1, 0.1, 0.85], [0.1, 0.1, 0.8]]))
+    split = train.Split(
+        docs=[{}], pairs=[(0, 1), (1, 0), (0, 2), (2, 0)], label_ids=[(1,), (2,), (), ()], n_gold_facts=2
+    )
+    global_threshold, per_relation = train.tune_thresholds(
+        logits, split, config, "per_relation", min_support=1
+    )
+    assert 0.85 < global_threshold < 0.95  # keeps B's best pair only: F1 2/3
+    assert per_relation.keys() == {"A"} and 0.4 < per_relation["A"] < 0.6  # A's own cut lifts F1 to 1
+    config.threshold, config.relation_thresholds = global_threshold, per_relation
+    from processing_globalre import decide
+
+    _, keep = decide(logits, config)
+    assert keep.nonzero().tolist() == [[0, 1], [1, 2]]
+
+
+def test_negatives_are_resampled_each_epoch_and_deterministic(tmp_path, encoder, data):
+    from transformers import AutoTokenizer
+
+    from docred_data import LabelSet
+    from processing_globalre import GlobalReProcessor
+
+    label_set = LabelSet.from_dir(str(DOCRED_META))
+    docs = json.loads(Path(data["train"]).read_text())
+    processor = GlobalReProcessor(AutoTokenizer.from_pretrained(encoder))
+    split = train.build_split(docs, processor, label_set, encode=False)
+    positives = int(split.is_positive().sum())
+    epoch0 = train.epoch_examples(split, 1.0, seed=3, epoch=0)
+    assert len(epoch0) == 2 * positives
+    assert epoch0 == train.epoch_examples(split, 1.0, seed=3, epoch=0)
+    assert set(epoch0) != set(train.epoch_examples(split, 1.0, seed=3, epoch=1))
+    assert sorted(train.epoch_examples(split, None, seed=3, epoch=0)) == list(range(len(split)))
+
+
+def test_append_results_helper(tmp_path):
+    results = {"protocol": "p", "f1": 0.5, "ign_f1": 0.4, "precision": 0.6, "recall": 0.45, "command": "c"}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    target = tmp_path / "results" / "accuracy.json"
+    train.append_results(str(tmp_path / "results.json"), str(target))
+    train.append_results(str(tmp_path / "results.json"), str(target))
+    entries = read_json(target)
+    assert len(entries) == 2 and entries[0]["f1"] == 0.5 and entries[1]["protocol"] == "p"
