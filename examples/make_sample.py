@@ -133,7 +133,7 @@ def write_sample(
     output_dir: str | Path, sizes: dict[str, int] | None = None, seed: int = 13
 ) -> dict[str, Path]:
     """Writes `train.json`, `dev.json`, `test.json`, `rel2id.json` and `rel_info.json`; returns their paths."""
-    sizes = sizes or {"train": 48, "dev": 12, "test": 12}
+    sizes = sizes or {"train": 32, "dev": 12, "test": 12}
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
