@@ -31,7 +31,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from docred_data import NO_RELATION_ALIASES, LabelSet, load_documents, type_constraint_filter
+from docred_data import NO_RELATION_ALIASES, LabelSet, load_documents, orient_pairs, type_constraint_filter
 from docred_metric import DIAGNOSTICS_NOTE, REDOCRED_FREQUENT_RELATIONS, score_docred
 
 logger = logging.getLogger("evaluate_model")
@@ -69,7 +69,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--pair_types",
         nargs="+",
         metavar="HEAD:TAIL",
-        help="entity-type pairs of the candidate pairs for --diagnostics (e.g. CHEM:DISE for CDR)",
+        help="entity-type pairs of the candidate pairs (e.g. CHEM:DISE for CDR): gold labels stored the other way round are turned to this direction, and --diagnostics counts only these pairs",
     )
     parser.add_argument(
         "--frequent_relations",
@@ -166,6 +166,11 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
     label_set = resolve_label_set(args)
     gold_docs = load_documents(args.data, max_docs=args.max_docs)
     train_docs = load_documents(args.train_file) if args.train_file else None
+    if args.pair_types:
+        # labels stored against the candidate direction would be unreachable for any model
+        allowed = [tuple(pair.split(":", 1)) for pair in args.pair_types]
+        gold_docs = orient_pairs(gold_docs, allowed, source=args.data)
+        train_docs = orient_pairs(train_docs, allowed, source=args.train_file) if train_docs else None
     if train_docs is None:
         logger.warning(
             "no --train_file: Ign F1 is not computed and the frequent relations come from the gold labels"

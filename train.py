@@ -477,10 +477,18 @@ def describe_protocol(args: argparse.Namespace) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def load_split(path: str, docs_slice: str | None, label_set, max_docs: int | None = None) -> list[dict]:
-    from docred_data import load_documents
+def load_split(
+    path: str,
+    docs_slice: str | None,
+    label_set,
+    max_docs: int | None = None,
+    pair_types: list[str] | None = None,
+) -> list[dict]:
+    from docred_data import load_documents, orient_pairs
 
     docs = load_documents(path, label_set=label_set)
+    if pair_types:
+        docs = orient_pairs(docs, [tuple(pair.split(":", 1)) for pair in pair_types], source=path)
     if docs_slice:
         docs = docs[parse_slice(docs_slice)]
     if max_docs is not None:
@@ -1102,12 +1110,16 @@ def train(args: argparse.Namespace) -> dict:
 
     # ---- data and model -------------------------------------------------------------------------------------
     label_set = resolve_label_set(args)
-    train_docs = load_split(args.train_file, args.train_docs, label_set, args.max_train_docs)
+    train_docs = load_split(args.train_file, args.train_docs, label_set, args.max_train_docs, args.pair_types)
     dev_docs = (
-        load_split(args.dev_file, args.dev_docs, label_set, args.max_eval_docs) if args.dev_file else None
+        load_split(args.dev_file, args.dev_docs, label_set, args.max_eval_docs, args.pair_types)
+        if args.dev_file
+        else None
     )
     test_docs = (
-        load_split(args.test_file, args.test_docs, label_set, args.max_eval_docs) if args.test_file else None
+        load_split(args.test_file, args.test_docs, label_set, args.max_eval_docs, args.pair_types)
+        if args.test_file
+        else None
     )
     if dev_docs and os.path.abspath(args.dev_file) == os.path.abspath(args.train_file):
         overlap = {d["title"] for d in train_docs} & {d["title"] for d in dev_docs}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -289,3 +290,19 @@ def test_convert_rebel_drops_have_reasons(tmp_path):
     # "St." does not end the sentence inside the mention "St. Louis": the two pieces are merged back.
     assert docs[0]["sents"][1] == ["Gamma", "left", "St", ".", "Louis", "."]
     assert docs[0]["labels"] == [{"h": 0, "t": 1, "r": "P1", "evidence": []}]
+
+
+def test_orient_pairs_turns_cdr_labels_to_chemical_disease():
+    from docred_data import orient_pairs
+
+    cdr = json.loads((DATA / "cdr" / "train.json").read_text())
+    oriented = orient_pairs(cdr, [("CHEM", "DISE")], source="train.json")
+    directions = Counter(
+        (doc["vertexSet"][label["h"]][0]["type"], doc["vertexSet"][label["t"]][0]["type"], label["r"])
+        for doc in oriented
+        for label in doc["labels"]
+    )
+    assert directions[("DISE", "CHEM", "CID")] == 0 and directions[("DISE", "CHEM", "NR")] == 0
+    # 735 stored chemical -> disease, 303 turned around, less 16 labels the source file repeats verbatim
+    assert directions[("CHEM", "DISE", "CID")] == 735 + 303 - 16
+    assert cdr[0]["labels"] is not oriented[0]["labels"]  # inputs untouched
