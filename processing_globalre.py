@@ -352,7 +352,7 @@ class GlobalReProcessor(ProcessorMixin):
         if not sentences or not any(len(s) for s in sentences):
             raise DocumentError(f"{label}: the document has no words; expected non-empty 'sents'.")
         words = [word for sentence in sentences for word in sentence]
-        encoded = self.tokenizer(words, is_split_into_words=True, add_special_tokens=False)
+        encoded = self.tokenizer(words, is_split_into_words=True, add_special_tokens=False, verbose=False)
         ids = encoded["input_ids"]
         word_ids = encoded.word_ids()
         # token start of each word, with one extra entry for the end of the document
