@@ -203,6 +203,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="pair vector: BERT pooler (paper), [CLS] state, mean, or [CLS]+first head/tail marker states",
     )
     model.add_argument(
+        "--marker_pooling",
+        choices=["first", "mean", "logsumexp"],
+        default="first",
+        help="with --pooling markers: how an entity's several mention markers become one vector",
+    )
+    model.add_argument(
         "--entity_markers", choices=["none", "plain", "typed"], help="mark head/tail mentions in the document"
     )
     model.add_argument(
@@ -671,6 +677,7 @@ def build_model(args: argparse.Namespace, label_set):
             no_relation_label=label_set.no_relation,
             freeze_encoder=args.freeze_encoder,
             pooling=args.pooling,
+            marker_pooling=args.marker_pooling,
             entity_markers=args.entity_markers,
             entity_text=args.entity_text,
             long_document_strategy=args.long_document_strategy,

