@@ -66,6 +66,7 @@ def train(sample: dict[str, Path], model_dir: Path, args: argparse.Namespace) ->
         "--encoder_learning_rate", "1e-4",
         "--learning_rate", "1e-3",
         "--seed", "7",
+        "--dataset_name", "GlobalRE embedded sample (invented, templated)",
     ]  # fmt: skip
     print("$", " ".join(command), flush=True)
     subprocess.run(command, check=True, cwd=REPO)

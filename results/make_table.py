@@ -1,0 +1,45 @@
+"""Prints the README's accuracy table from results/accuracy.json (one row per run, test figures in %).
+
+python results/make_table.py [results/accuracy.json]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def percent(value) -> str:
+    return f"{value * 100:.2f}" if isinstance(value, (int, float)) else "-"
+
+
+def describe(entry: dict) -> str:
+    """A short name of the run's setup, from its command line."""
+    command = entry.get("command") or ""
+    if isinstance(command, list):
+        command = " ".join(command)
+    parts = [f"preset {entry.get('preset') or 'paper'}"]
+    for flag in ("--threshold_tuning", "--num_train_epochs", "--loss", "--pooling", "--entity_markers"):
+        if flag in command:
+            value = command.split(flag, 1)[1].split()[0]
+            parts.append(f"{flag.lstrip('-')} {value}")
+    return ", ".join(parts)
+
+
+def main(path: str = "results/accuracy.json") -> None:
+    entries = json.loads(Path(path).read_text())
+    print("| run | protocol | F1 | Ign F1 | P | R | training s | machine |")
+    print("|---|---|---|---|---|---|---|---|")
+    for entry in entries:
+        machine = entry.get("machine") or {}
+        if isinstance(machine, dict):
+            machine = machine.get("gpu") or machine.get("cpu") or machine.get("description") or ""
+        seconds = entry.get("training_seconds")
+        seconds = f"{seconds:.0f}" if isinstance(seconds, (int, float)) else "-"
+        figures = " | ".join(percent(entry.get(key)) for key in ("f1", "ign_f1", "precision", "recall"))
+        print(f"| {describe(entry)} | {entry.get('protocol')} | {figures} | {seconds} | {machine} |")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
