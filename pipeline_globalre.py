@@ -14,9 +14,21 @@ from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 try:  # Hub remote code resolves sibling files only through relative imports
-    from .processing_globalre import DocumentEncoding, GlobalReProcessor, as_docred, pack_batches
+    from .processing_globalre import (
+        DocumentEncoding,
+        GlobalReProcessor,
+        as_docred,
+        pack_batches,
+        processor_settings,
+    )
 except ImportError:  # the same file used from a source checkout or an installed package
-    from processing_globalre import DocumentEncoding, GlobalReProcessor, as_docred, pack_batches
+    from processing_globalre import (
+        DocumentEncoding,
+        GlobalReProcessor,
+        as_docred,
+        pack_batches,
+        processor_settings,
+    )
 
 PIPELINE_TASK = "relation-extraction"
 # Padded tokens per encoder call. On CPU, 4096-token batches keep activations in cache and ran ~25% faster than
@@ -264,17 +276,20 @@ class RelationExtractionPipeline(Pipeline):
         self._check_processor_matches_model()
 
     def _check_processor_matches_model(self) -> None:
-        config = self.model.config
-        for name in ("entity_markers", "entity_text", "max_seq_length"):
-            if getattr(self.processor, name) != getattr(config, name):
+        for name, expected in processor_settings(self.model.config).items():
+            if getattr(self.processor, name) != expected:
                 raise ValueError(
                     f"The processor's {name}={getattr(self.processor, name)!r} differs from the model's "
-                    f"{getattr(config, name)!r}; build it with GlobalReProcessor.from_config(tokenizer, model.config)."
+                    f"{expected!r}; build it with GlobalReProcessor.from_config(tokenizer, model.config)."
                 )
 
     def __call__(self, inputs, *args, batch_size: int | None = None, **kwargs):
         # A pipeline's batch_size normally stacks several inputs; here it bounds the pairs of one model call,
         # and documents go through one at a time.
+        if kwargs.get("pairs") is not None and not isinstance(inputs, dict):
+            raise ValueError(
+                "pairs= names the pairs of one document; call the pipeline on a single document with it."
+            )
         pair_batch_size = batch_size if batch_size is not None else self._batch_size
         if pair_batch_size is not None:
             kwargs["pair_batch_size"] = pair_batch_size

@@ -60,20 +60,23 @@ def document_label(document: dict, index: int | None = None) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _split_words(text: str) -> tuple[list[list[str]], list[list[tuple[int, int]]]]:
-    """Splits text into sentences of words, with each word's character span."""
-    sentences, offsets = [], []
-    start = 0
-    for piece in [*_SENTENCE_END.split(text)]:
-        begin = text.index(piece, start) if piece else start
-        words, spans = [], []
-        for match in _WORD_PATTERN.finditer(piece):
-            words.append(match.group())
-            spans.append((begin + match.start(), begin + match.end()))
-        if words:
-            sentences.append(words)
-            offsets.append(spans)
-        start = begin + len(piece)
+def _split_words(
+    text: str, protected: Sequence[tuple[int, int]] = ()
+) -> tuple[list[list[str]], list[list[tuple[int, int]]]]:
+    """Splits text into sentences of words, with each word's character span. A sentence end inside a
+    `protected` span (an entity mention such as "U.S. Army") is not a sentence end."""
+    breaks = [
+        match.end()
+        for match in _SENTENCE_END.finditer(text)
+        if not any(start < match.start() < end for start, end in protected)
+    ]
+    by_sentence: dict[int, tuple[list[str], list[tuple[int, int]]]] = {}
+    for match in _WORD_PATTERN.finditer(text):
+        words, spans = by_sentence.setdefault(bisect.bisect_right(breaks, match.start()), ([], []))
+        words.append(match.group())
+        spans.append((match.start(), match.end()))
+    sentences = [by_sentence[key][0] for key in sorted(by_sentence)]
+    offsets = [by_sentence[key][1] for key in sorted(by_sentence)]
     return sentences, offsets
 
 
@@ -100,35 +103,11 @@ def text_to_docred(document: dict, index: int | None = None) -> dict:
     text = document.get("text")
     if not isinstance(text, str) or not text.strip():
         raise DocumentError(f"{label}: 'text' is empty; expected the document's text as a non-empty string.")
-    sentences, offsets = _split_words(text)
-    word_starts = [
-        (sent_id, pos, span) for sent_id, spans in enumerate(offsets) for pos, span in enumerate(spans)
-    ]
-    starts = [span[0] for _, _, span in word_starts]
-
-    def words_of(char_start: int, char_end: int, entity_label: str) -> dict:
-        if not 0 <= char_start < char_end <= len(text):
-            raise DocumentError(
-                f"{label}, {entity_label}: span [{char_start}, {char_end}) is outside the text "
-                f"(length {len(text)}); expected 0 <= start < end <= {len(text)}."
-            )
-        first = max(bisect.bisect_right(starts, char_start) - 1, 0)
-        covered = [w for w in word_starts[first:] if w[2][0] < char_end and w[2][1] > char_start]
-        if not covered:
-            raise DocumentError(f"{label}, {entity_label}: span [{char_start}, {char_end}) covers no word.")
-        sent_id = covered[0][0]
-        in_sentence = [w for w in covered if w[0] == sent_id]
-        # a span that starts or ends inside a word takes the whole word
-        return {
-            "name": text[in_sentence[0][2][0] : in_sentence[-1][2][1]],
-            "sent_id": sent_id,
-            "pos": [in_sentence[0][1], in_sentence[-1][1] + 1],
-        }
-
     entities = document.get("entities")
     if not isinstance(entities, list):
         raise DocumentError(f"{label}: 'entities' must be a list of names or of dicts with a 'name'.")
-    vertex_set = []
+    # every entity's character spans first: sentences must not split a mention
+    entity_spans: list[tuple[str, str, list[tuple[int, int]]]] = []
     for entity_index, entity in enumerate(entities):
         if isinstance(entity, str):
             entity = {"name": entity}
@@ -137,9 +116,14 @@ def text_to_docred(document: dict, index: int | None = None) -> dict:
                 f"{label}, entity {entity_index}: expected a name or a dict with 'name'; got {entity!r}."
             )
         entity_label = f"entity {entity_index} ({entity['name']!r})"
-        entity_type = entity.get("type", "")
         if "spans" in entity:
             spans = [tuple(span) for span in entity["spans"]]
+            for start, end in spans:
+                if not 0 <= start < end <= len(text):
+                    raise DocumentError(
+                        f"{label}, {entity_label}: span [{start}, {end}) is outside the text "
+                        f"(length {len(text)}); expected 0 <= start < end <= {len(text)}."
+                    )
         else:
             names = [entity["name"], *entity.get("mentions", [])]
             found = {span for name in names for span in _find_occurrences(text, name)}
@@ -152,8 +136,30 @@ def text_to_docred(document: dict, index: int | None = None) -> dict:
                     f"{label}, {entity_label}: the name does not occur in the text; give character 'spans' "
                     "or a name that appears verbatim."
                 )
-        mentions = [{**words_of(start, end, entity_label), "type": entity_type} for start, end in spans]
-        vertex_set.append(mentions)
+        entity_spans.append((entity_label, str(entity.get("type", "")), spans))
+
+    sentences, offsets = _split_words(text, [span for _, _, spans in entity_spans for span in spans])
+    word_starts = [
+        (sent_id, pos, span) for sent_id, spans in enumerate(offsets) for pos, span in enumerate(spans)
+    ]
+    starts = [span[0] for _, _, span in word_starts]
+
+    def words_of(char_start: int, char_end: int, entity_label: str) -> dict:
+        first = max(bisect.bisect_right(starts, char_start) - 1, 0)
+        covered = [w for w in word_starts[first:] if w[2][0] < char_end and w[2][1] > char_start]
+        if not covered:
+            raise DocumentError(f"{label}, {entity_label}: span [{char_start}, {char_end}) covers no word.")
+        # a span that starts or ends inside a word takes the whole word
+        return {
+            "name": text[covered[0][2][0] : covered[-1][2][1]],
+            "sent_id": covered[0][0],
+            "pos": [covered[0][1], covered[-1][1] + 1],
+        }
+
+    vertex_set = [
+        [{**words_of(start, end, entity_label), "type": entity_type} for start, end in spans]
+        for entity_label, entity_type, spans in entity_spans
+    ]
     return {"title": document.get("title", ""), "sents": sentences, "vertexSet": vertex_set}
 
 
@@ -386,10 +392,14 @@ class GlobalReProcessor(ProcessorMixin):
                     )
                 first_word = sentence_word_start[sent_id] + pos[0]
                 spans.append((word_token_start[first_word], word_token_start[first_word + pos[1] - pos[0]]))
-                if "name" not in mention:
-                    mention["name"] = " ".join(sentences[sent_id][pos[0] : pos[1]])
             mentions.append(spans)
-            entity_texts.append(self._entity_text(entity))
+            named = [
+                m
+                if "name" in m
+                else {**m, "name": " ".join(sentences[m["sent_id"]][m["pos"][0] : m["pos"][1]])}
+                for m in entity
+            ]
+            entity_texts.append(self._entity_text(named))
             entity_types.append(str(entity[0].get("type", "")))
         if entity_texts:
             entity_ids = self.tokenizer(entity_texts, add_special_tokens=False)["input_ids"]
@@ -416,63 +426,72 @@ class GlobalReProcessor(ProcessorMixin):
     # Pair sequences
     # ----------------------------------------------------------------------------------------------------------
 
-    def _marker_cost(self, doc: _TokenizedDocument, entity: int) -> int:
+    def _marked_mentions(self, doc: _TokenizedDocument, head: int, tail: int) -> list[tuple[int, int, int]]:
+        """The pair's mentions as `(start, end, marker tokens they add)`; empty without markers."""
         if self.entity_markers == "none":
-            return 0
-        per_mention = 2 + (
-            len(doc.type_ids[doc.entity_types[entity]]) if self.entity_markers == "typed" else 0
-        )
-        return per_mention * len(doc.mentions[entity])
+            return []
+        marked = []
+        for entity in (head, tail):
+            cost = 2 + (len(doc.type_ids[doc.entity_types[entity]]) if self.entity_markers == "typed" else 0)
+            marked += [(start, end, cost) for start, end in doc.mentions[entity]]
+        return marked
 
     def _kept_intervals(
         self, doc: _TokenizedDocument, head: int, tail: int, budget: int
     ) -> list[tuple[int, int]]:
-        """Token intervals of the document that fit `budget`, chosen by the long-document strategy."""
+        """Token intervals of the document whose tokens, with the markers of the mentions they contain, fit
+        `budget`, chosen by the long-document strategy."""
         total = len(doc.ids)
-        if total <= budget:
+        marked = self._marked_mentions(doc, head, tail)
+
+        def cost(intervals: list[tuple[int, int]]) -> int:
+            inside = sum(c for a, b, c in marked if any(s <= a and b <= e for s, e in intervals))
+            return _covered(intervals) + inside
+
+        if cost([(0, total)]) <= budget:
             return [(0, total)]
-        if self.long_document_strategy == "truncate_tail" or budget <= 0:
-            return [(0, max(budget, 0))]
+        if budget <= 0:
+            return []
+        if self.long_document_strategy == "truncate_tail":
+            return [(0, _largest(lambda end: cost([(0, end)]) <= budget, total))]
         pair_spans = sorted(doc.mentions[head] + doc.mentions[tail])
         seeds = sorted(
             {s for s, (a, b) in enumerate(doc.sentence_bounds) for m in pair_spans if a <= m[0] < b}
         )
-        lengths = [b - a for a, b in doc.sentence_bounds]
-        if sum(lengths[s] for s in seeds) <= budget:
+        sentence_costs = [cost([bounds]) for bounds in doc.sentence_bounds]
+        if sum(sentence_costs[s] for s in seeds) <= budget:
             # mention sentences first, then their neighbours, nearest first
-            order = sorted(range(len(lengths)), key=lambda s: (min(abs(s - seed) for seed in seeds), s))
+            order = sorted(
+                range(len(sentence_costs)), key=lambda s: (min(abs(s - seed) for seed in seeds), s)
+            )
             kept, used = [], 0
             for s in order:
-                if used + lengths[s] <= budget:
+                if used + sentence_costs[s] <= budget:
                     kept.append(s)
-                    used += lengths[s]
+                    used += sentence_costs[s]
             return _merge([doc.sentence_bounds[s] for s in sorted(kept)])
         # Even the mention sentences are too long: keep a window of equal radius around every mention,
         # the widest that fits.
-        low, high = 0, total
-        while low < high:
-            radius = (low + high + 1) // 2
-            if _covered(_windows(pair_spans, radius, total)) <= budget:
-                low = radius
-            else:
-                high = radius - 1
-        windows = _windows(pair_spans, low, total)
-        if _covered(windows) <= budget:
+        radius = _largest(lambda r: cost(_windows(pair_spans, r, total)) <= budget, total)
+        windows = _windows(pair_spans, radius, total)
+        if cost(windows) <= budget:
             return windows
-        # The mentions alone exceed the budget: keep them in document order until it is spent.
-        kept, used = [], 0
-        for start, end in windows:
-            if used + end - start > budget:
-                break
-            kept.append((start, end))
-            used += end - start
+
+        # The mentions alone exceed the budget: keep the shortest mention of the head and of the tail, then the
+        # others in document order, as long as they fit.
+        def shortest(entity: int) -> tuple[int, int]:
+            return min(doc.mentions[entity], key=lambda span: (span[1] - span[0], span[0]))
+
+        kept: list[tuple[int, int]] = []
+        for span in dict.fromkeys([shortest(head), shortest(tail), *pair_spans]):
+            if cost(_merge([*kept, span])) <= budget:
+                kept = _merge([*kept, span])
         return kept
 
     def _document_segment(
         self, doc: _TokenizedDocument, head: int, tail: int, budget: int
     ) -> tuple[list[int], bool]:
-        marker_cost = self._marker_cost(doc, head) + self._marker_cost(doc, tail)
-        intervals = self._kept_intervals(doc, head, tail, budget - marker_cost)
+        intervals = self._kept_intervals(doc, head, tail, budget)
         truncated = intervals != [(0, len(doc.ids))]
         if self.entity_markers == "none":
             if not truncated:
@@ -609,6 +628,8 @@ class GlobalReProcessor(ProcessorMixin):
         if return_tensors != "pt":
             raise ValueError("GlobalReProcessor returns PyTorch tensors only (return_tensors='pt').")
         single = isinstance(documents, dict)
+        if pairs is not None and not single:
+            raise ValueError("pairs= names the pairs of one document; pass a single document with it.")
         documents = [documents] if single else list(documents)
         all_ids, all_types, index_rows = [], [], []
         for doc_index, document in enumerate(documents):
@@ -696,23 +717,24 @@ def processor_settings(config) -> dict:
 def decide(logits: torch.Tensor, config, threshold: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Applies the config's decision rule: returns `(scores, keep)`, both `(num_pairs, num_labels)`.
 
-    `"threshold"`: score = sigmoid(logit), kept when above its relation's threshold. `"adaptive"`: score =
-    sigmoid(logit - no-relation logit), kept when the logit beats the no-relation logit (score > 0.5). The
-    no-relation class is never kept; `max_relations_per_pair` keeps the best scoring relations of a pair.
+    `"threshold"`: score = sigmoid(logit), kept when above its relation's threshold (`relation_thresholds`, else
+    `threshold`). `"adaptive"`: score = sigmoid(logit - no-relation logit), kept when above 0.5, i.e. when the logit
+    beats the no-relation logit. A `threshold` given here replaces every stored threshold (the 0.5 of the adaptive
+    rule included). The no-relation class is never kept; `max_relations_per_pair` keeps the best of a pair.
     """
     logits = logits.detach().float().cpu()
     num_labels = logits.shape[-1]
     if config.decision_rule == "adaptive":
         scores = torch.sigmoid(logits - logits[:, config.no_relation_id : config.no_relation_id + 1])
-        keep = scores > 0.5
+        thresholds = torch.full((num_labels,), 0.5 if threshold is None else float(threshold))
     else:
         scores = torch.sigmoid(logits)
-        global_threshold = config.threshold if threshold is None else threshold
-        thresholds = torch.full((num_labels,), float(global_threshold))
-        for label, value in (config.relation_thresholds or {}).items():
-            if label in config.label2id:
-                thresholds[config.label2id[label]] = float(value)
-        keep = scores > thresholds
+        thresholds = torch.full((num_labels,), float(config.threshold if threshold is None else threshold))
+        if threshold is None:
+            for label, value in (config.relation_thresholds or {}).items():
+                if label in config.label2id:
+                    thresholds[config.label2id[label]] = float(value)
+    keep = scores > thresholds
     if config.no_relation_label is not None:
         keep[:, config.no_relation_id] = False
     top_k = config.max_relations_per_pair
@@ -754,6 +776,18 @@ def pack_batches(
                 [input_ids[i] for i in batch], [token_type_ids[i] for i in batch], pad_to_multiple_of
             ),
         )
+
+
+def _largest(fits, high: int) -> int:
+    """The largest value in 0..high for which the monotone predicate `fits` holds (0 when none does)."""
+    low = 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _windows(spans: list[tuple[int, int]], radius: int, total: int) -> list[tuple[int, int]]:

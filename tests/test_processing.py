@@ -290,3 +290,56 @@ def test_pipeline_task_is_registered_in_process(tmp_path):
         ("Paris", "France"),
         ("France", "Paris"),
     }
+
+
+def test_sentences_never_split_a_mention():
+    converted = text_to_docred(
+        {"text": "Dr. Smith joined the U.S. Army in 1990. He left.", "entities": ["Dr. Smith", "U.S. Army"]}
+    )
+    assert [m["name"] for entity in converted["vertexSet"] for m in entity] == ["Dr. Smith", "U.S. Army"]
+    assert len(converted["sents"]) == 2 and converted["sents"][1] == ["He", "left", "."]
+
+
+def test_a_call_threshold_replaces_the_adaptive_cut_and_stored_thresholds(tmp_path):
+    model, _ = tiny_model_and_processor(tmp_path, loss="adaptive_threshold", decision_rule="adaptive")
+    logits = torch.zeros((1, model.config.num_labels))
+    logits[0, 1] = 0.5  # sigmoid(0.5 - 0) = 0.62
+    assert decide(logits, model.config)[1][0, 1]
+    assert not decide(logits, model.config, threshold=0.7)[1][0, 1]
+    bce, _ = tiny_model_and_processor(tmp_path, relation_thresholds={"P17": 0.9})
+    logits = torch.zeros((1, bce.config.num_labels))
+    logits[0, bce.config.label2id["P17"]] = 1.0  # sigmoid 0.73
+    assert not decide(logits, bce.config)[1][0, bce.config.label2id["P17"]]
+    assert decide(logits, bce.config, threshold=0.6)[1][0, bce.config.label2id["P17"]]
+
+
+@pytest.mark.parametrize("markers", ["plain", "typed"])
+@pytest.mark.parametrize("strategy", ["mention_windows", "truncate_tail"])
+def test_markers_stay_balanced_and_within_budget_under_truncation(tokenizer, markers, strategy):
+    document = json.loads(REDOCRED_TEST.read_text())[0]
+    for budget in (40, 64, 128):
+        processor = GlobalReProcessor(
+            tokenizer, entity_markers=markers, long_document_strategy=strategy, max_seq_length=budget
+        )
+        head_start, head_end, tail_start, tail_end = processor.marker_ids
+        encoding = processor.encode_document(document)
+        assert encoding.truncated_pairs
+        for ids in encoding.input_ids:
+            assert len(ids) <= budget
+            assert ids.count(head_start) == ids.count(head_end)
+            assert ids.count(tail_start) == ids.count(tail_end)
+            if strategy == "mention_windows" and budget >= 64:  # (at 40 some mention pairs cannot fit at all)
+                assert ids.count(head_start) >= 1 and ids.count(tail_start) >= 1
+
+
+def test_pipeline_refuses_a_processor_that_disagrees_with_the_model(tmp_path):
+    from pipeline_globalre import RelationExtractionPipeline
+
+    model, _ = tiny_model_and_processor(tmp_path, pair_types=[["PER", "LOC"]])
+    with pytest.raises(ValueError, match=r"processor's pair_types=None differs from the model's"):
+        RelationExtractionPipeline(model=model, processor=GlobalReProcessor(tiny_tokenizer()), device="cpu")
+
+
+def test_pairs_belong_to_one_document(tokenizer):
+    with pytest.raises(ValueError, match="pairs= names the pairs of one document"):
+        GlobalReProcessor(tokenizer)([EXAMPLE_DOCUMENT, EXAMPLE_DOCUMENT], pairs=[(0, 1)])

@@ -81,6 +81,10 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
         assert len(triples) == 20 * 96, len(triples)  # 20 ordered pairs x 96 relations, all above threshold 0
         triples = extractor([document, document], batch_size=3)
         assert isinstance(triples, list) and len(triples) == 2
+        # every GlobalRE module in use came from the saved folder: none was imported as a top-level module
+        local = [name for name in ("configuration_globalre", "modeling_globalre", "processing_globalre",
+                                   "pipeline_globalre") if name in sys.modules]
+        assert not local, local
         print("FRESH-PROCESS-OK")
         """
     )
