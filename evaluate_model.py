@@ -37,7 +37,6 @@ from docred_metric import DIAGNOSTICS_NOTE, REDOCRED_FREQUENT_RELATIONS, score_d
 logger = logging.getLogger("evaluate_model")
 
 DEFAULT_OUTPUT_DIR = os.path.join("outputs", "evaluation")
-DEFAULT_MAX_BATCH_TOKENS = 16384
 TABLE_RELATIONS = 15
 
 
@@ -57,7 +56,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="folder with rel2id.json / rel_info.json (relation names); default: the --data folder when it has them",
     )
     parser.add_argument("--batch_size", type=int, help="at most this many pairs per forward pass")
-    parser.add_argument("--max_batch_tokens", type=int, default=DEFAULT_MAX_BATCH_TOKENS)
+    parser.add_argument(
+        "--max_batch_tokens",
+        type=int,
+        help="padded tokens per encoder call (default: 4096 on CPU, 16384 on GPU)",
+    )
     parser.add_argument("--device", help="e.g. cuda, cuda:1, cpu (default: CUDA when available)")
     parser.add_argument(
         "--max_docs", type=int, help="only the first N gold documents; predictions for others are set aside"

@@ -304,8 +304,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     training.add_argument(
         "--max_batch_tokens",
         type=int,
-        default=16384,
-        help="padded tokens per encoder call when caching/evaluating",
+        default=None,
+        help="padded tokens per encoder call when caching/evaluating (default: 4096 on CPU, 16384 on GPU)",
     )
     training.add_argument(
         "--eval_docs_per_step", type=int, default=8, help="documents per evaluation step per device"
@@ -850,8 +850,12 @@ def _best_cut(scores: np.ndarray, gold: np.ndarray, base_tp: int, base_pred: int
     if len(scores) == 0 or f1.max() <= none_f1:
         return float(sorted_scores[0]) if len(scores) else 1.0, none_f1, 0, 0
     k = int(f1.argmax())
-    below = sorted_scores[k + 1] if k + 1 < len(scores) else max(sorted_scores[k] - 1e-6, 0.0)
-    threshold = float((sorted_scores[k] + below) / 2)
+    # `decide` keeps scores strictly above the threshold, so the next lower score keeps exactly the top k + 1; a
+    # midpoint could round up onto sorted_scores[k] itself for neighbouring float32 values
+    if k + 1 < len(scores):
+        threshold = float(sorted_scores[k + 1])
+    else:
+        threshold = float(np.nextafter(np.float32(sorted_scores[k]), np.float32(-np.inf)))
     return threshold, float(f1[k]), int(tp[k]), int(pred[k])
 
 
@@ -938,6 +942,9 @@ class Progress:
     best_epoch: int | None = None
     history: list[dict] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    # decision thresholds tuned at the last dev evaluation: a resumed run must decide as the uninterrupted one
+    threshold: float | None = None
+    relation_thresholds: dict[str, float] = field(default_factory=dict)
 
     def state_dict(self) -> dict:
         return dict(self.__dict__)
@@ -1297,6 +1304,9 @@ def train(args: argparse.Namespace) -> dict:
     )
     unwrapped = accelerator.unwrap_model(trainable)
     unwrapped = unwrapped.model if isinstance(unwrapped, CachedHead) else unwrapped
+    if progress.threshold is not None:  # resumed: decide with the thresholds tuned before the interruption
+        unwrapped.config.threshold = progress.threshold
+        unwrapped.config.relation_thresholds = dict(progress.relation_thresholds)
     last_checkpoint = None
     best_dir = os.path.join(checkpoint_root(args.output_dir), "best")
     running_loss, running_count = 0.0, 0
@@ -1331,7 +1341,10 @@ def train(args: argparse.Namespace) -> dict:
 
     start_epoch = progress.epoch
     for epoch in range(start_epoch, args.num_train_epochs):
-        if progress.completed_steps >= max_train_steps:
+        steps_left = progress.completed_steps < max_train_steps
+        # a checkpoint taken at the last step, before that epoch's dev evaluation, still owes the evaluation
+        evaluation_pending = epoch == start_epoch and progress.batches_done > 0
+        if not steps_left and not evaluation_pending:
             break
         trainable.train()
         loader = first_loader if epoch == 0 else make_loader(epoch)
@@ -1339,7 +1352,7 @@ def train(args: argparse.Namespace) -> dict:
         if skip:
             loader = accelerator.skip_first_batches(loader, skip)
         progress.epoch = epoch
-        for batch in rng_neutral_iter(loader):
+        for batch in rng_neutral_iter(loader) if steps_left else ():
             with accelerator.accumulate(trainable):
                 try:
                     outputs = trainable(**batch)
@@ -1399,6 +1412,8 @@ def train(args: argparse.Namespace) -> dict:
         if dev_split is not None:
             logits = dev_logits()
             record.update(set_thresholds(unwrapped.config, args, torch.cat(logits), dev_split))
+            progress.threshold = unwrapped.config.threshold
+            progress.relation_thresholds = dict(unwrapped.config.relation_thresholds)
             scores = official_scores(
                 submission(logits, dev_split, unwrapped.config), dev_split, train_docs, label_set
             )

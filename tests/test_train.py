@@ -295,6 +295,63 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6, msg=name)
 
 
+def test_resume_from_a_checkpoint_at_the_last_step_still_evaluates_that_epoch(tmp_path, encoder, data):
+    """Killed after the last optimizer step was checkpointed but before that epoch's dev evaluation."""
+    from accelerate.state import AcceleratorState, GradientState
+
+    def reset():
+        AcceleratorState._reset_state(True)
+        GradientState._reset_state()
+
+    extra = ["--threshold_tuning", "global", "--model_selection", "best_dev", "--test_file", data["test"]]
+    full = train.main(tiny_args(encoder, data, tmp_path / "full", *extra, "--checkpointing_steps", "no"))
+    last = str(full["optimizer_steps"])
+    reset()
+    killed = train.main(
+        tiny_args(
+            encoder,
+            data,
+            tmp_path / "resumed",
+            *extra,
+            "--checkpointing_steps",
+            last,
+            "--stop_after_steps",
+            last,
+        )
+    )
+    assert killed == {"stopped_after_steps": full["optimizer_steps"], "exit_code": 3}
+    reset()
+    resumed = train.main(
+        tiny_args(
+            encoder,
+            data,
+            tmp_path / "resumed",
+            *extra,
+            "--checkpointing_steps",
+            last,
+            "--resume_from_checkpoint",
+            "latest",
+        )
+    )
+    assert [record["epoch"] for record in resumed["history"]] == [
+        record["epoch"] for record in full["history"]
+    ]
+    assert resumed["history"] == full["history"]
+    for split in ("dev", "test"):
+        for key in ("f1", "precision", "recall", "n_pred"):
+            assert resumed[split][key] == full[split][key], (split, key)
+
+
+def test_tuned_threshold_keeps_the_top_scores_even_for_neighbouring_floats():
+    scores = np.array([1.0, np.nextafter(np.float32(1.0), np.float32(0.0)), 0.2], dtype=np.float32)
+    gold = np.array([1, 1, 0])
+    threshold, f1, tp, pred = train._best_cut(scores, gold, 0, 0, 2)
+    assert (tp, pred, f1) == (2, 2, 1.0)
+    assert (torch.from_numpy(scores) > threshold).tolist() == [True, True, False]
+    threshold, *_ = train._best_cut(scores[:1], gold[:1], 0, 0, 1)
+    assert torch.from_numpy(scores[:1]).gt(threshold).item()
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Bad runs fail early and clearly
 # ------------------------------------------------------------------------------------------------------------
