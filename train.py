@@ -441,7 +441,18 @@ def resolve_args(args: argparse.Namespace) -> argparse.Namespace:
         raise TrainingError("invalid arguments:\n  " + "\n  ".join(problems))
     if args.protocol is None:
         args.protocol = describe_protocol(args)
+    elif args.protocol in PROTOCOLS and departs_from_protocol(args):
+        # results must never pass a slice off as the whole protocol
+        args.protocol = f"{args.protocol} subset: {describe_protocol(args)}"
     return args
+
+
+def departs_from_protocol(args: argparse.Namespace) -> bool:
+    """Whether the documents used differ from those the named protocol prescribes."""
+    prescribed = PROTOCOLS[args.protocol]
+    if args.max_train_docs or args.max_eval_docs:
+        return True
+    return any(getattr(args, key) != prescribed.get(key) for key in ("train_docs", "dev_docs", "test_docs"))
 
 
 def _is_remote_data(path: str) -> bool:

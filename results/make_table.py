@@ -20,7 +20,16 @@ def describe(entry: dict) -> str:
     if isinstance(command, list):
         command = " ".join(command)
     parts = [f"preset {entry.get('preset') or 'paper'}"]
-    for flag in ("--threshold_tuning", "--num_train_epochs", "--loss", "--pooling", "--entity_markers"):
+    for flag in (
+        "--threshold_tuning",
+        "--num_train_epochs",
+        "--loss",
+        "--pooling",
+        "--entity_markers",
+        "--max_train_docs",
+        "--dev_docs",
+        "--test_docs",
+    ):
         if flag in command:
             value = command.split(flag, 1)[1].split()[0]
             parts.append(f"{flag.lstrip('-')} {value}")

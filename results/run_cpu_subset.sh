@@ -2,7 +2,8 @@
 # The accuracy runs that fit 2 CPU cores (no GPU lent): the paper's recipe and the best preset on small slices of
 # protocol redocred-dev400-val100-test (20 training documents of dev_revised 0:400, 5 validation documents of
 # 400:500, 20 test documents of test_revised) and of CDR. Smoke-level figures on a tiny slice, not accuracy
-# claims: the full-protocol commands are in results/COMMANDS.md (GPU). Appends each run to results/accuracy.json.
+# claims: the full-protocol commands are in results/COMMANDS.md (GPU). Each run appends to results/accuracy.json;
+# a run whose output folder already holds results.json is skipped, so the script can be resumed.
 #
 #   bash results/run_cpu_subset.sh            # about an hour on 2 idle cores
 set -euo pipefail
@@ -13,15 +14,22 @@ COMMON=(--encoder "$ENC" --base_model sentence-transformers/all-MiniLM-L6-v2 --n
 REDOCRED=(--protocol redocred-dev400-val100-test --max_train_docs 20 --dev_docs 400:405 --test_docs 0:20)
 CDR=(--protocol cdr --max_train_docs 100 --dev_docs 0:50 --test_docs 0:100)
 
-# 1. The paper's recipe exactly (frozen encoder, pooled [CLS], BCE, 3 epochs, batch 32, threshold 0.5).
-python train.py "${REDOCRED[@]}" "${COMMON[@]}" --output_dir outputs/cpu-redocred-paper
-# 2. The paper's recipe with a global threshold tuned on the validation documents.
-python train.py "${REDOCRED[@]}" "${COMMON[@]}" --threshold_tuning global --model_selection best_dev \
-    --output_dir outputs/cpu-redocred-paper-tuned
-# 3. The best preset (markers, marker pooling, fine-tuned encoder, adaptive threshold), 3 epochs on CPU.
-python train.py "${REDOCRED[@]}" "${COMMON[@]}" --preset best --num_train_epochs 3 \
-    --output_dir outputs/cpu-redocred-best
-# 4-5. CDR: paper recipe with a tuned threshold, and the best preset.
-python train.py "${CDR[@]}" "${COMMON[@]}" --threshold_tuning global --model_selection best_dev \
-    --output_dir outputs/cpu-cdr-paper-tuned
-python train.py "${CDR[@]}" "${COMMON[@]}" --preset best --num_train_epochs 3 --output_dir outputs/cpu-cdr-best
+run() {  # run OUTPUT_DIR ARGS...
+    local output_dir=$1
+    shift
+    if [[ -f "$output_dir/results.json" ]]; then
+        echo "skip $output_dir (done)"
+        return
+    fi
+    python train.py "$@" "${COMMON[@]}" --output_dir "$output_dir"
+}
+
+# The paper's recipe exactly (frozen encoder, pooled [CLS], BCE, 3 epochs, batch 32, threshold 0.5).
+run outputs/cpu-redocred-paper "${REDOCRED[@]}"
+# The best preset (markers, marker pooling, fine-tuned encoder, adaptive threshold), 3 epochs on CPU.
+run outputs/cpu-redocred-best "${REDOCRED[@]}" --preset best --num_train_epochs 3
+# CDR: the paper's recipe with a threshold tuned on dev, and the best preset.
+run outputs/cpu-cdr-paper-tuned "${CDR[@]}" --threshold_tuning global --model_selection best_dev
+run outputs/cpu-cdr-best "${CDR[@]}" --preset best --num_train_epochs 3
+# The paper's recipe with a global threshold tuned on the validation documents.
+run outputs/cpu-redocred-paper-tuned "${REDOCRED[@]}" --threshold_tuning global --model_selection best_dev

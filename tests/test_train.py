@@ -511,3 +511,16 @@ def test_append_results_helper(tmp_path):
     train.append_results(str(tmp_path / "results.json"), str(target))
     entries = read_json(target)
     assert len(entries) == 2 and entries[0]["f1"] == 0.5 and entries[1]["protocol"] == "p"
+
+
+def test_a_slice_of_a_named_protocol_is_labelled_as_a_subset(tmp_path, encoder):
+    whole = train.resolve_args(
+        train.parse_args(["--protocol", "cdr", "--encoder", encoder, "--output_dir", str(tmp_path)])
+    )
+    assert whole.protocol == "cdr"
+    part = train.resolve_args(
+        train.parse_args(
+            ["--protocol", "cdr", "--test_docs", "0:100", "--encoder", encoder, "--output_dir", str(tmp_path)]
+        )
+    )
+    assert part.protocol == "cdr subset: train=train.json dev=dev.json test=test.json[0:100]"
