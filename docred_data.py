@@ -42,6 +42,8 @@ from typing import Any
 
 import datasets
 
+from processing_globalre import entity_type
+
 logger = logging.getLogger(__name__)
 
 # Labels that datasets in the wild use for "these two entities are not related". DocRED's rel2id.json maps
@@ -592,7 +594,7 @@ def orient_pairs(docs: list[dict], allowed: Sequence[tuple[str, str]], source: s
     allowed_set = {tuple(pair) for pair in allowed}
     oriented, turned = [], 0
     for doc in docs:
-        types = [entity[0].get("type", "") if entity else "" for entity in doc["vertexSet"]]
+        types = [entity_type(entity) for entity in doc["vertexSet"]]
         labels, seen = [], set()
         for label in doc.get("labels") or []:
             h, t = label["h"], label["t"]
@@ -615,16 +617,15 @@ def orient_pairs(docs: list[dict], allowed: Sequence[tuple[str, str]], source: s
 
 
 def type_constraint_filter(allowed: Sequence[tuple[str, str]]) -> PairFilter:
-    """A pair filter keeping (h, t) when some (head type, tail type) of their mentions is in `allowed`.
+    """A pair filter keeping (h, t) when (head type, tail type) is in `allowed`, with the entity types the
+    model's processor uses (`processing_globalre.entity_type`), so both see the same candidate pairs.
 
     CDR's candidate pairs are chemical -> disease only: `type_constraint_filter([("CHEM", "DISE")])`.
     """
     allowed_set = {tuple(pair) for pair in allowed}
 
     def keep(doc: dict, h: int, t: int) -> bool:
-        head_types = {mention["type"] for mention in doc["vertexSet"][h]}
-        tail_types = {mention["type"] for mention in doc["vertexSet"][t]}
-        return any((ht, tt) in allowed_set for ht in head_types for tt in tail_types)
+        return (entity_type(doc["vertexSet"][h]), entity_type(doc["vertexSet"][t])) in allowed_set
 
     return keep
 

@@ -34,6 +34,7 @@ ships a copy of it.
 from __future__ import annotations
 
 import json
+import numbers
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -124,7 +125,8 @@ class _GoldIndex:
 
 
 def _is_index(value: Any, size: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < size
+    # numpy integers count as indices too (predictions often come from arrays); booleans do not
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < size
 
 
 def train_facts(

@@ -40,6 +40,26 @@ _WORD_PATTERN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
+def entity_type(entity: list[dict]) -> str:
+    """An entity's type: that of its first mention (the mentions of an entity almost always agree; when they
+    do not, the first decides, everywhere in GlobalRE)."""
+    return str(entity[0].get("type", "")) if entity else ""
+
+
+def ordered_pairs(
+    vertex_set: list[list[dict]], pair_types: Sequence[Sequence[str]] | None = None
+) -> list[tuple[int, int]]:
+    """Every ordered pair (h, t), h != t, whose (head type, tail type) is in `pair_types` (all when `None`)."""
+    types = [entity_type(entity) for entity in vertex_set]
+    allowed = {tuple(pair) for pair in pair_types} if pair_types else None
+    return [
+        (h, t)
+        for h in range(len(types))
+        for t in range(len(types))
+        if h != t and (allowed is None or (types[h], types[t]) in allowed)
+    ]
+
+
 class DocumentError(ValueError):
     """A document or one of its entities cannot be encoded; the message names the document and the item."""
 
@@ -328,14 +348,7 @@ class GlobalReProcessor(ProcessorMixin):
                     )
                 checked.append((head, tail))
             return checked
-        types = [entity[0].get("type", "") if entity else "" for entity in document["vertexSet"]]
-        allowed = {tuple(p) for p in self.pair_types} if self.pair_types else None
-        return [
-            (h, t)
-            for h in range(num_entities)
-            for t in range(num_entities)
-            if h != t and (allowed is None or (types[h], types[t]) in allowed)
-        ]
+        return ordered_pairs(document["vertexSet"], self.pair_types)
 
     # ----------------------------------------------------------------------------------------------------------
     # Tokenization
@@ -400,17 +413,15 @@ class GlobalReProcessor(ProcessorMixin):
                 for m in entity
             ]
             entity_texts.append(self._entity_text(named))
-            entity_types.append(str(entity[0].get("type", "")))
+            entity_types.append(entity_type(entity))
         if entity_texts:
             entity_ids = self.tokenizer(entity_texts, add_special_tokens=False)["input_ids"]
         else:
             entity_ids = []
         type_ids: dict[str, list[int]] = {}
         if self.entity_markers == "typed":
-            for entity_type in set(entity_types):
-                type_ids[entity_type] = self.tokenizer(entity_type.lower(), add_special_tokens=False)[
-                    "input_ids"
-                ]
+            for type_name in set(entity_types):
+                type_ids[type_name] = self.tokenizer(type_name.lower(), add_special_tokens=False)["input_ids"]
         return _TokenizedDocument(
             title=str(document.get("title", "")),
             label=label,
@@ -810,4 +821,13 @@ def _covered(intervals: list[tuple[int, int]]) -> int:
 
 GlobalReProcessor.register_for_auto_class("AutoProcessor")
 
-__all__ = ["GlobalReProcessor", "DocumentEncoding", "DocumentError", "as_docred", "decide", "pack_batches"]
+__all__ = [
+    "GlobalReProcessor",
+    "entity_type",
+    "ordered_pairs",
+    "DocumentEncoding",
+    "DocumentError",
+    "as_docred",
+    "decide",
+    "pack_batches",
+]
