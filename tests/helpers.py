@@ -55,10 +55,9 @@ def docred_label_set() -> tuple[dict[int, str], dict[str, str]]:
     return {index: label for label, index in rel2id.items()}, names
 
 
-def tiny_config(tokenizer, id2label=None, relation_names=None, **kwargs) -> GlobalReConfig:
-    if id2label is None:
-        id2label, relation_names = docred_label_set()
-    encoder = BertConfig(
+def tiny_encoder_config(tokenizer) -> BertConfig:
+    """A 2-layer, 32-wide BERT over the tokenizer's vocabulary."""
+    return BertConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
         num_hidden_layers=2,
@@ -66,6 +65,12 @@ def tiny_config(tokenizer, id2label=None, relation_names=None, **kwargs) -> Glob
         intermediate_size=64,
         max_position_embeddings=512,
     )
+
+
+def tiny_config(tokenizer, id2label=None, relation_names=None, **kwargs) -> GlobalReConfig:
+    if id2label is None:
+        id2label, relation_names = docred_label_set()
+    encoder = tiny_encoder_config(tokenizer)
     marker_ids = tokenizer.convert_tokens_to_ids(["[unused0]", "[unused1]", "[unused2]", "[unused3]"])
     kwargs.setdefault("marker_token_ids", marker_ids)
     return GlobalReConfig(

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import BertConfig, BertModel
+from transformers import BertModel
 
 import train
 from tests.helpers import (
@@ -26,6 +26,7 @@ from tests.helpers import (
     REDOCRED_TEST,
     REPO,
     make_tiny_model_dir,
+    tiny_encoder_config,
     tiny_tokenizer,
 )
 
@@ -34,15 +35,7 @@ def save_tiny_encoder(directory: Path, seed: int = 0) -> str:
     """A tiny random BERT with its tokenizer, as `--encoder DIR` expects."""
     torch.manual_seed(seed)
     tokenizer = tiny_tokenizer(directory)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-    )
-    BertModel(config).save_pretrained(directory)
+    BertModel(tiny_encoder_config(tokenizer)).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return str(directory)
 
