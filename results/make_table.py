@@ -26,12 +26,9 @@ def describe(entry: dict) -> str:
         "--loss",
         "--pooling",
         "--entity_markers",
-        "--max_train_docs",
-        "--dev_docs",
-        "--test_docs",
     ):
         if flag in command:
-            value = command.split(flag, 1)[1].split()[0]
+            value = command.rsplit(flag, 1)[1].split()[0]  # the last occurrence wins, as in argparse
             parts.append(f"{flag.lstrip('-')} {value}")
     return ", ".join(parts)
 
