@@ -33,4 +33,4 @@ run outputs/cpu-redocred-paper-tuned "${REDOCRED[@]}" --threshold_tuning global 
 # The best preset (markers, marker pooling, fine-tuned encoder, adaptive threshold). Fine-tuning costs ~17 s a
 # step of 32 sequences on 2 cores, so on CPU: 10 training documents, 2 epochs.
 run outputs/cpu-redocred-best "${REDOCRED[@]}" --max_train_docs 10 --preset best --num_train_epochs 2
-run outputs/cpu-cdr-best "${CDR[@]}" --max_train_docs 60 --preset best --num_train_epochs 2
+run outputs/cpu-cdr-best "${CDR[@]}" --max_train_docs 30 --preset best --num_train_epochs 2
