@@ -42,7 +42,7 @@ from typing import Any
 
 import datasets
 
-from processing_globalre import entity_type
+from processing_globalre import entity_type, ordered_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -631,13 +631,9 @@ def type_constraint_filter(allowed: Sequence[tuple[str, str]]) -> PairFilter:
 
 
 def candidate_pairs(doc: dict, pair_filter: PairFilter | None = None) -> list[tuple[int, int]]:
-    """All ordered pairs (h, t), h != t, of `doc` that pass `pair_filter`, in (h, t) order."""
-    n = len(doc["vertexSet"])
+    """All ordered pairs (h, t), h != t, of `doc` that pass `pair_filter`, in the processor's (h, t) order."""
     return [
-        (h, t)
-        for h in range(n)
-        for t in range(n)
-        if h != t and (pair_filter is None or pair_filter(doc, h, t))
+        pair for pair in ordered_pairs(doc["vertexSet"]) if pair_filter is None or pair_filter(doc, *pair)
     ]
 
 
