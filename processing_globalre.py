@@ -556,16 +556,24 @@ class GlobalReProcessor(ProcessorMixin):
                 )
                 ids = ids[: self.max_entity_tokens]
             entity_ids.append(ids)
+        entity_parts = [[*ids, sep_id] for ids in entity_ids]
+        # Without markers, a pair whose sequence fits reuses the one whole-document segment: the common case, and
+        # the host-side cost of every pair that a GPU must be fed with.
+        whole = [cls_id, *doc.ids, sep_id] if self.entity_markers == "none" else None
+        whole_types = [0] * len(doc.ids) + [0, 0]
         for position, (head, tail) in enumerate(candidate):
-            head_ids, tail_ids = entity_ids[head], entity_ids[tail]
-            budget = self.max_seq_length - 4 - len(head_ids) - len(tail_ids)
+            head_part, tail_part = entity_parts[head], entity_parts[tail]
+            if whole is not None and len(whole) + len(head_part) + len(tail_part) <= self.max_seq_length:
+                encoding.input_ids.append(whole + head_part + tail_part)
+                encoding.token_type_ids.append(whole_types + [1] * (len(head_part) + len(tail_part)))
+                continue
+            budget = self.max_seq_length - 2 - len(head_part) - len(tail_part)
             segment, truncated = self._document_segment(doc, head, tail, budget)
             if truncated:
                 encoding.truncated_pairs.append(position)
-            first = [cls_id, *segment, sep_id]
-            second = [*head_ids, sep_id, *tail_ids, sep_id]
-            encoding.input_ids.append(first + second)
-            encoding.token_type_ids.append([0] * len(first) + [1] * len(second))
+            encoding.input_ids.append([cls_id, *segment, sep_id, *head_part, *tail_part])
+            second = len(head_part) + len(tail_part)
+            encoding.token_type_ids.append([0] * (len(segment) + 2) + [1] * second)
         if encoding.truncated_pairs:
             message = (
                 f"{doc.label}: its {len(doc.ids)} tokens, with the entity segments and markers, exceed "

@@ -35,6 +35,21 @@ def test_sequence_layout_and_token_types(tokenizer):
     assert encoding.truncated_pairs == []
 
 
+def test_whole_document_fast_path_matches_the_budgeted_path_at_the_boundary(tokenizer):
+    # Pairs that fit reuse one whole-document segment; one token less of budget must send them through the
+    # truncating path, and a pair that fits exactly must come out the same either way.
+    full = GlobalReProcessor(tokenizer).encode_document(EXAMPLE_DOCUMENT)
+    position = full.pairs.index((0, 1))
+    length = len(full.input_ids[position])
+    exact = GlobalReProcessor(tokenizer, max_seq_length=length).encode_document(EXAMPLE_DOCUMENT, [(0, 1)])
+    assert exact.input_ids == [full.input_ids[position]] and exact.truncated_pairs == []
+    short = GlobalReProcessor(tokenizer, max_seq_length=length - 1).encode_document(EXAMPLE_DOCUMENT, [(0, 1)])
+    assert short.truncated_pairs == [0] and len(short.input_ids[0]) <= length - 1
+    tokens = GlobalReProcessor(tokenizer).tokenize_document(EXAMPLE_DOCUMENT)
+    segment, truncated = GlobalReProcessor(tokenizer)._document_segment(tokens, 0, 1, length - 2 - 4)
+    assert not truncated and full.input_ids[position][1 : len(segment) + 1] == segment
+
+
 def test_entity_text_options(tokenizer):
     document = copy.deepcopy(EXAMPLE_DOCUMENT)
     document["vertexSet"][0].insert(0, {"name": "the capital", "sent_id": 0, "pos": [2, 4], "type": "LOC"})
