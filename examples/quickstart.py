@@ -100,8 +100,12 @@ def reload_in_fresh_process(model_dir: Path) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output_dir", default="outputs/quickstart", help="Where the sample and the model go.")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--output_dir", default="outputs/quickstart", help="Where the sample and the model go."
+    )
     parser.add_argument("--preset", default="best", choices=["paper", "best"], help="train.py preset.")
     parser.add_argument("--num_train_epochs", type=int, default=3, help="Training epochs.")
     args = parser.parse_args()

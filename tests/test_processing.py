@@ -43,7 +43,9 @@ def test_whole_document_fast_path_matches_the_budgeted_path_at_the_boundary(toke
     length = len(full.input_ids[position])
     exact = GlobalReProcessor(tokenizer, max_seq_length=length).encode_document(EXAMPLE_DOCUMENT, [(0, 1)])
     assert exact.input_ids == [full.input_ids[position]] and exact.truncated_pairs == []
-    short = GlobalReProcessor(tokenizer, max_seq_length=length - 1).encode_document(EXAMPLE_DOCUMENT, [(0, 1)])
+    short = GlobalReProcessor(tokenizer, max_seq_length=length - 1).encode_document(
+        EXAMPLE_DOCUMENT, [(0, 1)]
+    )
     assert short.truncated_pairs == [0] and len(short.input_ids[0]) <= length - 1
     tokens = GlobalReProcessor(tokenizer).tokenize_document(EXAMPLE_DOCUMENT)
     segment, truncated = GlobalReProcessor(tokenizer)._document_segment(tokens, 0, 1, length - 2 - 4)
