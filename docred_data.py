@@ -674,7 +674,7 @@ def iter_pair_examples(
         counts.setdefault(key, 0)
     for doc_index, doc in enumerate(docs):
         counts["documents"] += 1
-        relations = _pair_relations(doc, doc_index, label_set)
+        relations = pair_relations(doc, doc_index, label_set)
         pairs = candidate_pairs(doc, pair_filter)
         counts["related_pairs_filtered_out"] += len(relations.keys() - set(pairs))
         keep_negative = _negative_sampler(pairs, relations, negative_ratio, seed, doc_index)
@@ -698,7 +698,9 @@ def iter_pair_examples(
         )
 
 
-def _pair_relations(doc: dict, doc_index: int, label_set: LabelSet) -> dict[tuple[int, int], set[str]]:
+def pair_relations(doc: dict, doc_index: int, label_set: LabelSet) -> dict[tuple[int, int], set[str]]:
+    """The relations of each related (head, tail) pair of a document; labels that mean "no relation" are left
+    out, and a relation outside the label set is an error naming the document and the label."""
     relations: dict[tuple[int, int], set[str]] = defaultdict(set)
     for k, label in enumerate(doc.get("labels") or []):
         if label_set.is_no_relation(label["r"]):

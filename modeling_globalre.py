@@ -163,6 +163,9 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         load_kwargs = {
             k: config_kwargs.pop(k) for k in ("attn_implementation", "dtype") if k in config_kwargs
         }
+        # float32 unless asked otherwise: transformers 5 would keep a half-precision checkpoint's dtype, and the
+        # head and the optimiser expect full-precision weights.
+        load_kwargs.setdefault("dtype", torch.float32)
         encoder = BertModel.from_pretrained(encoder_name_or_path, **load_kwargs)
         if config_kwargs.get("entity_markers", "none") != "none" and not config_kwargs.get(
             "marker_token_ids"

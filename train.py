@@ -561,13 +561,14 @@ class Split:
         return np.array([bool(ids) for ids in self.label_ids], dtype=bool)
 
 
-def gold_relations(doc: dict, label_set) -> dict[tuple[int, int], set[int]]:
-    relations: dict[tuple[int, int], set[int]] = {}
-    for label in doc.get("labels") or []:
-        if label_set.is_no_relation(label["r"]):
-            continue
-        relations.setdefault((label["h"], label["t"]), set()).add(label_set.label2id[label["r"]])
-    return relations
+def gold_relations(doc: dict, doc_index: int, label_set) -> dict[tuple[int, int], set[int]]:
+    """Class ids of the relations of each related pair (see `docred_data.pair_relations`)."""
+    from docred_data import pair_relations
+
+    return {
+        pair: {label_set.label2id[relation] for relation in relations}
+        for pair, relations in pair_relations(doc, doc_index, label_set).items()
+    }
 
 
 def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
@@ -580,7 +581,7 @@ def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
     try:
         for doc_index, doc in enumerate(docs):
             split.doc_offsets.append(len(split.pairs))
-            relations = gold_relations(doc, label_set)
+            relations = gold_relations(doc, doc_index, label_set)
             split.n_gold_facts += sum(len(r) for r in relations.values())
             if encode:
                 encoding = processor.encode_document(doc, index=doc_index)

@@ -32,6 +32,9 @@ NAIVE_LENGTH = 512
 NAIVE_BATCH = 32
 # Dense bf16 tensor-core peak used for the arithmetic floor (the issue's figure for one H100); --peak_tflops changes it.
 DEFAULT_PEAK_TFLOPS = 780.0
+# Device-memory bandwidth for the memory-traffic floor: ~3.0 TB/s (bytes read plus written) is what a
+# device-to-device copy measured on the lent H100 (the device tool's KINDS.md); --peak_tbps changes it.
+DEFAULT_PEAK_TBPS = 3.0
 
 
 def minilm_dir() -> str:
@@ -126,6 +129,23 @@ def encoder_flops(encoder_config, lengths: list[int]) -> float:
     tokens = sum(lengths)
     squares = sum(s * s for s in lengths)
     return layers * (2.0 * matmul_params * tokens + 4.0 * h * squares) + 2.0 * h * h * len(lengths)
+
+
+def encoder_activation_bytes(encoder_config, lengths: list[int], bytes_per_element: int = 2) -> float:
+    """Activation bytes that the BERT encoder's unfused operators read and write in device memory (bf16 by
+    default), over sequences of the given real lengths: the memory-traffic floor of running it op by op.
+
+    Per layer and token, each operator reads its inputs and writes its output once: Q, K and V projections (3 x
+    (h in + h out)), attention (3 h in, h out; flash attention keeps the s x s scores on chip), output projection
+    (2 h), residual add and layer norm (3 h + 2 h), feed-forward in (h + i), GELU (2 i), feed-forward out (i + h),
+    add and layer norm (5 h): 24 h + 4 i elements. Weights (read once per batch), embeddings and the pooler are
+    left out; a fused kernel that keeps intermediates on chip can go below this floor."""
+    h, i, layers = (
+        encoder_config.hidden_size,
+        encoder_config.intermediate_size,
+        encoder_config.num_hidden_layers,
+    )
+    return float(layers * (24 * h + 4 * i) * bytes_per_element * sum(lengths))
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -24,10 +24,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    DEFAULT_PEAK_TBPS,
     DEFAULT_PEAK_TFLOPS,
     NAIVE_BATCH,
     REDOCRED_TEST,
     build_model,
+    encoder_activation_bytes,
     encoder_flops,
     load_documents,
     machine_description,
@@ -76,6 +78,12 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     parser.add_argument(
         "--peak_tflops", type=float, default=DEFAULT_PEAK_TFLOPS, help="for the floor fraction"
+    )
+    parser.add_argument(
+        "--peak_tbps",
+        type=float,
+        default=DEFAULT_PEAK_TBPS,
+        help="device-memory bandwidth for the memory-traffic floor (TB/s, bytes read plus written)",
     )
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     return parser.parse_args(argv)
@@ -152,6 +160,9 @@ def main(argv=None) -> dict:
         if device.type == "cuda":
             row["floor_seconds"] = flops / (args.peak_tflops * 1e12)
             row["floor_fraction"] = row["floor_seconds"] / result.seconds
+            traffic = encoder_activation_bytes(model.config.encoder_config, result.lengths)
+            row["memory_floor_seconds"] = traffic / (args.peak_tbps * 1e12)
+            row["memory_floor_fraction"] = row["memory_floor_seconds"] / result.seconds
         row["ratio"] = row["pairs_per_s"] / (naive.pairs / naive.seconds) if naive else float("nan")
         rows.append(row)
     print_table(rows, device)
@@ -180,7 +191,7 @@ def main(argv=None) -> dict:
 def print_table(rows: list[dict], device: torch.device) -> None:
     header = ["path", "pairs", "s", "cpu s", "pairs/s", "tokens/s", "padded tok", "peak MiB", "TFLOP/s"]
     if device.type == "cuda":
-        header += ["floor s", "floor %"]
+        header += ["floor s", "floor %", "mem floor s", "mem floor %"]
     header.append("x naive")
     lines = [header]
     for row in rows:
@@ -197,6 +208,7 @@ def print_table(rows: list[dict], device: torch.device) -> None:
         ]
         if device.type == "cuda":
             line += [f"{row['floor_seconds']:.2f}", f"{100 * row['floor_fraction']:.1f}"]
+            line += [f"{row['memory_floor_seconds']:.2f}", f"{100 * row['memory_floor_fraction']:.1f}"]
         line.append(f"{row['ratio']:.2f}")
         lines.append(line)
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

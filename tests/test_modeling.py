@@ -180,3 +180,19 @@ def test_model_rejects_a_no_relation_label_outside_the_label_set():
         GlobalReForRelationExtraction(
             GlobalReConfig(id2label={0: "Na", 1: "P17"}, relation_thresholds={"P9": 0.3})
         )
+
+
+def test_from_encoder_pretrained_gives_float32_weights_from_a_bf16_checkpoint(tmp_path):
+    # The GPU session kit carries MiniLM with bf16-stored weights; transformers 5 would keep that dtype.
+    tokenizer = tiny_tokenizer(tmp_path / "encoder")
+    torch.manual_seed(3)
+    encoder = BertModel(tiny_config(tokenizer).encoder_config).to(torch.bfloat16)
+    encoder.save_pretrained(tmp_path / "encoder")
+    model = GlobalReForRelationExtraction.from_encoder_pretrained(
+        str(tmp_path / "encoder"), id2label=["Na", "P17"]
+    )
+    assert {parameter.dtype for parameter in model.parameters()} == {torch.float32}
+    torch.testing.assert_close(
+        model.encoder.embeddings.word_embeddings.weight, encoder.embeddings.word_embeddings.weight.float()
+    )
+    assert model.config.encoder_config.dtype in (None, torch.float32, "float32")

