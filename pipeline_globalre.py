@@ -74,6 +74,7 @@ def score_sequences(
     max_batch_tokens: int | None = None,
     max_batch_pairs: int | None = None,
     output: str = "logits",
+    pad_to_multiple_of: int | None = None,
 ) -> torch.Tensor:
     """Runs the model over pair sequences and returns float32 CPU `logits` (or `pair_representation`), in the
     order given.
@@ -81,7 +82,9 @@ def score_sequences(
     Sequences are sorted by length and packed into batches of at most `max_batch_tokens` padded tokens (default:
     `default_max_batch_tokens(device)`); on CUDA the model runs under bf16 autocast (unless its weights are
     already half precision), batches are pinned and copied asynchronously both ways, and the next batch is
-    prepared in a background thread while the GPU works.
+    prepared in a background thread while the GPU works. Batch lengths are padded to a multiple of
+    `pad_to_multiple_of` (default: 8 on CUDA, for tensor cores; none on CPU); a coarser multiple means fewer
+    distinct shapes, which is what compiled or graph-captured encoders want.
     """
     device = next(model.parameters()).device
     on_cuda = device.type == "cuda"
@@ -99,7 +102,7 @@ def score_sequences(
         processor,
         max_batch_tokens=max_batch_tokens,
         max_batch_pairs=max_batch_pairs,
-        pad_to_multiple_of=8 if on_cuda else None,
+        pad_to_multiple_of=pad_to_multiple_of or (8 if on_cuda else None),
     )
     if on_cuda:
         batches = _prefetch(
@@ -155,6 +158,7 @@ def iter_document_logits(
     max_batch_tokens: int | None = None,
     max_batch_pairs: int | None = None,
     pairs_in_flight: int = PAIRS_IN_FLIGHT,
+    pad_to_multiple_of: int | None = None,
 ) -> Iterator[tuple[dict, DocumentEncoding, torch.Tensor]]:
     """Yields `(document, encoding, logits)` per document, in input order. Pairs of several documents share
     batches (up to `pairs_in_flight` pairs at a time), so small documents still fill the hardware. On CUDA the
@@ -187,6 +191,7 @@ def iter_document_logits(
             token_type_ids,
             max_batch_tokens=max_batch_tokens,
             max_batch_pairs=max_batch_pairs,
+            pad_to_multiple_of=pad_to_multiple_of,
         )
         start = 0
         for document, encoding in group:

@@ -266,7 +266,14 @@ def run_naive(
 
 
 def run_project(
-    model, processor, documents, pairs, device, max_batch_tokens: int | None = None, name: str = "project"
+    model,
+    processor,
+    documents,
+    pairs,
+    device,
+    max_batch_tokens: int | None = None,
+    name: str = "project",
+    pad_to_multiple_of: int | None = None,
 ) -> RunResult:
     """The project's path: `pipeline_globalre.iter_document_logits` (encode, sort by length, pack batches by
     token count, SDPA, inference mode; bf16, pinned memory and prefetch on CUDA). `max_batch_tokens=None` uses
@@ -277,7 +284,12 @@ def run_project(
         _sync(device)
         start, cpu_start = time.perf_counter(), _cpu_seconds()
         for _, encoding, logits in iter_document_logits(
-            model, counted, documents, pairs=pairs, max_batch_tokens=max_batch_tokens
+            model,
+            counted,
+            documents,
+            pairs=pairs,
+            max_batch_tokens=max_batch_tokens,
+            pad_to_multiple_of=pad_to_multiple_of,
         ):
             outputs.append(logits)
             lengths += [len(ids) for ids in encoding.input_ids]

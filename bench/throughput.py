@@ -75,6 +75,17 @@ def parse_args(argv=None):
     parser.add_argument(
         "--compile", action="store_true", help="torch.compile(dynamic=True) the project path's encoder"
     )
+    parser.add_argument(
+        "--compile_mode",
+        default=None,
+        help="torch.compile mode with --compile: default, reduce-overhead (CUDA graphs), max-autotune-no-cudagraphs",
+    )
+    parser.add_argument(
+        "--pad_multiple",
+        type=int,
+        default=None,
+        help="pad batch lengths to a multiple of this (default: 8 on CUDA, none on CPU); e.g. 64 with --compile",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     parser.add_argument(
         "--peak_tflops", type=float, default=DEFAULT_PEAK_TFLOPS, help="for the floor fraction"
@@ -105,23 +116,34 @@ def main(argv=None) -> dict:
     naive_model = None if args.skip_naive else naive_copy(model).to(device)
     model = model.to(device)
     if args.compile:
-        model.encoder = torch.compile(model.encoder, dynamic=True)
+        model.encoder = torch.compile(model.encoder, dynamic=True, mode=args.compile_mode)
     print(machine_description(device))
     print(
         f"encoder {args.encoder}; {len(documents)} documents of {Path(args.data).name}; "
         f"{sum(map(len, pairs))} pairs ({'all' if args.pairs_per_doc is None else args.pairs_per_doc} per document, "
-        f"seed {args.seed}); project max_batch_tokens {max_batch_tokens}{'; torch.compile' if args.compile else ''}"
+        f"seed {args.seed}); project max_batch_tokens {max_batch_tokens}"
+        + (f"; torch.compile ({args.compile_mode or 'default'})" if args.compile else "")
+        + (f"; pad to a multiple of {args.pad_multiple}" if args.pad_multiple else "")
     )
 
     # warm-up: a few pairs of the first document through each path (not timed)
     warm_pairs = [pairs[0][:4]]
-    run_project(model, processor, documents[:1], warm_pairs, device, max_batch_tokens)
+    run_project(
+        model,
+        processor,
+        documents[:1],
+        warm_pairs,
+        device,
+        max_batch_tokens,
+        pad_to_multiple_of=args.pad_multiple,
+    )
     if naive_model is not None:
         run_naive(naive_model, processor, documents[:1], warm_pairs, device, args.naive_batch)
 
     # Both paths run `repeats` times, interleaved, and each keeps its fastest run (peak memory: the largest), so
     # a burst of load from other processes on a shared machine does not decide the ratio.
-    label = f"project ({'bf16 ' if device.type == 'cuda' else 'fp32 '}sdpa, {max_batch_tokens // 1024}k tok)"
+    label = f"project ({'bf16 ' if device.type == 'cuda' else 'fp32 '}sdpa, {max_batch_tokens // 1024}k tok"
+    label += (f", compiled {args.compile_mode or ''}".rstrip() if args.compile else "") + ")"
     runs: dict[str, list] = {}
     for _ in range(args.repeats or (2 if device.type == "cpu" else 1)):
         if naive_model is not None:
@@ -129,7 +151,16 @@ def main(argv=None) -> dict:
                 run_naive(naive_model, processor, documents, pairs, device, args.naive_batch, name="naive")
             )
         runs.setdefault("project", []).append(
-            run_project(model, processor, documents, pairs, device, max_batch_tokens, name=label)
+            run_project(
+                model,
+                processor,
+                documents,
+                pairs,
+                device,
+                max_batch_tokens,
+                name=label,
+                pad_to_multiple_of=args.pad_multiple,
+            )
         )
     results = []
     for attempts in runs.values():
