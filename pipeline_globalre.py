@@ -80,8 +80,8 @@ def score_sequences(
     order given.
 
     Sequences are sorted by length and packed into batches of at most `max_batch_tokens` padded tokens (default:
-    `default_max_batch_tokens(device)`); on CUDA the model runs under bf16 autocast (unless its weights are
-    already half precision), batches are pinned and copied asynchronously both ways, and the next batch is
+    `default_max_batch_tokens(device)`); on CUDA the encoder runs under bf16 autocast (unless its weights are
+    already half precision; the small classification head stays in the weights' precision), batches are pinned and copied asynchronously both ways, and the next batch is
     prepared in a background thread while the GPU works. Batch lengths are padded to a multiple of
     `pad_to_multiple_of` (default: 8 on CUDA, for tensor cores; none on CPU); a coarser multiple means fewer
     distinct shapes, which is what compiled or graph-captured encoders want.
@@ -121,21 +121,23 @@ def score_sequences(
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode():
             previous = None  # the last batch's (rows, host values, copy event), collected one batch later
             for rows, batch in batches:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                if output == "logits":
-                    values = model(**batch).logits
-                else:
+                with autocast:
                     values = model.pair_representation(**batch)
+                if output == "logits":
+                    # The head runs outside autocast, in the weights' precision: the same logits as training and
+                    # threshold tuning on cached pair vectors, whatever the device.
+                    values = model.classify(values.to(model.classifier.weight.dtype)).logits
                 values, copied = values.float(), None
                 if on_cuda:
                     # An asynchronous copy lands in pinned memory and is only valid once its event has passed;
                     # it is read after the next batch is queued, so the GPU never waits for the host.
                     values = values.to("cpu", non_blocking=True)
                     copied = torch.cuda.Event()
-                    copied.record()
+                    copied.record(torch.cuda.current_stream(device))
                 if previous is not None:
                     collect(*previous)
                 previous = (rows, values, copied)

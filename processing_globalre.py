@@ -772,11 +772,15 @@ def pack_batches(
     max_batch_pairs: int | None = None,
     pad_to_multiple_of: int | None = None,
 ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
-    """Sorts sequences longest first and packs them into padded batches of at most `max_batch_tokens` tokens."""
+    """Sorts sequences longest first and packs them into padded batches of at most `max_batch_tokens` tokens
+    (padding to `pad_to_multiple_of` included, so every batch of one padded length has the same number of rows:
+    few distinct shapes)."""
+    multiple = pad_to_multiple_of or 1
     order = sorted(range(len(input_ids)), key=lambda i: -len(input_ids[i]))
     batch: list[int] = []
     for position in order:
         longest = len(input_ids[batch[0]]) if batch else len(input_ids[position])
+        longest = -(-longest // multiple) * multiple
         too_many_tokens = (len(batch) + 1) * longest > max_batch_tokens
         too_many_pairs = max_batch_pairs is not None and len(batch) >= max_batch_pairs
         if batch and (too_many_tokens or too_many_pairs):

