@@ -41,23 +41,39 @@ PAIRS_IN_FLIGHT = 4096
 
 
 def _prefetch(iterator: Iterator, size: int = 2) -> Iterator:
-    """Runs `iterator` in a background thread, so padding and pinning the next batch overlaps the GPU's work."""
+    """Runs `iterator` in a background thread, so padding and pinning the next batch overlaps the GPU's work.
+    If the consumer stops early (an error, an out-of-memory), the thread stops too instead of holding batches."""
     items: queue.Queue = queue.Queue(maxsize=size)
     done = object()
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def fill():
         try:
             for item in iterator:
-                items.put(item)
+                if not put(item):
+                    return
         except BaseException as error:  # handed to the consumer, which re-raises it
-            items.put(error)
-        items.put(done)
+            put(error)
+        put(done)
 
-    threading.Thread(target=fill, daemon=True).start()
-    while (item := items.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    worker = threading.Thread(target=fill, daemon=True)
+    worker.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 def default_max_batch_tokens(device: torch.device) -> int:

@@ -213,3 +213,20 @@ def test_cuda_path_matches_cpu_within_bf16_tolerance(tiny):
     for expected, got in zip(cpu, gpu):
         assert got.device.type == "cpu" and got.dtype == torch.float32
         torch.testing.assert_close(got, expected, atol=5e-2, rtol=5e-2)
+
+
+def test_prefetch_thread_stops_when_the_consumer_stops():
+    import threading
+    import time
+
+    from pipeline_globalre import _prefetch
+
+    before = threading.active_count()
+    batches = _prefetch(iter(range(1000)))
+    assert next(batches) == 0
+    batches.close()  # what an exception in the scoring loop does to the generator
+    deadline = time.time() + 5
+    while threading.active_count() > before and time.time() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before
+    assert list(_prefetch(iter(range(5)))) == [0, 1, 2, 3, 4]
