@@ -37,13 +37,15 @@ PROTOCOL=redocred-dev400-val100-test
 TRAIN=(python3 -m accelerate.commands.launch --num_processes 1 train.py --encoder "$ENC" --base_model "$BASE" --no_progress
        --checkpointing_steps no)
 DEVICE=cuda
+BF16=(--mixed_precision bf16)
 BENCH=()
 SCALING=(--entities 2 10 20 30 42 --length_pairs 0)
 if [ -n "${GLOBALRE_DRY_RUN:-}" ]; then  # the same commands on a few documents, on CPU: checks this script here
     DEVICE=cpu
+    BF16=()  # bf16 autocast is emulated on CPUs without AVX-512-BF16: a training step takes minutes
     BENCH=(--docs 2 --pairs_per_doc 3)
     SCALING=(--entities 3 --lengths 100 --length_pairs 2)
-    TRAIN+=(--max_train_docs 3 --max_eval_docs 2 --num_train_epochs 1 --test_docs 0:2)
+    TRAIN+=(--max_train_docs 3 --max_eval_docs 2 --num_train_epochs 1 --test_docs 0:2 --per_device_train_batch_size 4)
 fi
 
 pack() {  # the part's results (no weights) into $OUT/PART.tar.gz, after every step: a part cut off by the
@@ -108,19 +110,19 @@ print('cuda', torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_d
             --model_selection best_dev --output_dir "$dir/paper-per-relation-threshold"
         ;;
     best)
-        step best train --mixed_precision bf16 --protocol $PROTOCOL --preset best --output_dir "$dir/best"
+        step best train "${BF16[@]}" --protocol $PROTOCOL --preset best --output_dir "$dir/best"
         ;;
     cdr)
         step cdr-paper train --protocol cdr --threshold_tuning global --model_selection best_dev \
             --output_dir "$dir/cdr-paper"
-        step cdr-best train --mixed_precision bf16 --protocol cdr --preset best --output_dir "$dir/cdr-best"
+        step cdr-best train "${BF16[@]}" --protocol cdr --preset best --output_dir "$dir/cdr-best"
         ;;
     ablations)
         for option in "--loss bce --decision_rule threshold --threshold_tuning per_relation" \
             "--entity_markers typed" "--pooling cls" "--marker_pooling logsumexp"; do
             name=best$(echo "$option" | tr -s ' -' '_')
             # shellcheck disable=SC2086
-            step "$name" train --mixed_precision bf16 --protocol $PROTOCOL --preset best $option \
+            step "$name" train "${BF16[@]}" --protocol $PROTOCOL --preset best $option \
                 --output_dir "$dir/$name"
         done
         ;;
