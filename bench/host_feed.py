@@ -1,0 +1,109 @@
+"""How fast the host can feed pair sequences to an accelerator: the project's inference path with the encoder
+replaced by a stub, so only what runs on the CPU is timed (tokenizing documents, building every pair sequence,
+sorting, packing and padding batches). A GPU cannot score pairs faster than this; the issue's MiniLM goal on an
+H100 needs about 14,500 pairs/s.
+
+    python bench/host_feed.py --docs 100                       # all pairs of the first 100 Re-DocRED test documents
+    python bench/host_feed.py --docs 100 --entity_markers plain
+
+Prints pairs/s for encoding alone, for packing + padding alone, and for the whole path (`iter_document_logits`,
+which on a GPU also runs encoding and padding in background threads), best of `--repeats` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import REDOCRED_TEST, load_documents, machine_description, minilm_dir  # noqa: E402
+
+from pipeline_globalre import iter_document_logits  # noqa: E402
+from processing_globalre import GlobalReProcessor, pack_batches  # noqa: E402
+
+
+class _StubModel(torch.nn.Module):
+    """Returns zero logits at once, so the timed work is the host's alone."""
+
+    def __init__(self, num_labels: int):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+        self.config = SimpleNamespace(num_labels=num_labels)
+        self.classifier = SimpleNamespace(weight=self.anchor)
+
+    def pair_representation(self, input_ids, **batch):
+        return torch.zeros(input_ids.shape[0], 1)
+
+    def classify(self, representation):
+        return SimpleNamespace(logits=representation.expand(-1, self.config.num_labels))
+
+
+def best_of(repeats: int, run) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        run()
+        times.append(time.process_time() - start)
+    return min(times)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", default=str(REDOCRED_TEST))
+    parser.add_argument("--docs", type=int, default=100)
+    parser.add_argument("--entity_markers", choices=["none", "plain", "typed"], default="none")
+    parser.add_argument("--max_batch_tokens", type=int, default=16384)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    logging.getLogger("processing_globalre").setLevel(
+        logging.ERROR
+    )  # truncation notes are not the point here
+
+    from transformers import AutoTokenizer
+
+    documents = load_documents(args.data, args.docs)
+    processor = GlobalReProcessor(
+        AutoTokenizer.from_pretrained(minilm_dir()), entity_markers=args.entity_markers
+    )
+    encodings = [processor.encode_document(document, index=i) for i, document in enumerate(documents)]
+    pairs = sum(len(encoding) for encoding in encodings)
+    input_ids = [ids for encoding in encodings for ids in encoding.input_ids]
+    token_type_ids = [types for encoding in encodings for types in encoding.token_type_ids]
+
+    def encode():
+        for i, document in enumerate(documents):
+            processor.encode_document(document, index=i)
+
+    def pack():
+        for _ in pack_batches(
+            input_ids, token_type_ids, processor, args.max_batch_tokens, pad_to_multiple_of=8
+        ):
+            pass
+
+    stub = _StubModel(num_labels=97)
+
+    def whole():
+        for _ in iter_document_logits(stub, processor, documents, max_batch_tokens=args.max_batch_tokens):
+            pass
+
+    print(machine_description(torch.device("cpu")))
+    print(
+        f"{len(documents)} documents of {Path(args.data).name}, {pairs} pairs, markers {args.entity_markers}, "
+        f"{args.max_batch_tokens}-token batches; CPU seconds, best of {args.repeats}"
+    )
+    for name, run in (("encode", encode), ("pack + pad", pack), ("whole path", whole)):
+        seconds = best_of(args.repeats, run)
+        print(f"{name:<11} {seconds:6.2f} s  {pairs / seconds:9.0f} pairs/s")
+
+
+if __name__ == "__main__":
+    main()
