@@ -85,12 +85,13 @@ def score_sequences(
     model,
     processor: GlobalReProcessor,
     input_ids: list[list[int]],
-    token_type_ids: list[list[int]],
+    token_type_ids: list[list[int]] | None = None,
     *,
     max_batch_tokens: int | None = None,
     max_batch_pairs: int | None = None,
     output: str = "logits",
     pad_to_multiple_of: int | None = None,
+    segment_lengths: list[int] | None = None,
 ) -> torch.Tensor:
     """Runs the model over pair sequences and returns float32 CPU `logits` (or `pair_representation`), in the
     order given.
@@ -100,7 +101,8 @@ def score_sequences(
     already half precision; the small classification head stays in the weights' precision), batches are pinned and copied asynchronously both ways, and the next batch is
     prepared in a background thread while the GPU works. Batch lengths are padded to a multiple of
     `pad_to_multiple_of` (default: 8 on CUDA, for tensor cores; none on CPU); a coarser multiple means fewer
-    distinct shapes, which is what compiled or graph-captured encoders want.
+    distinct shapes, which is what compiled or graph-captured encoders want. Token types come from
+    `token_type_ids` or, cheaper, from `segment_lengths` (see `GlobalReProcessor.pad`).
     """
     device = next(model.parameters()).device
     on_cuda = device.type == "cuda"
@@ -119,6 +121,7 @@ def score_sequences(
         max_batch_tokens=max_batch_tokens,
         max_batch_pairs=max_batch_pairs,
         pad_to_multiple_of=pad_to_multiple_of or (8 if on_cuda else None),
+        segment_lengths=segment_lengths,
     )
     if on_cuda:
         batches = _prefetch(
@@ -201,12 +204,12 @@ def iter_document_logits(
         groups = _prefetch(groups, size=1)
     for group in groups:
         input_ids = [ids for _, encoding in group for ids in encoding.input_ids]
-        token_type_ids = [types for _, encoding in group for types in encoding.token_type_ids]
+        segment_lengths = [length for _, encoding in group for length in encoding.segment_lengths]
         logits = score_sequences(
             model,
             processor,
             input_ids,
-            token_type_ids,
+            segment_lengths=segment_lengths,
             max_batch_tokens=max_batch_tokens,
             max_batch_pairs=max_batch_pairs,
             pad_to_multiple_of=pad_to_multiple_of,
@@ -350,7 +353,7 @@ class RelationExtractionPipeline(Pipeline):
             self.model,
             self.processor,
             encoding.input_ids,
-            encoding.token_type_ids,
+            segment_lengths=encoding.segment_lengths,
             max_batch_tokens=max_batch_tokens,
             max_batch_pairs=max_batch_pairs,
         )

@@ -5,6 +5,7 @@ per candidate entity pair, and from the model's logits back to relation triples.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import logging
 import re
@@ -209,14 +210,16 @@ def as_docred(document: Any, index: int | None = None) -> dict:
 class DocumentEncoding:
     """The pair sequences of one document.
 
-    `pairs[i]` is the ordered (head, tail) entity pair encoded as `input_ids[i]` / `token_type_ids[i]`;
-    `truncated_pairs` lists the positions `i` whose document segment was shortened to fit the budget.
+    `pairs[i]` is the ordered (head, tail) entity pair encoded as `input_ids[i]`; `segment_lengths[i]` is the
+    length of its first segment (`[CLS] document [SEP]`, token type 0; the entity segments after it have type
+    1), from which `token_type_ids` are built when asked for. `truncated_pairs` lists the positions `i` whose
+    document segment was shortened to fit the budget.
     """
 
     title: str
     pairs: list[tuple[int, int]]
     input_ids: list[list[int]]
-    token_type_ids: list[list[int]]
+    segment_lengths: list[int] = field(default_factory=list)
     truncated_pairs: list[int] = field(default_factory=list)
     document_tokens: int = 0
     notes: list[str] = field(default_factory=list)
@@ -227,6 +230,12 @@ class DocumentEncoding:
     @property
     def num_tokens(self) -> int:
         return sum(len(ids) for ids in self.input_ids)
+
+    @functools.cached_property
+    def token_type_ids(self) -> list[list[int]]:
+        # Built on demand: the batching path pads from `segment_lengths`, and not building a second list per
+        # pair saves time and garbage-collector work on the host that feeds an accelerator.
+        return [[0] * first + [1] * (len(ids) - first) for ids, first in zip(self.input_ids, self.segment_lengths)]
 
 
 @dataclass
@@ -542,7 +551,7 @@ class GlobalReProcessor(ProcessorMixin):
         document = as_docred(document, index)
         candidate = self.candidate_pairs(document, pairs, index)
         doc = self.tokenize_document(document, index)
-        encoding = DocumentEncoding(title=doc.title, pairs=candidate, input_ids=[], token_type_ids=[])
+        encoding = DocumentEncoding(title=doc.title, pairs=candidate, input_ids=[])
         encoding.document_tokens = len(doc.ids)
         if not candidate:
             return encoding
@@ -560,20 +569,18 @@ class GlobalReProcessor(ProcessorMixin):
         # Without markers, a pair whose sequence fits reuses the one whole-document segment: the common case, and
         # the host-side cost of every pair that a GPU must be fed with.
         whole = [cls_id, *doc.ids, sep_id] if self.entity_markers == "none" else None
-        whole_types = [0] * len(doc.ids) + [0, 0]
         for position, (head, tail) in enumerate(candidate):
             head_part, tail_part = entity_parts[head], entity_parts[tail]
             if whole is not None and len(whole) + len(head_part) + len(tail_part) <= self.max_seq_length:
                 encoding.input_ids.append(whole + head_part + tail_part)
-                encoding.token_type_ids.append(whole_types + [1] * (len(head_part) + len(tail_part)))
+                encoding.segment_lengths.append(len(whole))
                 continue
             budget = self.max_seq_length - 2 - len(head_part) - len(tail_part)
             segment, truncated = self._document_segment(doc, head, tail, budget)
             if truncated:
                 encoding.truncated_pairs.append(position)
             encoding.input_ids.append([cls_id, *segment, sep_id, *head_part, *tail_part])
-            second = len(head_part) + len(tail_part)
-            encoding.token_type_ids.append([0] * (len(segment) + 2) + [1] * second)
+            encoding.segment_lengths.append(len(segment) + 2)
         if encoding.truncated_pairs:
             message = (
                 f"{doc.label}: its {len(doc.ids)} tokens, with the entity segments and markers, exceed "
@@ -590,11 +597,17 @@ class GlobalReProcessor(ProcessorMixin):
 
     def pad(
         self,
-        input_ids: list[list[int]],
-        token_type_ids: list[list[int]],
+        input_ids: Sequence[Sequence[int]],
+        token_type_ids: Sequence[Sequence[int]] | None = None,
         pad_to_multiple_of: int | None = None,
+        *,
+        segment_lengths: Sequence[int] | None = None,
     ):
-        """Pads sequences to the longest of them: `input_ids`, `token_type_ids`, `attention_mask` tensors."""
+        """Pads sequences to the longest of them: `input_ids`, `token_type_ids`, `attention_mask` tensors.
+
+        Rows are lists of ids or NumPy arrays. The token types come from `token_type_ids`, or, cheaper, from
+        `segment_lengths` (`DocumentEncoding.segment_lengths`: how many leading tokens of each row have type 0,
+        the rest type 1)."""
         # One flat NumPy fill per tensor: about 5x faster than a torch.tensor per row, which matters because
         # padding runs on the host for every batch (in the prefetch thread that feeds a GPU).
         lengths = np.fromiter(map(len, input_ids), dtype=np.int64, count=len(input_ids))
@@ -605,10 +618,21 @@ class GlobalReProcessor(ProcessorMixin):
         mask = np.arange(length) < lengths[:, None]
         total = int(lengths.sum())
         batch_ids = np.full((len(input_ids), length), self.tokenizer.pad_token_id or 0, dtype=np.int64)
-        batch_ids[mask] = np.fromiter(itertools.chain.from_iterable(input_ids), dtype=np.int64, count=total)
-        batch_types = np.zeros((len(input_ids), length), dtype=np.int64)
-        types = itertools.chain.from_iterable(token_type_ids)
-        batch_types[mask] = np.fromiter(types, dtype=np.int64, count=total)
+        if isinstance(input_ids[0], np.ndarray):
+            batch_ids[mask] = np.concatenate(input_ids)
+        else:
+            batch_ids[mask] = np.fromiter(
+                itertools.chain.from_iterable(input_ids), dtype=np.int64, count=total
+            )
+        if segment_lengths is not None:
+            starts = np.asarray(segment_lengths, dtype=np.int64)
+            batch_types = ((np.arange(length) >= starts[:, None]) & mask).astype(np.int64)
+        elif token_type_ids is not None:
+            batch_types = np.zeros((len(input_ids), length), dtype=np.int64)
+            types = itertools.chain.from_iterable(token_type_ids)
+            batch_types[mask] = np.fromiter(types, dtype=np.int64, count=total)
+        else:
+            raise ValueError("pad needs token_type_ids or segment_lengths")
         return {
             "input_ids": torch.from_numpy(batch_ids),
             "token_type_ids": torch.from_numpy(batch_types),
@@ -626,8 +650,9 @@ class GlobalReProcessor(ProcessorMixin):
         `max_batch_tokens` tokens (and `max_batch_pairs` pairs), which keeps memory bounded and padding small."""
         yield from pack_batches(
             encoding.input_ids,
-            encoding.token_type_ids,
+            None,
             self,
+            segment_lengths=encoding.segment_lengths,
             max_batch_tokens=max_batch_tokens,
             max_batch_pairs=max_batch_pairs,
             pad_to_multiple_of=pad_to_multiple_of,
@@ -650,17 +675,17 @@ class GlobalReProcessor(ProcessorMixin):
         if pairs is not None and not single:
             raise ValueError("pairs= names the pairs of one document; pass a single document with it.")
         documents = [documents] if single else list(documents)
-        all_ids, all_types, index_rows = [], [], []
+        all_ids, all_segment_lengths, index_rows = [], [], []
         for doc_index, document in enumerate(documents):
             encoding = self.encode_document(document, pairs if single else None, index=doc_index)
             all_ids += encoding.input_ids
-            all_types += encoding.token_type_ids
+            all_segment_lengths += encoding.segment_lengths
             index_rows += [(doc_index, h, t) for h, t in encoding.pairs]
         if not all_ids:
             empty = torch.zeros((0, 0), dtype=torch.long)
             data = {"input_ids": empty, "token_type_ids": empty, "attention_mask": empty}
         else:
-            data = self.pad(all_ids, all_types)
+            data = self.pad(all_ids, segment_lengths=all_segment_lengths)
         data["pair_index"] = torch.tensor(index_rows, dtype=torch.long).reshape(-1, 3)
         return BatchEncoding(data)
 
@@ -765,16 +790,26 @@ def decide(logits: torch.Tensor, config, threshold: float | None = None) -> tupl
 
 
 def pack_batches(
-    input_ids: list[list[int]],
-    token_type_ids: list[list[int]],
+    input_ids: Sequence[Sequence[int]],
+    token_type_ids: Sequence[Sequence[int]] | None,
     processor: GlobalReProcessor,
     max_batch_tokens: int = 16384,
     max_batch_pairs: int | None = None,
     pad_to_multiple_of: int | None = None,
+    segment_lengths: Sequence[int] | None = None,
 ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
     """Sorts sequences longest first and packs them into padded batches of at most `max_batch_tokens` tokens
     (padding to `pad_to_multiple_of` included, so every batch of one padded length has the same number of rows:
-    few distinct shapes)."""
+    few distinct shapes). Token types come from `token_type_ids` or `segment_lengths` (see `pad`)."""
+
+    def padded(batch: list[int]) -> dict[str, torch.Tensor]:
+        return processor.pad(
+            [input_ids[i] for i in batch],
+            None if token_type_ids is None else [token_type_ids[i] for i in batch],
+            pad_to_multiple_of,
+            segment_lengths=None if segment_lengths is None else [segment_lengths[i] for i in batch],
+        )
+
     multiple = pad_to_multiple_of or 1
     order = sorted(range(len(input_ids)), key=lambda i: -len(input_ids[i]))
     batch: list[int] = []
@@ -784,21 +819,11 @@ def pack_batches(
         too_many_tokens = (len(batch) + 1) * longest > max_batch_tokens
         too_many_pairs = max_batch_pairs is not None and len(batch) >= max_batch_pairs
         if batch and (too_many_tokens or too_many_pairs):
-            yield (
-                batch,
-                processor.pad(
-                    [input_ids[i] for i in batch], [token_type_ids[i] for i in batch], pad_to_multiple_of
-                ),
-            )
+            yield batch, padded(batch)
             batch = []
         batch.append(position)
     if batch:
-        yield (
-            batch,
-            processor.pad(
-                [input_ids[i] for i in batch], [token_type_ids[i] for i in batch], pad_to_multiple_of
-            ),
-        )
+        yield batch, padded(batch)
 
 
 def _largest(fits, high: int) -> int:

@@ -587,9 +587,8 @@ def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
                 encoding = processor.encode_document(doc, index=doc_index)
                 pairs = encoding.pairs
                 split.n_truncated += len(encoding.truncated_pairs)
-                for ids, types in zip(encoding.input_ids, encoding.token_type_ids):
-                    split.input_ids.append(np.asarray(ids, dtype=np.int32))
-                    first_lengths.append(len(types) - sum(types))
+                split.input_ids += [np.asarray(ids, dtype=np.int32) for ids in encoding.input_ids]
+                first_lengths += encoding.segment_lengths
             else:
                 pairs = processor.candidate_pairs(doc, index=doc_index)
             split.pairs.extend(pairs)
@@ -809,29 +808,31 @@ def split_tensors(split: Split, processor, model, docs: list[int], output: str, 
     """Scores all candidate pairs of some documents of a split; one tensor per document."""
     from pipeline_globalre import score_sequences
 
-    input_ids, token_type_ids, sizes = [], [], []
+    input_ids, segment_lengths, sizes = [], [], []
     processing_logger = logging.getLogger("processing_globalre")
     level = processing_logger.level
     processing_logger.setLevel(logging.ERROR)
     try:
         for doc_index in docs:
             if split.input_ids is not None:
-                rows = range(split.doc_offsets[doc_index], split.doc_offsets[doc_index + 1])
-                for row in rows:
-                    ids = split.input_ids[row].tolist()
-                    first = int(split.first_segment[row])
-                    input_ids.append(ids)
-                    token_type_ids.append([0] * first + [1] * (len(ids) - first))
-                sizes.append(len(rows))
+                start, end = split.doc_offsets[doc_index], split.doc_offsets[doc_index + 1]
+                input_ids += split.input_ids[start:end]
+                segment_lengths += split.first_segment[start:end].tolist()
+                sizes.append(end - start)
             else:
                 encoding = processor.encode_document(split.docs[doc_index], index=doc_index)
                 input_ids += encoding.input_ids
-                token_type_ids += encoding.token_type_ids
+                segment_lengths += encoding.segment_lengths
                 sizes.append(len(encoding))
     finally:
         processing_logger.setLevel(level)
     values = score_sequences(
-        model, processor, input_ids, token_type_ids, max_batch_tokens=max_batch_tokens, output=output
+        model,
+        processor,
+        input_ids,
+        segment_lengths=segment_lengths,
+        max_batch_tokens=max_batch_tokens,
+        output=output,
     )
     return list(torch.split(values, sizes))
 
@@ -1215,9 +1216,9 @@ def train(args: argparse.Namespace) -> dict:
         labels = multi_hot([train_split.label_ids[r] for r in rows], config.num_labels, no_relation_id)
         if use_cache:
             return {"pair_representation": train_cache[rows], "labels": labels}
-        ids = [train_split.input_ids[r].tolist() for r in rows]
-        types = [[0] * int(train_split.first_segment[r]) + [1] * (len(i) - int(train_split.first_segment[r])) for r, i in zip(rows, ids)]  # fmt: skip
-        return {**processor.pad(ids, types), "labels": labels}
+        ids = [train_split.input_ids[r] for r in rows]
+        segment_lengths = [int(train_split.first_segment[r]) for r in rows]
+        return {**processor.pad(ids, segment_lengths=segment_lengths), "labels": labels}
 
     def make_loader(epoch: int):
         examples = epoch_examples(train_split, args.negative_ratio, args.seed, epoch)

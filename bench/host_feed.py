@@ -77,7 +77,7 @@ def main(argv=None) -> None:
     encodings = [processor.encode_document(document, index=i) for i, document in enumerate(documents)]
     pairs = sum(len(encoding) for encoding in encodings)
     input_ids = [ids for encoding in encodings for ids in encoding.input_ids]
-    token_type_ids = [types for encoding in encodings for types in encoding.token_type_ids]
+    segment_lengths = [length for encoding in encodings for length in encoding.segment_lengths]
 
     def encode():
         for i, document in enumerate(documents):
@@ -85,7 +85,12 @@ def main(argv=None) -> None:
 
     def pack():
         for _ in pack_batches(
-            input_ids, token_type_ids, processor, args.max_batch_tokens, pad_to_multiple_of=8
+            input_ids,
+            None,
+            processor,
+            args.max_batch_tokens,
+            pad_to_multiple_of=8,
+            segment_lengths=segment_lengths,
         ):
             pass
 

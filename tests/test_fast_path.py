@@ -9,6 +9,7 @@ import importlib.util
 import random
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -139,12 +140,33 @@ def test_pad_matches_row_by_row_padding(tiny, multiple):
     rng = random.Random(1)
     input_ids = [[rng.randrange(5, 60) for _ in range(rng.randrange(1, 40))] for _ in range(9)]
     token_type_ids = [[0] * (len(ids) // 2) + [1] * (len(ids) - len(ids) // 2) for ids in input_ids]
-    got = processor.pad(input_ids, token_type_ids, multiple)
     expected = _pad_row_by_row(processor, input_ids, token_type_ids, multiple)
-    assert set(got) == set(expected)
-    for key in expected:
-        assert got[key].dtype == torch.long
-        assert torch.equal(got[key], expected[key]), key
+    segment_lengths = [types.count(0) for types in token_type_ids]
+    arrays = [np.asarray(ids, dtype=np.int32) for ids in input_ids]
+    for got in (
+        processor.pad(input_ids, token_type_ids, multiple),
+        processor.pad(input_ids, pad_to_multiple_of=multiple, segment_lengths=segment_lengths),
+        processor.pad(arrays, pad_to_multiple_of=multiple, segment_lengths=segment_lengths),
+    ):
+        assert set(got) == set(expected)
+        for key in expected:
+            assert got[key].dtype == torch.long
+            assert torch.equal(got[key], expected[key]), key
+    with pytest.raises(ValueError, match="token_type_ids or segment_lengths"):
+        processor.pad(input_ids)
+
+
+def test_segment_lengths_say_what_token_type_ids_say(tiny):
+    _, processor = tiny
+    for markers in ("none", "plain"):
+        processor.entity_markers = markers
+        try:
+            for document in _documents():
+                encoding = processor.encode_document(document)
+                assert encoding.segment_lengths == [types.count(0) for types in encoding.token_type_ids]
+                assert all(types == sorted(types) for types in encoding.token_type_ids)
+        finally:
+            processor.entity_markers = "none"
 
 
 @pytest.mark.parametrize("multiple", [None, 64])
