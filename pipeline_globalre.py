@@ -147,8 +147,8 @@ def score_sequences(
                 with autocast:
                     values = model.pair_representation(**batch)
                 if output == "logits":
-                    # The head runs outside autocast, in the weights' precision: the same logits as training and
-                    # threshold tuning on cached pair vectors, whatever the device.
+                    # The head runs outside autocast, in the weights' precision: the same logits as a head
+                    # trained and threshold-tuned on cached pair vectors (train.py), whatever the device.
                     values = model.classify(values.to(model.classifier.weight.dtype)).logits
                 values, copied = values.float(), None
                 if on_cuda:
@@ -164,6 +164,8 @@ def score_sequences(
                 collect(*previous)
     finally:
         model.train(was_training)
+        if hasattr(batches, "close"):  # ends the prefetch thread at once, even if a traceback keeps us alive
+            batches.close()
     if results is None:
         width = model.config.num_labels if output == "logits" else model.classifier.in_features
         results = torch.empty((0, width), dtype=torch.float32)

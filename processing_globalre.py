@@ -5,7 +5,6 @@ per candidate entity pair, and from the model's logits back to relation triples.
 from __future__ import annotations
 
 import bisect
-import functools
 import itertools
 import logging
 import re
@@ -212,8 +211,9 @@ class DocumentEncoding:
 
     `pairs[i]` is the ordered (head, tail) entity pair encoded as `input_ids[i]`; `segment_lengths[i]` is the
     length of its first segment (`[CLS] document [SEP]`, token type 0; the entity segments after it have type
-    1), from which `token_type_ids` are built when asked for. `truncated_pairs` lists the positions `i` whose
-    document segment was shortened to fit the budget.
+    1). `token_type_ids` spells that out as lists, built anew on each access (batching pads from
+    `segment_lengths` directly). `truncated_pairs` lists the positions `i` whose document segment was shortened
+    to fit the budget.
     """
 
     title: str
@@ -224,6 +224,13 @@ class DocumentEncoding:
     document_tokens: int = 0
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self):
+        if any(not isinstance(length, int) for length in self.segment_lengths):
+            raise TypeError(
+                "DocumentEncoding.segment_lengths holds one int per pair (the length of [CLS] document [SEP]); "
+                "token_type_ids are derived from it and are not passed in."
+            )
+
     def __len__(self) -> int:
         return len(self.pairs)
 
@@ -231,11 +238,10 @@ class DocumentEncoding:
     def num_tokens(self) -> int:
         return sum(len(ids) for ids in self.input_ids)
 
-    @functools.cached_property
+    @property
     def token_type_ids(self) -> list[list[int]]:
-        # Built on demand: the batching path pads from `segment_lengths`, and not building a second list per
-        # pair saves time and garbage-collector work on the host that feeds an accelerator.
-        return [[0] * first + [1] * (len(ids) - first) for ids, first in zip(self.input_ids, self.segment_lengths)]
+        lengths = zip(self.input_ids, self.segment_lengths, strict=True)
+        return [[0] * first + [1] * (len(ids) - first) for ids, first in lengths]
 
 
 @dataclass
@@ -625,6 +631,10 @@ class GlobalReProcessor(ProcessorMixin):
                 itertools.chain.from_iterable(input_ids), dtype=np.int64, count=total
             )
         if segment_lengths is not None:
+            if len(segment_lengths) != len(input_ids):
+                raise ValueError(
+                    f"segment_lengths has {len(segment_lengths)} entries for {len(input_ids)} sequences"
+                )
             starts = np.asarray(segment_lengths, dtype=np.int64)
             batch_types = ((np.arange(length) >= starts[:, None]) & mask).astype(np.int64)
         elif token_type_ids is not None:

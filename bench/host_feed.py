@@ -1,7 +1,8 @@
 """How fast the host can feed pair sequences to an accelerator: the project's inference path with the encoder
 replaced by a stub, so only what runs on the CPU is timed (tokenizing documents, building every pair sequence,
 sorting, packing and padding batches). A GPU cannot score pairs faster than this; the issue's MiniLM goal on an
-H100 needs about 14,500 pairs/s.
+H100 needs about 14,500 pairs/s. Rates are pairs per CPU second of this process: on a GPU this work runs in
+background threads that share one interpreter lock, so about one core's worth of it is available.
 
     python bench/host_feed.py --docs 100                       # all pairs of the first 100 Re-DocRED test documents
     python bench/host_feed.py --docs 100 --entity_markers plain

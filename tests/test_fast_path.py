@@ -20,7 +20,7 @@ from pipeline_globalre import (
     predict_documents,
     score_sequences,
 )
-from processing_globalre import pack_batches
+from processing_globalre import DocumentEncoding, GlobalReProcessor, pack_batches
 from tests.helpers import EXAMPLE_DOCUMENT, REDOCRED_TEST, REPO, tiny_model_and_processor
 
 
@@ -156,17 +156,29 @@ def test_pad_matches_row_by_row_padding(tiny, multiple):
         processor.pad(input_ids)
 
 
-def test_segment_lengths_say_what_token_type_ids_say(tiny):
+@pytest.mark.parametrize("markers", ["none", "plain"])
+@pytest.mark.parametrize("max_seq_length", [512, 40])
+def test_segment_lengths_end_on_the_first_sep(tiny, markers, max_seq_length):
+    # The first segment is [CLS] document [SEP]; the rest is head [SEP] tail [SEP]. Checked on whole and on
+    # truncated documents, with and without markers.
     _, processor = tiny
-    for markers in ("none", "plain"):
-        processor.entity_markers = markers
-        try:
-            for document in _documents():
-                encoding = processor.encode_document(document)
-                assert encoding.segment_lengths == [types.count(0) for types in encoding.token_type_ids]
-                assert all(types == sorted(types) for types in encoding.token_type_ids)
-        finally:
-            processor.entity_markers = "none"
+    sep = processor.tokenizer.sep_token_id
+    processor = GlobalReProcessor(processor.tokenizer, entity_markers=markers, max_seq_length=max_seq_length)
+    for document in _documents():
+        encoding = processor.encode_document(document)
+        assert len(encoding.segment_lengths) == len(encoding.input_ids)
+        for ids, first in zip(encoding.input_ids, encoding.segment_lengths):
+            assert ids[first - 1] == sep and sep not in ids[1 : first - 1]
+            assert ids[first:].count(sep) == 2 and ids[-1] == sep
+        types = encoding.token_type_ids
+        assert [row.count(0) for row in types] == encoding.segment_lengths and all(
+            r == sorted(r) for r in types
+        )
+
+
+def test_document_encoding_refuses_token_type_lists_in_place_of_segment_lengths():
+    with pytest.raises(TypeError, match="segment_lengths holds one int per pair"):
+        DocumentEncoding("t", [(0, 1)], [[101, 5, 102, 6, 102, 7, 102]], [[0, 0, 0, 1, 1, 1, 1]])
 
 
 @pytest.mark.parametrize("multiple", [None, 64])

@@ -47,9 +47,11 @@ def test_whole_document_fast_path_matches_the_budgeted_path_at_the_boundary(toke
         EXAMPLE_DOCUMENT, [(0, 1)]
     )
     assert short.truncated_pairs == [0] and len(short.input_ids[0]) <= length - 1
+    # the budgeted path, given exactly the document's tokens as budget, keeps the whole document too
+    first = full.segment_lengths[position]
     tokens = GlobalReProcessor(tokenizer).tokenize_document(EXAMPLE_DOCUMENT)
-    segment, truncated = GlobalReProcessor(tokenizer)._document_segment(tokens, 0, 1, length - 2 - 4)
-    assert not truncated and full.input_ids[position][1 : len(segment) + 1] == segment
+    segment, truncated = GlobalReProcessor(tokenizer)._document_segment(tokens, 0, 1, first - 2)
+    assert not truncated and full.input_ids[position][1 : first - 1] == segment
 
 
 def test_entity_text_options(tokenizer):

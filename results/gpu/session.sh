@@ -37,11 +37,17 @@ PROTOCOL=redocred-dev400-val100-test
 TRAIN=(python3 -m accelerate.commands.launch --num_processes 1 train.py --encoder "$ENC" --base_model "$BASE" --no_progress
        --checkpointing_steps no)
 DEVICE=cuda
+DIR_PREFIX=gpu
 BF16=(--mixed_precision bf16)
 BENCH=()
+# the memory-traffic floor's bandwidth: ~3.0 TB/s measured on the H100, ~4.3 TB/s on the H200 (device KINDS.md)
+if nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | grep -q H200; then
+    BENCH+=(--peak_tbps 4.3)
+fi
 SCALING=(--entities 2 10 20 30 42 --length_pairs 0)
 if [ -n "${GLOBALRE_DRY_RUN:-}" ]; then  # the same commands on a few documents, on CPU: checks this script here
     DEVICE=cpu
+    DIR_PREFIX=dryrun  # never mistaken for GPU results by collect.py
     BF16=()  # bf16 autocast is emulated on CPUs without AVX-512-BF16: a training step takes minutes
     BENCH=(--docs 2 --pairs_per_doc 3)
     SCALING=(--entities 3 --lengths 100 --length_pairs 2)
@@ -67,7 +73,7 @@ throughput() { python3 bench/throughput.py --device $DEVICE "${BENCH[@]}" "$@"; 
 train() { "${TRAIN[@]}" "$@"; }
 
 run_part() {
-    part=$1 dir=outputs/gpu-$1
+    part=$1 dir=outputs/${DIR_PREFIX}-$1
     mkdir -p "$dir"
     case $part in
     check)
@@ -94,8 +100,9 @@ print('cuda', torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_d
             --compile_mode reduce-overhead --pad_multiple 64 --json "$dir/minilm-compile-graphs.json"
         ;;
     bench-bert)
-        # the naive path alone (fp32, eager, padded to 512, TF32 off as in plain PyTorch) may take 5-7 minutes
-        step bert throughput --encoder bert-base --json "$dir/bert.json"
+        # The naive path (fp32, eager, padded to 512, TF32 off as in plain PyTorch) would take 6-8 minutes over
+        # all pairs; every naive sequence has 512 tokens, so its pairs/s on the first 100 documents is the same.
+        step bert throughput --encoder bert-base --naive_docs 100 --json "$dir/bert.json"
         ;;
     bench-bert-extra)
         step bert-65536 throughput --encoder bert-base --skip_naive --max_batch_tokens 65536 \
