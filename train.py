@@ -548,7 +548,7 @@ class Split:
     label_ids: list[tuple[int, ...]] = field(default_factory=list)  # gold relation classes of each pair
     n_gold_facts: int = 0  # gold facts including pairs outside the candidate set (recall denominator)
     input_ids: list[np.ndarray] | None = None
-    first_segment: np.ndarray | None = None  # length of [CLS] document [SEP]; token type 1 after it
+    segment_lengths: np.ndarray | None = None  # as DocumentEncoding.segment_lengths: [CLS] document [SEP]
     n_truncated: int = 0
 
     def __len__(self) -> int:
@@ -574,7 +574,7 @@ def gold_relations(doc: dict, doc_index: int, label_set) -> dict[tuple[int, int]
 def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
     """Candidate pairs (in the processor's order) with labels; with `encode`, also every pair's tokens."""
     split = Split(docs=docs, input_ids=[] if encode else None)
-    first_lengths = []
+    segment_lengths = []
     processing_logger = logging.getLogger("processing_globalre")
     level = processing_logger.level
     processing_logger.setLevel(logging.ERROR)  # truncation is summed up below, not reported per document
@@ -588,7 +588,7 @@ def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
                 pairs = encoding.pairs
                 split.n_truncated += len(encoding.truncated_pairs)
                 split.input_ids += [np.asarray(ids, dtype=np.int32) for ids in encoding.input_ids]
-                first_lengths += encoding.segment_lengths
+                segment_lengths += encoding.segment_lengths
             else:
                 pairs = processor.candidate_pairs(doc, index=doc_index)
             split.pairs.extend(pairs)
@@ -598,7 +598,7 @@ def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
     split.doc_offsets.append(len(split.pairs))
     split.pair_doc = np.repeat(np.arange(len(docs)), np.diff(split.doc_offsets))
     if encode:
-        split.first_segment = np.asarray(first_lengths, dtype=np.int64)
+        split.segment_lengths = np.asarray(segment_lengths, dtype=np.int64)
     return split
 
 
@@ -817,7 +817,7 @@ def split_tensors(split: Split, processor, model, docs: list[int], output: str, 
             if split.input_ids is not None:
                 start, end = split.doc_offsets[doc_index], split.doc_offsets[doc_index + 1]
                 input_ids += split.input_ids[start:end]
-                segment_lengths += split.first_segment[start:end].tolist()
+                segment_lengths += split.segment_lengths[start:end].tolist()
                 sizes.append(end - start)
             else:
                 encoding = processor.encode_document(split.docs[doc_index], index=doc_index)
@@ -1208,7 +1208,7 @@ def train(args: argparse.Namespace) -> dict:
             )
         cache_seconds = time.time() - cache_start
         logger.info("cached %d training pair vectors in %.1fs", len(train_cache), cache_seconds)
-        train_split.input_ids = train_split.first_segment = None  # the head trains on the cache only
+        train_split.input_ids = train_split.segment_lengths = None  # the head trains on the cache only
 
     no_relation_id = config.no_relation_id if config.no_relation_label is not None else None
 
@@ -1217,7 +1217,7 @@ def train(args: argparse.Namespace) -> dict:
         if use_cache:
             return {"pair_representation": train_cache[rows], "labels": labels}
         ids = [train_split.input_ids[r] for r in rows]
-        segment_lengths = [int(train_split.first_segment[r]) for r in rows]
+        segment_lengths = [int(train_split.segment_lengths[r]) for r in rows]
         return {**processor.pad(ids, segment_lengths=segment_lengths), "labels": labels}
 
     def make_loader(epoch: int):
