@@ -65,8 +65,7 @@ def _prefetch(iterator: Iterator, size: int = 2) -> Iterator:
             put(error)
         put(done)
 
-    worker = threading.Thread(target=fill, daemon=True)
-    worker.start()
+    threading.Thread(target=fill, daemon=True).start()
     try:
         while (item := items.get()) is not done:
             if isinstance(item, BaseException):
@@ -98,8 +97,9 @@ def score_sequences(
 
     Sequences are sorted by length and packed into batches of at most `max_batch_tokens` padded tokens (default:
     `default_max_batch_tokens(device)`); on CUDA the encoder runs under bf16 autocast (unless its weights are
-    already half precision; the small classification head stays in the weights' precision), batches are pinned and copied asynchronously both ways, and the next batch is
-    prepared in a background thread while the GPU works. Batch lengths are padded to a multiple of
+    already half precision; the small classification head stays in the weights' precision), batches are pinned
+    and copied asynchronously both ways, and the next batch is prepared in a background thread while the GPU
+    works. Batch lengths are padded to a multiple of
     `pad_to_multiple_of` (default: 8 on CUDA, for tensor cores; none on CPU); a coarser multiple means fewer
     distinct shapes, which is what compiled or graph-captured encoders want. Token types come from
     `token_type_ids` or, cheaper, from `segment_lengths` (see `GlobalReProcessor.pad`).

@@ -65,9 +65,8 @@ def main(argv=None) -> None:
     parser.add_argument("--max_batch_tokens", type=int, default=16384)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    logging.getLogger("processing_globalre").setLevel(
-        logging.ERROR
-    )  # truncation notes are not the point here
+    # truncation notes are not the point here
+    logging.getLogger("processing_globalre").setLevel(logging.ERROR)
 
     from transformers import AutoTokenizer
 
