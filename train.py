@@ -145,7 +145,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"named data protocol, one of {', '.join(PROTOCOLS)}: sets the files (under --data_dir), document "
         "slices and label folder; explicit flags override. Any other value is only recorded as the protocol name.",
     )
-    data.add_argument("--data_dir", default="../shared/data", help="root of the files named by --protocol")
+    data.add_argument(
+        "--data_dir",
+        default=os.environ.get("GLOBALRE_DATA_DIR") or "../shared/data",
+        help="root of the files named by --protocol ($GLOBALRE_DATA_DIR, else ../shared/data)",
+    )
     data.add_argument("--train_file", help="training documents, DocRED format (JSON list or JSON lines)")
     data.add_argument(
         "--dev_file", help="development documents: epoch selection, threshold tuning, evaluation"

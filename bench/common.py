@@ -25,7 +25,7 @@ from modeling_globalre import GlobalReForRelationExtraction  # noqa: E402
 from pipeline_globalre import iter_document_logits  # noqa: E402
 from processing_globalre import GlobalReProcessor, decide  # noqa: E402
 
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("GLOBALRE_DATA_DIR") or REPO.parent / "shared" / "data")
 REDOCRED_TEST = SHARED_DATA / "redocred" / "test_revised.json"
 DOCRED_META = SHARED_DATA / "docred"
 NAIVE_LENGTH = 512

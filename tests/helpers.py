@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from transformers import BertConfig, BertTokenizer
@@ -12,7 +13,8 @@ from modeling_globalre import GlobalReForRelationExtraction
 from processing_globalre import GlobalReProcessor
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The shared, never-copied data: beside the checkout (../shared/data), or wherever $GLOBALRE_DATA_DIR says.
+SHARED_DATA = Path(os.environ.get("GLOBALRE_DATA_DIR") or REPO.parent / "shared" / "data")
 REDOCRED_TEST = SHARED_DATA / "redocred" / "test_revised.json"
 REDOCRED_DEV = SHARED_DATA / "redocred" / "dev_revised.json"
 DOCRED_META = SHARED_DATA / "docred"

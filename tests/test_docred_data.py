@@ -21,8 +21,8 @@ from docred_data import (
     type_constraint_filter,
     validate_documents,
 )
+from tests.helpers import SHARED_DATA as DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REDOCRED_TEST = DATA / "redocred" / "test_revised.json"
 REDOCRED_DEV = DATA / "redocred" / "dev_revised.json"
 

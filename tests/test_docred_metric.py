@@ -13,9 +13,9 @@ import pytest
 
 from docred_data import LabelSet, load_documents
 from docred_metric import score_docred, score_predictions_file
+from tests.helpers import SHARED_DATA as DATA
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
 
 
 def mention(name: str, sent_id: int) -> dict:

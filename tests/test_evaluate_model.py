@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import evaluate_model
+from tests.helpers import SHARED_DATA as DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REDOCRED_TEST = str(DATA / "redocred" / "test_revised.json")
 REDOCRED_DEV = str(DATA / "redocred" / "dev_revised.json")
 DOCRED_META = str(DATA / "docred")

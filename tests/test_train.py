@@ -25,6 +25,7 @@ from tests.helpers import (
     REDOCRED_DEV,
     REDOCRED_TEST,
     REPO,
+    SHARED_DATA,
     make_tiny_model_dir,
     tiny_encoder_config,
     tiny_tokenizer,
@@ -428,7 +429,7 @@ def test_presets_set_defaults_that_explicit_flags_override(tmp_path):
     )
     assert (paper.per_device_train_batch_size, paper.classifier_dropout, paper.loss) == (32, 0.3, "bce")
     best = train.resolve_args(
-        train.parse_args(["--protocol", "redocred-dev400-val100-test", "--data_dir", str(REPO.parent / "shared" / "data"),
+        train.parse_args(["--protocol", "redocred-dev400-val100-test", "--data_dir", str(SHARED_DATA),
                           "--output_dir", "x", "--preset", "best", "--num_train_epochs", "5"])
     )  # fmt: skip
     assert best.num_train_epochs == 5  # explicit flag wins
