@@ -17,6 +17,7 @@ try:  # Hub remote code resolves sibling files only through relative imports
     from .processing_globalre import (
         DocumentEncoding,
         GlobalReProcessor,
+        PairSequences,
         as_docred,
         pack_batches,
         processor_settings,
@@ -25,6 +26,7 @@ except ImportError:  # the same file used from a source checkout or an installed
     from processing_globalre import (
         DocumentEncoding,
         GlobalReProcessor,
+        PairSequences,
         as_docred,
         pack_batches,
         processor_settings,
@@ -83,7 +85,7 @@ def default_max_batch_tokens(device: torch.device) -> int:
 def score_sequences(
     model,
     processor: GlobalReProcessor,
-    input_ids: list[list[int]],
+    input_ids: PairSequences | list[list[int]],
     token_type_ids: list[list[int]] | None = None,
     *,
     max_batch_tokens: int | None = None,
@@ -101,8 +103,9 @@ def score_sequences(
     and copied asynchronously both ways, and the next batch is prepared in a background thread while the GPU
     works. Batch lengths are padded to a multiple of
     `pad_to_multiple_of` (default: 8 on CUDA, for tensor cores; none on CPU); a coarser multiple means fewer
-    distinct shapes, which is what compiled or graph-captured encoders want. Token types come from
-    `token_type_ids` or, cheaper, from `segment_lengths` (see `GlobalReProcessor.pad`).
+    distinct shapes, which is what compiled or graph-captured encoders want. The sequences are a `PairSequences`
+    (`DocumentEncoding.sequences`; the fast path) or lists of ids whose token types come from `token_type_ids` or,
+    cheaper, from `segment_lengths` (see `GlobalReProcessor.pad`).
     """
     device = next(model.parameters()).device
     on_cuda = device.type == "cuda"
@@ -205,13 +208,11 @@ def iter_document_logits(
     if next(model.parameters()).device.type == "cuda":
         groups = _prefetch(groups, size=1)
     for group in groups:
-        input_ids = [ids for _, encoding in group for ids in encoding.input_ids]
-        segment_lengths = [length for _, encoding in group for length in encoding.segment_lengths]
+        sequences = PairSequences.concatenate([encoding.sequences for _, encoding in group])
         logits = score_sequences(
             model,
             processor,
-            input_ids,
-            segment_lengths=segment_lengths,
+            sequences,
             max_batch_tokens=max_batch_tokens,
             max_batch_pairs=max_batch_pairs,
             pad_to_multiple_of=pad_to_multiple_of,
@@ -354,8 +355,7 @@ class RelationExtractionPipeline(Pipeline):
         logits = score_sequences(
             self.model,
             self.processor,
-            encoding.input_ids,
-            segment_lengths=encoding.segment_lengths,
+            encoding.sequences,
             max_batch_tokens=max_batch_tokens,
             max_batch_pairs=max_batch_pairs,
         )

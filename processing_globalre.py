@@ -206,42 +206,166 @@ def as_docred(document: Any, index: int | None = None) -> dict:
 
 
 @dataclass
+class PairSequences:
+    """Pair sequences without a list per pair: sequence `i` is three spans of one flat token array,
+    `tokens[document segment] + tokens[head part] + tokens[tail part]`.
+
+    The document segment is `[CLS] document [SEP]` (token type 0); each entity part is the entity's tokens and a
+    `[SEP]` (token type 1). Pairs whose sequence fits share the one whole-document segment, so a document of n
+    entities stores its tokens and its n entity parts once instead of n (n - 1) copies; a pair whose document
+    segment is its own (truncated, or with entity markers) has it stored once in the array. Batches are gathered
+    from the spans with a few whole-array operations (`pad`), with no Python work per token or per pair: this is
+    the host-side feed that a GPU scoring thousands of pairs a second waits on.
+    """
+
+    # int32 (num_tokens,): the token ids of every segment
+    tokens: np.ndarray
+    # int64 (num_pairs, 3, 2): (start, length) in `tokens` of each sequence's document segment, head and tail part
+    spans: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """The length of every sequence."""
+        return self.spans[:, :, 1].sum(axis=1)
+
+    @property
+    def segment_lengths(self) -> np.ndarray:
+        """The length of every sequence's first segment, `[CLS] document [SEP]` (token type 0)."""
+        return self.spans[:, 0, 1]
+
+    def row(self, index: int) -> np.ndarray:
+        """Sequence `index` as an array of token ids."""
+        return np.concatenate([self.tokens[start : start + length] for start, length in self.spans[index]])
+
+    def to_lists(self) -> list[list[int]]:
+        """Every sequence as a list of token ids (for reading; batching never needs them)."""
+        return [self.row(index).tolist() for index in range(len(self))]
+
+    def subset(self, rows: Sequence[int] | np.ndarray) -> PairSequences:
+        """The sequences `rows`, in that order, sharing this token array."""
+        return PairSequences(self.tokens, self.spans[np.asarray(rows, dtype=np.int64)])
+
+    @classmethod
+    def from_lists(cls, input_ids: Sequence[Sequence[int]], segment_lengths: Sequence[int]) -> PairSequences:
+        """Sequences given as lists (or arrays) of ids, each with the length of its first segment."""
+        if len(segment_lengths) != len(input_ids):
+            raise ValueError(
+                f"segment_lengths has {len(segment_lengths)} entries for {len(input_ids)} sequences"
+            )
+        lengths = np.fromiter(map(len, input_ids), dtype=np.int64, count=len(input_ids))
+        starts = np.cumsum(lengths) - lengths
+        first = np.asarray(segment_lengths, dtype=np.int64).reshape(-1)
+        if np.any(first > lengths) or np.any(first < 0):
+            raise ValueError("a segment length is negative or longer than its sequence")
+        tokens = np.fromiter(
+            itertools.chain.from_iterable(input_ids), dtype=np.int32, count=int(lengths.sum())
+        )
+        spans = np.zeros((len(input_ids), 3, 2), dtype=np.int64)
+        spans[:, 0, 0], spans[:, 0, 1] = starts, first
+        spans[:, 1, 0], spans[:, 1, 1] = starts + first, lengths - first
+        spans[:, 2, 0] = starts + lengths  # the rest of the sequence is all in the "head" span; no tail span
+        return cls(tokens, spans)
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[PairSequences]) -> PairSequences:
+        """The sequences of several parts, in order, in one token array."""
+        if not parts:
+            return cls(np.zeros(0, dtype=np.int32), np.zeros((0, 3, 2), dtype=np.int64))
+        offsets = np.cumsum([0] + [len(part.tokens) for part in parts[:-1]])
+        spans = []
+        for part, offset in zip(parts, offsets):
+            shifted = part.spans.copy()
+            shifted[:, :, 0] += offset
+            spans.append(shifted)
+        return cls(np.concatenate([part.tokens for part in parts]), np.concatenate(spans))
+
+    def pad(
+        self, rows: Sequence[int] | np.ndarray, pad_token_id: int, pad_to_multiple_of: int | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Sequences `rows` padded to the longest of them: `input_ids`, `token_type_ids` and `attention_mask`,
+        as `GlobalReProcessor.pad` makes them."""
+        spans = self.spans[np.asarray(rows, dtype=np.int64)]
+        starts, lengths = spans[:, :, 0], spans[:, :, 1]
+        ends = np.cumsum(lengths, axis=1)  # where each span ends within its sequence
+        length = int(ends[:, -1].max())
+        if pad_to_multiple_of:
+            length = -(-length // pad_to_multiple_of) * pad_to_multiple_of
+        position = np.arange(length)
+        # which span each position falls in: 0 segment, 1 head, 2 tail, 3 padding
+        part = (position >= ends[:, 0:1]).astype(np.int64)
+        part += position >= ends[:, 1:2]
+        part += position >= ends[:, 2:3]
+        # token array index = position + (span start - where the span begins in the sequence)
+        shift = starts - np.concatenate([np.zeros((len(spans), 1), dtype=np.int64), ends[:, :2]], axis=1)
+        shift = np.concatenate([shift, np.zeros((len(spans), 1), dtype=np.int64)], axis=1)
+        source = position + np.take_along_axis(shift, part, axis=1)
+        mask = part < 3
+        batch_ids = np.full(mask.shape, pad_token_id, dtype=np.int64)
+        batch_ids[mask] = self.tokens[source[mask]]
+        return {
+            "input_ids": torch.from_numpy(batch_ids),
+            "token_type_ids": torch.from_numpy(((part > 0) & mask).astype(np.int64)),
+            "attention_mask": torch.from_numpy(mask.astype(np.int64)),
+        }
+
+
+def is_pair_sequences(value: Any) -> bool:
+    """Whether `value` is a `PairSequences`. Checked by its fields, not its class: Hub remote code can load this
+    file twice (once for the processor, once beside the pipeline), and the two copies' classes are not the same."""
+    return isinstance(getattr(value, "tokens", None), np.ndarray) and isinstance(
+        getattr(value, "spans", None), np.ndarray
+    )
+
+
+@dataclass
 class DocumentEncoding:
     """The pair sequences of one document.
 
-    `pairs[i]` is the ordered (head, tail) entity pair encoded as `input_ids[i]`; `segment_lengths[i]` is the
-    length of its first segment (`[CLS] document [SEP]`, token type 0; the entity segments after it have type
-    1). `token_type_ids` spells that out as lists, built anew on each access (batching pads from
-    `segment_lengths` directly). `truncated_pairs` lists the positions `i` whose document segment was shortened
-    to fit the budget.
+    `pairs[i]` is the ordered (head, tail) entity pair encoded as sequence `i` of `sequences` (a `PairSequences`:
+    one flat token array, no list per pair). `input_ids`, `segment_lengths` (the length of `[CLS] document [SEP]`,
+    token type 0; the entity segments after it have type 1) and `token_type_ids` spell the sequences out as lists,
+    built anew on each access; batching reads `sequences` directly. `truncated_pairs` lists the positions `i`
+    whose document segment was shortened to fit the budget.
     """
 
     title: str
     pairs: list[tuple[int, int]]
-    input_ids: list[list[int]]
-    segment_lengths: list[int] = field(default_factory=list)
+    sequences: PairSequences
     truncated_pairs: list[int] = field(default_factory=list)
     document_tokens: int = 0
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self):
-        if any(not isinstance(length, int) for length in self.segment_lengths):
+        if not is_pair_sequences(self.sequences):
             raise TypeError(
-                "DocumentEncoding.segment_lengths holds one int per pair (the length of [CLS] document [SEP]); "
-                "token_type_ids are derived from it and are not passed in."
+                "DocumentEncoding.sequences is a PairSequences; build one from lists of ids with "
+                "PairSequences.from_lists(input_ids, segment_lengths) (token types are derived, not passed in)."
             )
+        if len(self.sequences) != len(self.pairs):
+            raise ValueError(f"{len(self.sequences)} sequences for {len(self.pairs)} pairs")
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     @property
     def num_tokens(self) -> int:
-        return sum(len(ids) for ids in self.input_ids)
+        return int(self.sequences.lengths.sum())
+
+    @property
+    def input_ids(self) -> list[list[int]]:
+        return self.sequences.to_lists()
+
+    @property
+    def segment_lengths(self) -> list[int]:
+        return self.sequences.segment_lengths.tolist()
 
     @property
     def token_type_ids(self) -> list[list[int]]:
-        lengths = zip(self.input_ids, self.segment_lengths, strict=True)
-        return [[0] * first + [1] * (len(ids) - first) for ids, first in lengths]
+        lengths = zip(self.sequences.lengths.tolist(), self.segment_lengths, strict=True)
+        return [[0] * first + [1] * (length - first) for length, first in lengths]
 
 
 @dataclass
@@ -474,7 +598,7 @@ class GlobalReProcessor(ProcessorMixin):
             inside = sum(c for a, b, c in marked if any(s <= a and b <= e for s, e in intervals))
             return _covered(intervals) + inside
 
-        if cost([(0, total)]) <= budget:
+        if total + sum(c for _, _, c in marked) <= budget:  # every mention lies inside the whole document
             return [(0, total)]
         if budget <= 0:
             return []
@@ -557,36 +681,58 @@ class GlobalReProcessor(ProcessorMixin):
         document = as_docred(document, index)
         candidate = self.candidate_pairs(document, pairs, index)
         doc = self.tokenize_document(document, index)
-        encoding = DocumentEncoding(title=doc.title, pairs=candidate, input_ids=[])
-        encoding.document_tokens = len(doc.ids)
-        if not candidate:
-            return encoding
+        notes = []
         tokenizer = self.tokenizer
         cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
-        entity_ids = []
+        entity_parts = []
         for entity, ids in enumerate(doc.entity_ids):
             if len(ids) > self.max_entity_tokens:
-                encoding.notes.append(
+                notes.append(
                     f"{doc.label}: entity {entity} segment cut from {len(ids)} to {self.max_entity_tokens} tokens"
                 )
                 ids = ids[: self.max_entity_tokens]
-            entity_ids.append(ids)
-        entity_parts = [[*ids, sep_id] for ids in entity_ids]
-        # Without markers, a pair whose sequence fits reuses the one whole-document segment: the common case, and
-        # the host-side cost of every pair that a GPU must be fed with.
-        whole = [cls_id, *doc.ids, sep_id] if self.entity_markers == "none" else None
-        for position, (head, tail) in enumerate(candidate):
-            head_part, tail_part = entity_parts[head], entity_parts[tail]
-            if whole is not None and len(whole) + len(head_part) + len(tail_part) <= self.max_seq_length:
-                encoding.input_ids.append(whole + head_part + tail_part)
-                encoding.segment_lengths.append(len(whole))
-                continue
-            budget = self.max_seq_length - 2 - len(head_part) - len(tail_part)
+            entity_parts.append([*ids, sep_id])
+        # The token array: the whole document segment, every entity part, then the document segments of the
+        # pairs that need their own (truncated, or with markers).
+        whole = [cls_id, *doc.ids, sep_id]
+        entity_lengths = np.fromiter(map(len, entity_parts), dtype=np.int64, count=len(entity_parts))
+        entity_starts = len(whole) + np.cumsum(entity_lengths) - entity_lengths
+        pair_array = np.asarray(candidate, dtype=np.int64).reshape(-1, 2)
+        spans = np.zeros((len(candidate), 3, 2), dtype=np.int64)
+        spans[:, 0, 1] = len(whole)
+        for part, column in ((1, 0), (2, 1)):
+            spans[:, part, 0] = entity_starts[pair_array[:, column]]
+            spans[:, part, 1] = entity_lengths[pair_array[:, column]]
+        # Without markers, a pair whose sequence fits shares the whole-document segment: the common case.
+        entity_tokens = spans[:, 1, 1] + spans[:, 2, 1]
+        if self.entity_markers == "none":
+            own_segment = np.flatnonzero(len(whole) + entity_tokens > self.max_seq_length).tolist()
+        else:
+            own_segment = range(len(candidate))
+        truncated_pairs, segments = [], []
+        next_start = len(whole) + int(entity_lengths.sum())
+        for position in own_segment:
+            head, tail = candidate[position]
+            budget = self.max_seq_length - 2 - int(entity_tokens[position])
             segment, truncated = self._document_segment(doc, head, tail, budget)
             if truncated:
-                encoding.truncated_pairs.append(position)
-            encoding.input_ids.append([cls_id, *segment, sep_id, *head_part, *tail_part])
-            encoding.segment_lengths.append(len(segment) + 2)
+                truncated_pairs.append(position)
+            segments.append((cls_id,))
+            segments.append(segment)
+            segments.append((sep_id,))
+            spans[position, 0] = (next_start, len(segment) + 2)
+            next_start += len(segment) + 2
+        tokens = np.fromiter(
+            itertools.chain(whole, *entity_parts, *segments), dtype=np.int32, count=next_start
+        )
+        encoding = DocumentEncoding(
+            title=doc.title,
+            pairs=candidate,
+            sequences=PairSequences(tokens, spans),
+            truncated_pairs=truncated_pairs,
+            document_tokens=len(doc.ids),
+            notes=notes,
+        )
         if encoding.truncated_pairs:
             message = (
                 f"{doc.label}: its {len(doc.ids)} tokens, with the entity segments and markers, exceed "
@@ -659,10 +805,9 @@ class GlobalReProcessor(ProcessorMixin):
         """Yields `(positions, batch)`: pairs sorted by length and packed so that each padded batch holds at most
         `max_batch_tokens` tokens (and `max_batch_pairs` pairs), which keeps memory bounded and padding small."""
         yield from pack_batches(
-            encoding.input_ids,
+            encoding.sequences,
             None,
             self,
-            segment_lengths=encoding.segment_lengths,
             max_batch_tokens=max_batch_tokens,
             max_batch_pairs=max_batch_pairs,
             pad_to_multiple_of=pad_to_multiple_of,
@@ -685,17 +830,17 @@ class GlobalReProcessor(ProcessorMixin):
         if pairs is not None and not single:
             raise ValueError("pairs= names the pairs of one document; pass a single document with it.")
         documents = [documents] if single else list(documents)
-        all_ids, all_segment_lengths, index_rows = [], [], []
+        parts, index_rows = [], []
         for doc_index, document in enumerate(documents):
             encoding = self.encode_document(document, pairs if single else None, index=doc_index)
-            all_ids += encoding.input_ids
-            all_segment_lengths += encoding.segment_lengths
+            parts.append(encoding.sequences)
             index_rows += [(doc_index, h, t) for h, t in encoding.pairs]
-        if not all_ids:
+        sequences = PairSequences.concatenate(parts)
+        if not len(sequences):
             empty = torch.zeros((0, 0), dtype=torch.long)
             data = {"input_ids": empty, "token_type_ids": empty, "attention_mask": empty}
         else:
-            data = self.pad(all_ids, segment_lengths=all_segment_lengths)
+            data = sequences.pad(range(len(sequences)), self.tokenizer.pad_token_id or 0)
         data["pair_index"] = torch.tensor(index_rows, dtype=torch.long).reshape(-1, 3)
         return BatchEncoding(data)
 
@@ -800,7 +945,7 @@ def decide(logits: torch.Tensor, config, threshold: float | None = None) -> tupl
 
 
 def pack_batches(
-    input_ids: Sequence[Sequence[int]],
+    input_ids: PairSequences | Sequence[Sequence[int]],
     token_type_ids: Sequence[Sequence[int]] | None,
     processor: GlobalReProcessor,
     max_batch_tokens: int = 16384,
@@ -810,27 +955,46 @@ def pack_batches(
 ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
     """Sorts sequences longest first and packs them into padded batches of at most `max_batch_tokens` tokens
     (padding to `pad_to_multiple_of` included, so every batch of one padded length has the same number of rows:
-    few distinct shapes). Token types come from `token_type_ids` or `segment_lengths` (see `pad`)."""
+    few distinct shapes). The sequences are a `PairSequences` (the fast path: batches are gathered from one token
+    array) or lists of ids, whose token types come from `token_type_ids` or `segment_lengths` (see `pad`)."""
+    if is_pair_sequences(input_ids):
+        if token_type_ids is not None or segment_lengths is not None:
+            raise ValueError(
+                "PairSequences carry their segment lengths; pass no token_type_ids or segment_lengths"
+            )
+        sequences = input_ids
+        lengths = sequences.lengths
+        pad_id = processor.tokenizer.pad_token_id or 0
 
-    def padded(batch: list[int]) -> dict[str, torch.Tensor]:
-        return processor.pad(
-            [input_ids[i] for i in batch],
-            None if token_type_ids is None else [token_type_ids[i] for i in batch],
-            pad_to_multiple_of,
-            segment_lengths=None if segment_lengths is None else [segment_lengths[i] for i in batch],
-        )
+        def padded(batch: list[int]) -> dict[str, torch.Tensor]:
+            return sequences.pad(batch, pad_id, pad_to_multiple_of)
+
+    else:
+        lengths = np.fromiter(map(len, input_ids), dtype=np.int64, count=len(input_ids))
+
+        def padded(batch: list[int]) -> dict[str, torch.Tensor]:
+            return processor.pad(
+                [input_ids[i] for i in batch],
+                None if token_type_ids is None else [token_type_ids[i] for i in batch],
+                pad_to_multiple_of,
+                segment_lengths=None if segment_lengths is None else [segment_lengths[i] for i in batch],
+            )
 
     multiple = pad_to_multiple_of or 1
-    order = sorted(range(len(input_ids)), key=lambda i: -len(input_ids[i]))
+    # longest first; ties keep their input order
+    order = np.argsort(-lengths, kind="stable").tolist()
+    padded_lengths = (-(-lengths // multiple) * multiple).tolist()
     batch: list[int] = []
+    longest = 0
     for position in order:
-        longest = len(input_ids[batch[0]]) if batch else len(input_ids[position])
-        longest = -(-longest // multiple) * multiple
+        if not batch:
+            longest = padded_lengths[position]
         too_many_tokens = (len(batch) + 1) * longest > max_batch_tokens
         too_many_pairs = max_batch_pairs is not None and len(batch) >= max_batch_pairs
         if batch and (too_many_tokens or too_many_pairs):
             yield batch, padded(batch)
             batch = []
+            longest = padded_lengths[position]
         batch.append(position)
     if batch:
         yield batch, padded(batch)
@@ -874,6 +1038,7 @@ __all__ = [
     "ordered_pairs",
     "DocumentEncoding",
     "DocumentError",
+    "PairSequences",
     "as_docred",
     "decide",
     "pack_batches",

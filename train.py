@@ -38,12 +38,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
+
+if TYPE_CHECKING:
+    from processing_globalre import PairSequences
 
 logger = logging.getLogger("train")
 
@@ -551,8 +554,7 @@ class Split:
     doc_offsets: list[int] = field(default_factory=list)
     label_ids: list[tuple[int, ...]] = field(default_factory=list)  # gold relation classes of each pair
     n_gold_facts: int = 0  # gold facts including pairs outside the candidate set (recall denominator)
-    input_ids: list[np.ndarray] | None = None
-    segment_lengths: np.ndarray | None = None  # as DocumentEncoding.segment_lengths: [CLS] document [SEP]
+    sequences: PairSequences | None = None  # every pair's tokens, row i for pairs[i]
     n_truncated: int = 0
 
     def __len__(self) -> int:
@@ -577,8 +579,10 @@ def gold_relations(doc: dict, doc_index: int, label_set) -> dict[tuple[int, int]
 
 def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
     """Candidate pairs (in the processor's order) with labels; with `encode`, also every pair's tokens."""
-    split = Split(docs=docs, input_ids=[] if encode else None)
-    segment_lengths = []
+    from processing_globalre import PairSequences
+
+    split = Split(docs=docs)
+    parts = []
     processing_logger = logging.getLogger("processing_globalre")
     level = processing_logger.level
     processing_logger.setLevel(logging.ERROR)  # truncation is summed up below, not reported per document
@@ -591,8 +595,7 @@ def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
                 encoding = processor.encode_document(doc, index=doc_index)
                 pairs = encoding.pairs
                 split.n_truncated += len(encoding.truncated_pairs)
-                split.input_ids += [np.asarray(ids, dtype=np.int32) for ids in encoding.input_ids]
-                segment_lengths += encoding.segment_lengths
+                parts.append(encoding.sequences)
             else:
                 pairs = processor.candidate_pairs(doc, index=doc_index)
             split.pairs.extend(pairs)
@@ -602,7 +605,7 @@ def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
     split.doc_offsets.append(len(split.pairs))
     split.pair_doc = np.repeat(np.arange(len(docs)), np.diff(split.doc_offsets))
     if encode:
-        split.segment_lengths = np.asarray(segment_lengths, dtype=np.int64)
+        split.sequences = PairSequences.concatenate(parts)
     return split
 
 
@@ -811,30 +814,27 @@ def map_documents(
 def split_tensors(split: Split, processor, model, docs: list[int], output: str, max_batch_tokens: int):
     """Scores all candidate pairs of some documents of a split; one tensor per document."""
     from pipeline_globalre import score_sequences
+    from processing_globalre import PairSequences
 
-    input_ids, segment_lengths, sizes = [], [], []
-    processing_logger = logging.getLogger("processing_globalre")
-    level = processing_logger.level
-    processing_logger.setLevel(logging.ERROR)
-    try:
-        for doc_index in docs:
-            if split.input_ids is not None:
-                start, end = split.doc_offsets[doc_index], split.doc_offsets[doc_index + 1]
-                input_ids += split.input_ids[start:end]
-                segment_lengths += split.segment_lengths[start:end].tolist()
-                sizes.append(end - start)
-            else:
-                encoding = processor.encode_document(split.docs[doc_index], index=doc_index)
-                input_ids += encoding.input_ids
-                segment_lengths += encoding.segment_lengths
-                sizes.append(len(encoding))
-    finally:
-        processing_logger.setLevel(level)
+    if split.sequences is not None:
+        # a view of the split's sequences: the rows of these documents over its one token array
+        rows = [np.arange(split.doc_offsets[d], split.doc_offsets[d + 1]) for d in docs]
+        sizes = [len(r) for r in rows]
+        sequences = split.sequences.subset(np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64))
+    else:
+        processing_logger = logging.getLogger("processing_globalre")
+        level = processing_logger.level
+        processing_logger.setLevel(logging.ERROR)
+        try:
+            encodings = [processor.encode_document(split.docs[d], index=d) for d in docs]
+        finally:
+            processing_logger.setLevel(level)
+        sizes = [len(encoding) for encoding in encodings]
+        sequences = PairSequences.concatenate([encoding.sequences for encoding in encodings])
     values = score_sequences(
         model,
         processor,
-        input_ids,
-        segment_lengths=segment_lengths,
+        sequences,
         max_batch_tokens=max_batch_tokens,
         output=output,
     )
@@ -1212,7 +1212,7 @@ def train(args: argparse.Namespace) -> dict:
             )
         cache_seconds = time.time() - cache_start
         logger.info("cached %d training pair vectors in %.1fs", len(train_cache), cache_seconds)
-        train_split.input_ids = train_split.segment_lengths = None  # the head trains on the cache only
+        train_split.sequences = None  # the head trains on the cache only
 
     no_relation_id = config.no_relation_id if config.no_relation_label is not None else None
 
@@ -1220,9 +1220,8 @@ def train(args: argparse.Namespace) -> dict:
         labels = multi_hot([train_split.label_ids[r] for r in rows], config.num_labels, no_relation_id)
         if use_cache:
             return {"pair_representation": train_cache[rows], "labels": labels}
-        ids = [train_split.input_ids[r] for r in rows]
-        segment_lengths = [int(train_split.segment_lengths[r]) for r in rows]
-        return {**processor.pad(ids, segment_lengths=segment_lengths), "labels": labels}
+        batch = train_split.sequences.pad(rows, processor.tokenizer.pad_token_id or 0)
+        return {**batch, "labels": labels}
 
     def make_loader(epoch: int):
         examples = epoch_examples(train_split, args.negative_ratio, args.seed, epoch)
@@ -1629,7 +1628,7 @@ def check_batch_fits(
 ) -> None:  # pragma: no cover
     """Runs forward and backward once on the longest sequences, so a batch size that does not fit fails now, not
     hours into the run."""
-    longest = np.argsort([-len(ids) for ids in split.input_ids])[: args.per_device_train_batch_size].tolist()
+    longest = np.argsort(-split.sequences.lengths, kind="stable")[: args.per_device_train_batch_size].tolist()
     batch = {k: v.to(accelerator.device) for k, v in collate(longest).items()}
     try:
         with _RngNeutral():

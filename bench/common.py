@@ -291,20 +291,20 @@ def run_project(
     token count, SDPA, inference mode; bf16, pinned memory and prefetch on CUDA). `max_batch_tokens=None` uses
     the pipeline's default for the device."""
     lengths, outputs = [], []
-    counted = _CountPaddedTokens(processor)
-    with PeakMemory(device) as memory:
+    counted = _CountPaddedTokens(model)
+    with counted, PeakMemory(device) as memory:
         _sync(device)
         start, cpu_start = time.perf_counter(), _cpu_seconds()
         for _, encoding, logits in iter_document_logits(
             model,
-            counted,
+            processor,
             documents,
             pairs=pairs,
             max_batch_tokens=max_batch_tokens,
             pad_to_multiple_of=pad_to_multiple_of,
         ):
             outputs.append(logits)
-            lengths += [len(ids) for ids in encoding.input_ids]
+            lengths += encoding.sequences.lengths.tolist()
         _sync(device)
         seconds, cpu_seconds = time.perf_counter() - start, _cpu_seconds() - cpu_start
     logits = torch.cat(outputs) if outputs else torch.empty(0, model.config.num_labels)
@@ -312,19 +312,22 @@ def run_project(
 
 
 class _CountPaddedTokens:
-    """The processor, with `pad` counting the tokens (padding included) of every batch it builds."""
+    """Counts the tokens (padding included) of every batch the model's encoder runs over, while entered."""
 
-    def __init__(self, processor):
-        self._processor = processor
+    def __init__(self, model):
+        self.model = model
         self.tokens = 0
+        self._hook = None
 
-    def __getattr__(self, name):
-        return getattr(self._processor, name)
+    def _count(self, module, args, kwargs) -> None:
+        self.tokens += kwargs["input_ids"].numel()
 
-    def pad(self, *args, **kwargs):
-        batch = self._processor.pad(*args, **kwargs)
-        self.tokens += batch["input_ids"].numel()
-        return batch
+    def __enter__(self):
+        self._hook = self.model.encoder.register_forward_pre_hook(self._count, with_kwargs=True)
+        return self
+
+    def __exit__(self, *exc):
+        self._hook.remove()
 
 
 def same_predictions(config, reference: torch.Tensor, other: torch.Tensor) -> tuple[float, float]:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REDOCRED_TEST, load_documents, machine_description, minilm_dir  # noqa: E402
 
 from pipeline_globalre import iter_document_logits  # noqa: E402
-from processing_globalre import GlobalReProcessor, pack_batches  # noqa: E402
+from processing_globalre import GlobalReProcessor, PairSequences, pack_batches  # noqa: E402
 
 
 class _StubModel(torch.nn.Module):
@@ -76,22 +76,14 @@ def main(argv=None) -> None:
     )
     encodings = [processor.encode_document(document, index=i) for i, document in enumerate(documents)]
     pairs = sum(len(encoding) for encoding in encodings)
-    input_ids = [ids for encoding in encodings for ids in encoding.input_ids]
-    segment_lengths = [length for encoding in encodings for length in encoding.segment_lengths]
+    sequences = PairSequences.concatenate([encoding.sequences for encoding in encodings])
 
     def encode():
         for i, document in enumerate(documents):
             processor.encode_document(document, index=i)
 
     def pack():
-        for _ in pack_batches(
-            input_ids,
-            None,
-            processor,
-            args.max_batch_tokens,
-            pad_to_multiple_of=8,
-            segment_lengths=segment_lengths,
-        ):
+        for _ in pack_batches(sequences, None, processor, args.max_batch_tokens, pad_to_multiple_of=8):
             pass
 
     stub = _StubModel(num_labels=97)

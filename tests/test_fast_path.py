@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import itertools
 import random
 import sys
 
@@ -20,7 +21,7 @@ from pipeline_globalre import (
     predict_documents,
     score_sequences,
 )
-from processing_globalre import DocumentEncoding, GlobalReProcessor, pack_batches
+from processing_globalre import DocumentEncoding, GlobalReProcessor, PairSequences, pack_batches
 from tests.helpers import EXAMPLE_DOCUMENT, REDOCRED_TEST, REPO, tiny_model_and_processor
 
 
@@ -143,10 +144,18 @@ def test_pad_matches_row_by_row_padding(tiny, multiple):
     expected = _pad_row_by_row(processor, input_ids, token_type_ids, multiple)
     segment_lengths = [types.count(0) for types in token_type_ids]
     arrays = [np.asarray(ids, dtype=np.int32) for ids in input_ids]
+    pad_id = processor.tokenizer.pad_token_id or 0
+    sequences = PairSequences.from_lists(input_ids, segment_lengths)
+    halves = PairSequences.concatenate(
+        [PairSequences.from_lists(input_ids[:4], segment_lengths[:4]), sequences.subset(range(4, 9))]
+    )
+    assert sequences.to_lists() == input_ids and halves.to_lists() == input_ids
     for got in (
         processor.pad(input_ids, token_type_ids, multiple),
         processor.pad(input_ids, pad_to_multiple_of=multiple, segment_lengths=segment_lengths),
         processor.pad(arrays, pad_to_multiple_of=multiple, segment_lengths=segment_lengths),
+        sequences.pad(range(9), pad_id, multiple),
+        halves.pad(np.arange(9), pad_id, multiple),
     ):
         assert set(got) == set(expected)
         for key in expected:
@@ -154,6 +163,45 @@ def test_pad_matches_row_by_row_padding(tiny, multiple):
             assert torch.equal(got[key], expected[key]), key
     with pytest.raises(ValueError, match="token_type_ids or segment_lengths"):
         processor.pad(input_ids)
+    # rows in any order, repeated, each padded on its own row
+    rows = [8, 0, 3, 3]
+    got = sequences.pad(rows, pad_id, multiple)
+    expected = _pad_row_by_row(
+        processor, [input_ids[r] for r in rows], [token_type_ids[r] for r in rows], multiple
+    )
+    for key in expected:
+        assert torch.equal(got[key], expected[key]), key
+
+
+@pytest.mark.parametrize("markers", ["none", "plain", "typed"])
+@pytest.mark.parametrize("max_seq_length", [512, 40])
+def test_pair_sequences_of_an_encoding_pad_like_its_lists(tiny, markers, max_seq_length):
+    # The three-span gather (segment, head part, tail part) gives the batches that padding the spelled-out lists
+    # gives, for shared whole-document segments, truncated ones and marked ones, in packed order.
+    _, processor = tiny
+    processor = GlobalReProcessor(processor.tokenizer, entity_markers=markers, max_seq_length=max_seq_length)
+    encodings = [processor.encode_document(document) for document in _documents()]
+    for encoding in encodings:  # without markers only truncated pairs store a document segment of their own
+        own = encoding.sequences.spans[:, 0, 0] > 0
+        assert own.all() if markers != "none" else np.flatnonzero(own).tolist() == encoding.truncated_pairs
+    sequences = PairSequences.concatenate([encoding.sequences for encoding in encodings])
+    input_ids = [ids for encoding in encodings for ids in encoding.input_ids]
+    segment_lengths = [length for encoding in encodings for length in encoding.segment_lengths]
+    assert sequences.to_lists() == input_ids and sequences.segment_lengths.tolist() == segment_lengths
+    from_spans = list(pack_batches(sequences, None, processor, max_batch_tokens=512, pad_to_multiple_of=8))
+    from_lists = pack_batches(
+        input_ids,
+        None,
+        processor,
+        max_batch_tokens=512,
+        pad_to_multiple_of=8,
+        segment_lengths=segment_lengths,
+    )
+    for (rows, batch), (expected_rows, expected) in itertools.zip_longest(from_spans, from_lists):
+        assert rows == expected_rows
+        for key in expected:
+            assert torch.equal(batch[key], expected[key]), key
+    assert len(from_spans) > 1
 
 
 @pytest.mark.parametrize("markers", ["none", "plain"])
@@ -176,9 +224,16 @@ def test_segment_lengths_end_on_the_first_sep(tiny, markers, max_seq_length):
         )
 
 
-def test_document_encoding_refuses_token_type_lists_in_place_of_segment_lengths():
-    with pytest.raises(TypeError, match="segment_lengths holds one int per pair"):
-        DocumentEncoding("t", [(0, 1)], [[101, 5, 102, 6, 102, 7, 102]], [[0, 0, 0, 1, 1, 1, 1]])
+def test_document_encoding_takes_pair_sequences_not_lists():
+    with pytest.raises(TypeError, match="PairSequences.from_lists"):
+        DocumentEncoding("t", [(0, 1)], [[101, 5, 102, 6, 102, 7, 102]])
+    sequences = PairSequences.from_lists([[101, 5, 102, 6, 102, 7, 102]], [3])
+    encoding = DocumentEncoding("t", [(0, 1)], sequences)
+    assert encoding.input_ids == [[101, 5, 102, 6, 102, 7, 102]] and encoding.token_type_ids == [
+        [0, 0, 0, 1, 1, 1, 1]
+    ]
+    with pytest.raises(ValueError, match="1 sequences for 2 pairs"):
+        DocumentEncoding("t", [(0, 1), (1, 0)], sequences)
 
 
 @pytest.mark.parametrize("multiple", [None, 64])
