@@ -159,6 +159,41 @@ def encoder_activation_bytes(encoder_config, lengths: list[int], bytes_per_eleme
     return float(layers * (24 * h + 4 * i) * bytes_per_element * sum(lengths))
 
 
+def measured_matmul_tflops(encoder_config, tokens: int, device: torch.device, repeats: int = 5) -> float:
+    """The rate (TFLOP/s) this device reaches on one encoder layer's weight matrix products alone: Q, K, V and
+    output projections and the two feed-forward matrices, on a batch of `tokens` rows, fp32, best of `repeats`.
+
+    On a CPU this is the practical ceiling of the encoder: its weight matmuls are ~80-95 % of its FLOPs at Re-DocRED
+    lengths, and a CPU has no faster number format here (no AVX-512 BF16 or AMX), so a path that ran at this rate
+    throughout would have nothing left to gain but fewer FLOPs."""
+    h, i = encoder_config.hidden_size, encoder_config.intermediate_size
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.randn(tokens, h, generator=generator).to(device)
+    wide = torch.randn(tokens, i, generator=generator).to(device)
+    square = [torch.randn(h, h, generator=generator).to(device) for _ in range(4)]
+    up, down = (
+        torch.randn(i, h, generator=generator).to(device),
+        torch.randn(h, i, generator=generator).to(device),
+    )
+
+    def layer() -> None:
+        for weight in square:
+            torch.nn.functional.linear(hidden, weight)
+        torch.nn.functional.linear(hidden, up)
+        torch.nn.functional.linear(wide, down)
+
+    with torch.inference_mode():
+        layer()  # warm-up
+        times = []
+        for _ in range(repeats):
+            _sync(device)
+            start = time.perf_counter()
+            layer()
+            _sync(device)
+            times.append(time.perf_counter() - start)
+    return 2.0 * tokens * (4 * h * h + 2 * h * i) / min(times) / 1e12
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Peak memory
 # ----------------------------------------------------------------------------------------------------------------

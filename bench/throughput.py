@@ -33,6 +33,7 @@ from common import (  # noqa: E402
     encoder_flops,
     load_documents,
     machine_description,
+    measured_matmul_tflops,
     naive_copy,
     run_naive,
     run_project,
@@ -95,7 +96,11 @@ def parse_args(argv=None):
     )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     parser.add_argument(
-        "--peak_tflops", type=float, default=DEFAULT_PEAK_TFLOPS, help="for the floor fraction"
+        "--peak_tflops",
+        type=float,
+        default=None,
+        help=f"peak rate for the arithmetic floor (default: on CUDA {DEFAULT_PEAK_TFLOPS:g}, the bf16 dense rate "
+        "measured on the lent H100; on CPU the fp32 rate of the encoder's weight matmuls, measured in the run)",
     )
     parser.add_argument(
         "--peak_tbps",
@@ -125,6 +130,14 @@ def main(argv=None) -> dict:
     if args.compile:
         model.encoder = torch.compile(model.encoder, dynamic=True, mode=args.compile_mode)
     print(machine_description(device))
+    peak_tflops = args.peak_tflops
+    if peak_tflops is None and device.type == "cpu":
+        peak_tflops = measured_matmul_tflops(model.config.encoder_config, max_batch_tokens, device)
+        print(
+            f"measured fp32 matmul rate on the encoder's weight shapes ({max_batch_tokens} rows): "
+            f"{peak_tflops * 1000:.1f} GFLOP/s (the floor below)"
+        )
+    peak_tflops = peak_tflops or DEFAULT_PEAK_TFLOPS
     print(
         f"encoder {args.encoder}; {len(documents)} documents of {Path(args.data).name}; "
         f"{sum(map(len, pairs))} pairs ({'all' if args.pairs_per_doc is None else args.pairs_per_doc} per document, "
@@ -203,9 +216,9 @@ def main(argv=None) -> dict:
             "tflops_per_s": flops / result.seconds / 1e12,
             "flops": flops,
         }
+        row["floor_seconds"] = flops / (peak_tflops * 1e12)
+        row["floor_fraction"] = row["floor_seconds"] / result.seconds
         if device.type == "cuda":
-            row["floor_seconds"] = flops / (args.peak_tflops * 1e12)
-            row["floor_fraction"] = row["floor_seconds"] / result.seconds
             traffic = encoder_activation_bytes(model.config.encoder_config, result.lengths)
             row["memory_floor_seconds"] = traffic / (args.peak_tbps * 1e12)
             row["memory_floor_fraction"] = row["memory_floor_seconds"] / result.seconds
@@ -227,6 +240,7 @@ def main(argv=None) -> dict:
     summary = {
         "command": "python " + " ".join(sys.argv),
         "machine": machine_description(device),
+        "peak_tflops": peak_tflops,
         "date": time.strftime("%Y-%m-%d"),
         "rows": rows,
     }
@@ -239,8 +253,9 @@ def main(argv=None) -> dict:
 
 def print_table(rows: list[dict], device: torch.device) -> None:
     header = ["path", "pairs", "s", "cpu s", "pairs/s", "tokens/s", "padded tok", "peak MiB", "TFLOP/s"]
+    header += ["floor s", "floor %"]
     if device.type == "cuda":
-        header += ["floor s", "floor %", "mem floor s", "mem floor %"]
+        header += ["mem floor s", "mem floor %"]
     header.append("x naive")
     lines = [header]
     for row in rows:
@@ -255,8 +270,8 @@ def print_table(rows: list[dict], device: torch.device) -> None:
             f"{row['peak_mib']:.0f}",
             f"{row['tflops_per_s']:.3f}",
         ]
+        line += [f"{row['floor_seconds']:.2f}", f"{100 * row['floor_fraction']:.1f}"]
         if device.type == "cuda":
-            line += [f"{row['floor_seconds']:.2f}", f"{100 * row['floor_fraction']:.1f}"]
             line += [f"{row['memory_floor_seconds']:.2f}", f"{100 * row['memory_floor_fraction']:.1f}"]
         line.append(f"{row['ratio']:.2f}")
         lines.append(line)

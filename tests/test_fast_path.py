@@ -280,6 +280,8 @@ def test_bench_flop_count_and_paths_agree(tiny):
     expected = 12 * (2 * per_layer_matmul * 244 + 4 * 768 * 244**2) + 2 * 768 * 768
     assert common.encoder_flops(bert, [244]) == expected
     model, processor = tiny
+    rate = common.measured_matmul_tflops(model.config.encoder_config, 64, torch.device("cpu"), repeats=2)
+    assert 0 < rate < 100  # TFLOP/s: a CPU's fp32 matmuls are nowhere near 100
     documents = [copy.deepcopy(EXAMPLE_DOCUMENT)]
     pairs = common.sample_pairs(documents, 6, seed=0)
     naive = common.run_naive(common.naive_copy(model), processor, documents, pairs, torch.device("cpu"))
