@@ -18,6 +18,14 @@ SHARED_DATA = Path(os.environ.get("GLOBALRE_DATA_DIR") or REPO.parent / "shared"
 REDOCRED_TEST = SHARED_DATA / "redocred" / "test_revised.json"
 REDOCRED_DEV = SHARED_DATA / "redocred" / "dev_revised.json"
 DOCRED_META = SHARED_DATA / "docred"
+# Prepended to a script run in a fresh interpreter: drops the checkout and folders inside it from the import path,
+# so the project's modules can only come from a saved model folder. Compared by path, not by substring: a virtual
+# environment at /x/repo-ci/venv must stay on the path of a checkout at /x/repo.
+WITHOUT_PROJECT_ON_PATH = (
+    "import os, sys\n"
+    f"sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != {str(REPO)!r} "
+    f"and not os.path.abspath(p).startswith({str(REPO) + os.sep!r})]\n"
+)
 
 # A small uncased word-piece vocabulary: special tokens, the marker tokens, letters, digits and punctuation,
 # so every text tokenizes (into characters at worst) without shipping a real vocabulary.

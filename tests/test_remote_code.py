@@ -11,7 +11,7 @@ import textwrap
 
 import torch
 
-from tests.helpers import EXAMPLE_DOCUMENT, REPO, make_tiny_model_dir
+from tests.helpers import EXAMPLE_DOCUMENT, REPO, WITHOUT_PROJECT_ON_PATH, make_tiny_model_dir
 
 
 def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
@@ -53,8 +53,10 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
 
     script = textwrap.dedent(
         f"""
-        import json, sys, torch
-        assert not any("{REPO}" in p for p in sys.path if p), sys.path
+        import json, os, sys, torch
+        repo = {str(REPO)!r}
+        inside = [p for p in sys.path if p and (os.path.abspath(p) + os.sep).startswith(repo + os.sep)]
+        assert not inside, inside
         from transformers import AutoConfig, AutoModel, AutoProcessor, pipeline
         directory = {model_dir!r}
         config = AutoConfig.from_pretrained(directory, trust_remote_code=True)
@@ -96,7 +98,7 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
         [
             sys.executable,
             "-c",
-            f"import sys; sys.path[:] = [p for p in sys.path if p and {str(REPO)!r} not in p]\n" + script,
+            WITHOUT_PROJECT_ON_PATH + script,
         ],
         cwd=tmp_path,
         env=env,

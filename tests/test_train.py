@@ -26,6 +26,7 @@ from tests.helpers import (
     REDOCRED_TEST,
     REPO,
     SHARED_DATA,
+    WITHOUT_PROJECT_ON_PATH,
     make_tiny_model_dir,
     tiny_encoder_config,
     tiny_tokenizer,
@@ -165,7 +166,7 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
     loaded = subprocess.run(
-        [sys.executable, "-c", f"import sys; sys.path[:] = [p for p in sys.path if p and {str(REPO)!r} not in p]\n" + script],
+        [sys.executable, "-c", WITHOUT_PROJECT_ON_PATH + script],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr[-4000:]
