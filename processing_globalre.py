@@ -205,7 +205,7 @@ def as_docred(document: Any, index: int | None = None) -> dict:
 # --------------------------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class PairSequences:
     """Pair sequences without a list per pair: sequence `i` is three spans of one flat token array,
     `tokens[document segment] + tokens[head part] + tokens[tail part]`.
@@ -225,6 +225,16 @@ class PairSequences:
 
     def __len__(self) -> int:
         return len(self.spans)
+
+    def __eq__(self, other) -> bool:
+        # equal when they spell out the same sequences, however the segments are shared in the token array
+        if not is_pair_sequences(other):
+            return NotImplemented
+        return (
+            len(self) == len(other)
+            and np.array_equal(self.segment_lengths, other.segment_lengths)
+            and self.to_lists() == other.to_lists()
+        )
 
     @property
     def lengths(self) -> np.ndarray:
@@ -681,6 +691,10 @@ class GlobalReProcessor(ProcessorMixin):
         document = as_docred(document, index)
         candidate = self.candidate_pairs(document, pairs, index)
         doc = self.tokenize_document(document, index)
+        if not candidate:
+            return DocumentEncoding(
+                doc.title, [], PairSequences.concatenate([]), document_tokens=len(doc.ids)
+            )
         notes = []
         tokenizer = self.tokenizer
         cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id

@@ -159,22 +159,25 @@ def encoder_activation_bytes(encoder_config, lengths: list[int], bytes_per_eleme
     return float(layers * (24 * h + 4 * i) * bytes_per_element * sum(lengths))
 
 
-def measured_matmul_tflops(encoder_config, tokens: int, device: torch.device, repeats: int = 5) -> float:
+def measured_matmul_tflops(
+    encoder_config, tokens: int, device: torch.device, repeats: int = 5, dtype: torch.dtype = torch.float32
+) -> float:
     """The rate (TFLOP/s) this device reaches on one encoder layer's weight matrix products alone: Q, K, V and
-    output projections and the two feed-forward matrices, on a batch of `tokens` rows, fp32, best of `repeats`.
+    output projections and the two feed-forward matrices, on a batch of `tokens` rows in `dtype`, best of
+    `repeats`.
 
-    On a CPU this is the practical ceiling of the encoder: its weight matmuls are ~80-95 % of its FLOPs at Re-DocRED
-    lengths, and a CPU has no faster number format here (no AVX-512 BF16 or AMX), so a path that ran at this rate
-    throughout would have nothing left to gain but fewer FLOPs."""
+    On a CPU the fp32 rate is the fp32 ceiling of the encoder: its weight matmuls are ~80-95 % of its FLOPs at
+    Re-DocRED lengths, so an fp32 path running at this rate throughout would have nothing left to gain but fewer
+    FLOPs or a narrower number format (bf16, where the CPU has AVX-512 BF16 or AMX)."""
     h, i = encoder_config.hidden_size, encoder_config.intermediate_size
     generator = torch.Generator().manual_seed(0)
-    hidden = torch.randn(tokens, h, generator=generator).to(device)
-    wide = torch.randn(tokens, i, generator=generator).to(device)
-    square = [torch.randn(h, h, generator=generator).to(device) for _ in range(4)]
-    up, down = (
-        torch.randn(i, h, generator=generator).to(device),
-        torch.randn(h, i, generator=generator).to(device),
-    )
+
+    def random(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=generator).to(device, dtype)
+
+    hidden, wide = random(tokens, h), random(tokens, i)
+    square = [random(h, h) for _ in range(4)]
+    up, down = random(i, h), random(h, i)
 
     def layer() -> None:
         for weight in square:
@@ -321,10 +324,11 @@ def run_project(
     max_batch_tokens: int | None = None,
     name: str = "project",
     pad_to_multiple_of: int | None = None,
+    bf16: bool | None = None,
 ) -> RunResult:
     """The project's path: `pipeline_globalre.iter_document_logits` (encode, sort by length, pack batches by
-    token count, SDPA, inference mode; bf16, pinned memory and prefetch on CUDA). `max_batch_tokens=None` uses
-    the pipeline's default for the device."""
+    token count, SDPA, inference mode; bf16, pinned memory and prefetch on CUDA; `bf16=True` also on CPU).
+    `max_batch_tokens=None` uses the pipeline's default for the device."""
     lengths, outputs = [], []
     counted = _CountPaddedTokens(model)
     with counted, PeakMemory(device) as memory:
@@ -337,6 +341,7 @@ def run_project(
             pairs=pairs,
             max_batch_tokens=max_batch_tokens,
             pad_to_multiple_of=pad_to_multiple_of,
+            bf16=bf16,
         ):
             outputs.append(logits)
             lengths += encoding.sequences.lengths.tolist()

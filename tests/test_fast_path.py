@@ -236,6 +236,27 @@ def test_document_encoding_takes_pair_sequences_not_lists():
         DocumentEncoding("t", [(0, 1), (1, 0)], sequences)
 
 
+def test_pack_batches_packs_longest_first_greedily_and_pads_with_the_pad_id(tiny):
+    # Lengths chosen so that a packer that forgot to restart its longest length after a batch, or sorted ties
+    # unstably, yields other batches: longest first, ties in input order, a new batch when (rows + 1) x the
+    # batch's longest padded length would pass the budget.
+    _, processor = tiny
+    lengths = [3, 9, 5, 9, 2, 5, 4]
+    input_ids = [[11 + i] * n for i, n in enumerate(lengths)]
+    sequences = PairSequences.from_lists(input_ids, [1] * len(lengths))
+    got = [rows for rows, _ in pack_batches(sequences, None, processor, max_batch_tokens=20)]
+    assert got == [[1, 3], [2, 5, 6, 0], [4]]
+    got = [
+        rows
+        for rows, _ in pack_batches(sequences, None, processor, max_batch_tokens=20, pad_to_multiple_of=4)
+    ]
+    assert got == [[1], [3], [2, 5], [6, 0, 4]]  # 9 pads to 12: two of them pass 20
+    batch = sequences.pad([1, 4], pad_token_id=7)
+    assert batch["input_ids"][1].tolist() == [15, 15] + [7] * 7
+    assert batch["attention_mask"][1].tolist() == [1, 1] + [0] * 7
+    assert batch["token_type_ids"][1].tolist() == [0, 1] + [0] * 7
+
+
 @pytest.mark.parametrize("multiple", [None, 64])
 def test_pack_batches_respects_the_token_budget_and_covers_every_sequence(tiny, multiple):
     _, processor = tiny
@@ -291,6 +312,23 @@ def test_bench_flop_count_and_paths_agree(tiny):
     assert project.processed_tokens < naive.processed_tokens
     difference, agreement = common.same_predictions(model.config, naive.logits, project.logits)
     assert difference < 1e-5 and agreement == 1.0
+
+
+def test_cpu_bf16_is_opt_in_and_within_bf16_tolerance(tiny):
+    model, processor = tiny
+    documents = _documents()[:2]
+    pairs = _sampled_pairs(documents)
+
+    def logits(**kwargs):
+        return torch.cat(
+            [x for _, _, x in iter_document_logits(model, processor, documents, pairs=pairs, **kwargs)]
+        )
+
+    exact = logits()
+    assert torch.equal(exact, logits(bf16=False))  # the CPU default is fp32
+    bf16 = logits(bf16=True)
+    assert bf16.dtype == torch.float32 and not torch.equal(bf16, exact)  # the encoder really ran in bf16
+    torch.testing.assert_close(bf16, exact, atol=5e-2, rtol=5e-2)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -54,6 +54,19 @@ def test_whole_document_fast_path_matches_the_budgeted_path_at_the_boundary(toke
     assert not truncated and full.input_ids[position][1 : first - 1] == segment
 
 
+@pytest.mark.parametrize("markers", ["plain", "typed"])
+def test_markers_that_push_a_fitting_document_over_the_budget_truncate_it(tokenizer, markers):
+    # The unmarked sequence fits exactly; its marker tokens do not, so the pair must be cut and reported.
+    unmarked = GlobalReProcessor(tokenizer).encode_document(EXAMPLE_DOCUMENT, [(0, 1)])
+    length = len(unmarked.input_ids[0])
+    fits = GlobalReProcessor(tokenizer, entity_markers=markers, max_seq_length=length + 64)
+    marked = fits.encode_document(EXAMPLE_DOCUMENT, [(0, 1)])
+    assert marked.truncated_pairs == [] and len(marked.input_ids[0]) > length
+    short = GlobalReProcessor(tokenizer, entity_markers=markers, max_seq_length=length)
+    encoding = short.encode_document(EXAMPLE_DOCUMENT, [(0, 1)])
+    assert encoding.truncated_pairs == [0] and len(encoding.input_ids[0]) <= length
+
+
 def test_entity_text_options(tokenizer):
     document = copy.deepcopy(EXAMPLE_DOCUMENT)
     document["vertexSet"][0].insert(0, {"name": "the capital", "sent_id": 0, "pos": [2, 4], "type": "LOC"})
@@ -309,6 +322,14 @@ def test_pipeline_task_is_registered_in_process(tmp_path):
         ("Paris", "France"),
         ("France", "Paris"),
     }
+    # bf16=True reaches the encoder (scores move by bf16 rounding only), bf16=False is the CPU default
+    exact = extractor(EXAMPLE_DOCUMENT, threshold=0.0)
+    assert extractor(EXAMPLE_DOCUMENT, threshold=0.0, bf16=False) == exact
+    rounded = extractor(EXAMPLE_DOCUMENT, threshold=0.0, bf16=True)
+    key = lambda t: (t["head"], t["tail"], t["relation"])  # noqa: E731
+    exact_scores = {key(t): t["score"] for t in exact}
+    assert rounded != exact and {key(t) for t in rounded} == exact_scores.keys()
+    assert all(abs(t["score"] - exact_scores[key(t)]) < 2e-2 for t in rounded)
 
 
 def test_sentences_never_split_a_mention():
