@@ -761,6 +761,20 @@ class GlobalReProcessor(ProcessorMixin):
     # Batches
     # ----------------------------------------------------------------------------------------------------------
 
+    @property
+    def pad_token_id(self) -> int:
+        """The id that pads batches (0 for a tokenizer without a pad token)."""
+        return self.tokenizer.pad_token_id or 0
+
+    def pad_sequences(
+        self,
+        sequences: PairSequences,
+        rows: Sequence[int] | np.ndarray,
+        pad_to_multiple_of: int | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Sequences `rows` of a `PairSequences` as one padded batch, like `pad` makes from lists."""
+        return sequences.pad(rows, self.pad_token_id, pad_to_multiple_of)
+
     def pad(
         self,
         input_ids: Sequence[Sequence[int]],
@@ -783,7 +797,7 @@ class GlobalReProcessor(ProcessorMixin):
         # each row's tokens are a prefix of the row, so a boolean mask fills them in row-major order
         mask = np.arange(length) < lengths[:, None]
         total = int(lengths.sum())
-        batch_ids = np.full((len(input_ids), length), self.tokenizer.pad_token_id or 0, dtype=np.int64)
+        batch_ids = np.full((len(input_ids), length), self.pad_token_id, dtype=np.int64)
         if isinstance(input_ids[0], np.ndarray):
             batch_ids[mask] = np.concatenate(input_ids)
         else:
@@ -854,7 +868,7 @@ class GlobalReProcessor(ProcessorMixin):
             empty = torch.zeros((0, 0), dtype=torch.long)
             data = {"input_ids": empty, "token_type_ids": empty, "attention_mask": empty}
         else:
-            data = sequences.pad(range(len(sequences)), self.tokenizer.pad_token_id or 0)
+            data = self.pad_sequences(sequences, range(len(sequences)))
         data["pair_index"] = torch.tensor(index_rows, dtype=torch.long).reshape(-1, 3)
         return BatchEncoding(data)
 
@@ -978,10 +992,9 @@ def pack_batches(
             )
         sequences = input_ids
         lengths = sequences.lengths
-        pad_id = processor.tokenizer.pad_token_id or 0
 
         def padded(batch: list[int]) -> dict[str, torch.Tensor]:
-            return sequences.pad(batch, pad_id, pad_to_multiple_of)
+            return processor.pad_sequences(sequences, batch, pad_to_multiple_of)
 
     else:
         lengths = np.fromiter(map(len, input_ids), dtype=np.int64, count=len(input_ids))
@@ -999,16 +1012,13 @@ def pack_batches(
     order = np.argsort(-lengths, kind="stable").tolist()
     padded_lengths = (-(-lengths // multiple) * multiple).tolist()
     batch: list[int] = []
-    longest = 0
     for position in order:
-        if not batch:
-            longest = padded_lengths[position]
-        too_many_tokens = (len(batch) + 1) * longest > max_batch_tokens
-        too_many_pairs = max_batch_pairs is not None and len(batch) >= max_batch_pairs
-        if batch and (too_many_tokens or too_many_pairs):
-            yield batch, padded(batch)
-            batch = []
-            longest = padded_lengths[position]
+        if batch:  # its first row is its longest
+            too_many_tokens = (len(batch) + 1) * padded_lengths[batch[0]] > max_batch_tokens
+            too_many_pairs = max_batch_pairs is not None and len(batch) >= max_batch_pairs
+            if too_many_tokens or too_many_pairs:
+                yield batch, padded(batch)
+                batch = []
         batch.append(position)
     if batch:
         yield batch, padded(batch)

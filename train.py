@@ -1220,8 +1220,7 @@ def train(args: argparse.Namespace) -> dict:
         labels = multi_hot([train_split.label_ids[r] for r in rows], config.num_labels, no_relation_id)
         if use_cache:
             return {"pair_representation": train_cache[rows], "labels": labels}
-        batch = train_split.sequences.pad(rows, processor.tokenizer.pad_token_id or 0)
-        return {**batch, "labels": labels}
+        return {**processor.pad_sequences(train_split.sequences, rows), "labels": labels}
 
     def make_loader(epoch: int):
         examples = epoch_examples(train_split, args.negative_ratio, args.seed, epoch)

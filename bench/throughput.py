@@ -177,6 +177,20 @@ def main(argv=None) -> dict:
     label = f"project ({'bf16 ' if device.type == 'cuda' else 'fp32 '}sdpa, {max_batch_tokens // 1024}k tok"
     label += (f", compiled {args.compile_mode or ''}".rstrip() if args.compile else "") + ")"
     runs: dict[str, list] = {}
+
+    def time_project(name: str, bf16: bool | None = None):
+        return run_project(
+            model,
+            processor,
+            documents,
+            pairs,
+            device,
+            max_batch_tokens,
+            name=name,
+            pad_to_multiple_of=args.pad_multiple,
+            bf16=bf16,
+        )
+
     for _ in range(args.repeats or (2 if device.type == "cpu" else 1)):
         if naive_model is not None:
             runs.setdefault("naive", []).append(
@@ -190,31 +204,10 @@ def main(argv=None) -> dict:
                     name="naive" if args.naive_docs is None else f"naive (first {args.naive_docs} docs)",
                 )
             )
-        runs.setdefault("project", []).append(
-            run_project(
-                model,
-                processor,
-                documents,
-                pairs,
-                device,
-                max_batch_tokens,
-                name=label,
-                pad_to_multiple_of=args.pad_multiple,
-            )
-        )
+        runs.setdefault("project", []).append(time_project(label))
         if args.cpu_bf16 and device.type == "cpu":
             runs.setdefault("project bf16", []).append(
-                run_project(
-                    model,
-                    processor,
-                    documents,
-                    pairs,
-                    device,
-                    max_batch_tokens,
-                    name=label.replace("fp32", "bf16 autocast"),
-                    pad_to_multiple_of=args.pad_multiple,
-                    bf16=True,
-                )
+                time_project(label.replace("fp32", "bf16 autocast"), bf16=True)
             )
     best_runs = {}
     for key, attempts in runs.items():
