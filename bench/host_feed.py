@@ -6,6 +6,7 @@ background threads that share one interpreter lock, so about one core's worth of
 
     python bench/host_feed.py --docs 100                       # all pairs of the first 100 Re-DocRED test documents
     python bench/host_feed.py --docs 100 --entity_markers plain
+    python bench/host_feed.py --docs 100 --profile             # and where the whole path's time goes
 
 Prints pairs/s for encoding alone, for packing + padding alone, and for the whole path (`iter_document_logits`,
 which on a GPU also runs encoding and padding in background threads), best of `--repeats` runs.
@@ -64,6 +65,11 @@ def main(argv=None) -> None:
     parser.add_argument("--entity_markers", choices=["none", "plain", "typed"], default="none")
     parser.add_argument("--max_batch_tokens", type=int, default=16384)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also print where the whole path's time goes (cProfile, top 15)",
+    )
     args = parser.parse_args(argv)
     # truncation notes are not the point here
     logging.getLogger("processing_globalre").setLevel(logging.ERROR)
@@ -100,6 +106,13 @@ def main(argv=None) -> None:
     for name, run in (("encode", encode), ("pack + pad", pack), ("whole path", whole)):
         seconds = best_of(args.repeats, run)
         print(f"{name:<11} {seconds:6.2f} s  {pairs / seconds:9.0f} pairs/s")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(whole)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
 
 if __name__ == "__main__":
