@@ -151,16 +151,17 @@ def render_model_card(results: dict) -> str:
         + f", {data.get('n_train_docs')} documents, {data.get('n_train_pairs')} candidate pairs "
         f"({data.get('n_train_related_pairs')} related; {data.get('n_train_truncated_pairs')} truncated)",
     ]  # fmt: skip
-    if data.get("dev_file"):
-        lines.append(
-            f"- development: `{data.get('dev_file')}`"
-            + (f" `[{data.get('dev_docs')}]`" if data.get("dev_docs") else "")
-        )
-    if data.get("test_file"):
-        lines.append(
-            f"- test: `{data.get('test_file')}`"
-            + (f" `[{data.get('test_docs')}]`" if data.get("test_docs") else "")
-        )
+    for name, key in (("development", "dev"), ("test", "test")):
+        if data.get(f"{key}_file"):
+            lines.append(
+                f"- {name}: `{data.get(f'{key}_file')}`"
+                + (f" `[{data.get(f'{key}_docs')}]`" if data.get(f"{key}_docs") else "")
+                + (
+                    f", {data[f'n_{key}_pairs']} candidate pairs ({data.get(f'n_{key}_truncated_pairs')} truncated)"
+                    if f"n_{key}_pairs" in data  # results written before these counts have no figure here
+                    else ""
+                )
+            )
     lines.append(f"- {data.get('n_labels')} labels; no-relation class `{data.get('no_relation')}`")
     setup = [
         ("encoder", results.get("encoder")),

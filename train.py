@@ -23,6 +23,7 @@ Checkpoints (`OUTPUT_DIR/checkpoints/`) allow `--resume_from_checkpoint`; they a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -577,31 +578,39 @@ def gold_relations(doc: dict, doc_index: int, label_set) -> dict[tuple[int, int]
     }
 
 
+@contextlib.contextmanager
+def truncation_notes_muted():
+    """Silences the processor's per-document truncation warnings: train.py reports truncation once per split
+    (`Split.n_truncated`), which for thousands of documents is the readable form."""
+    processing_logger = logging.getLogger("processing_globalre")
+    level = processing_logger.level
+    processing_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        processing_logger.setLevel(level)
+
+
 def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
-    """Candidate pairs (in the processor's order) with labels; with `encode`, also every pair's tokens."""
+    """Candidate pairs (in the processor's order) with labels and the count of truncated pairs; with `encode`,
+    also every pair's tokens (without, the documents are encoded again when scored, and their tokens are not
+    held for the whole run)."""
     from processing_globalre import PairSequences
 
     split = Split(docs=docs)
     parts = []
-    processing_logger = logging.getLogger("processing_globalre")
-    level = processing_logger.level
-    processing_logger.setLevel(logging.ERROR)  # truncation is summed up below, not reported per document
-    try:
+    with truncation_notes_muted():  # summed up per split (Split.n_truncated), not reported per document
         for doc_index, doc in enumerate(docs):
             split.doc_offsets.append(len(split.pairs))
             relations = gold_relations(doc, doc_index, label_set)
             split.n_gold_facts += sum(len(r) for r in relations.values())
+            encoding = processor.encode_document(doc, index=doc_index)
+            pairs = encoding.pairs
+            split.n_truncated += len(encoding.truncated_pairs)
             if encode:
-                encoding = processor.encode_document(doc, index=doc_index)
-                pairs = encoding.pairs
-                split.n_truncated += len(encoding.truncated_pairs)
                 parts.append(encoding.sequences)
-            else:
-                pairs = processor.candidate_pairs(doc, index=doc_index)
             split.pairs.extend(pairs)
             split.label_ids.extend(tuple(sorted(relations.get(pair, ()))) for pair in pairs)
-    finally:
-        processing_logger.setLevel(level)
     split.doc_offsets.append(len(split.pairs))
     split.pair_doc = np.repeat(np.arange(len(docs)), np.diff(split.doc_offsets))
     if encode:
@@ -822,13 +831,8 @@ def split_tensors(split: Split, processor, model, docs: list[int], output: str, 
         sizes = [len(r) for r in rows]
         sequences = split.sequences.subset(np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64))
     else:
-        processing_logger = logging.getLogger("processing_globalre")
-        level = processing_logger.level
-        processing_logger.setLevel(logging.ERROR)
-        try:
+        with truncation_notes_muted():
             encodings = [processor.encode_document(split.docs[d], index=d) for d in docs]
-        finally:
-            processing_logger.setLevel(level)
         sizes = [len(encoding) for encoding in encodings]
         sequences = PairSequences.concatenate([encoding.sequences for encoding in encodings])
     values = score_sequences(
@@ -1172,14 +1176,16 @@ def train(args: argparse.Namespace) -> dict:
     train_split = build_split(train_docs, processor, label_set, encode=True)
     dev_split = build_split(dev_docs, processor, label_set, encode=False) if dev_docs else None
     test_split = build_split(test_docs, processor, label_set, encode=False) if test_docs else None
-    if train_split.n_truncated:
-        logger.warning(
-            "%d of %d training pairs keep only part of their document (max_seq_length %d, strategy %s)",
-            train_split.n_truncated,
-            len(train_split),
-            config.max_seq_length,
-            config.long_document_strategy,
-        )
+    for name, split in (("training", train_split), ("development", dev_split), ("test", test_split)):
+        if split is not None and split.n_truncated:
+            logger.warning(
+                "%d of %d %s pairs keep only part of their document (max_seq_length %d, strategy %s)",
+                split.n_truncated,
+                len(split),
+                name,
+                config.max_seq_length,
+                config.long_document_strategy,
+            )
     if not train_split.is_positive().any():
         raise TrainingError("the training documents hold no relation of the label set")
 
@@ -1554,6 +1560,10 @@ def train(args: argparse.Namespace) -> dict:
                 "n_train_pairs": len(train_split),
                 "n_train_related_pairs": int(train_split.is_positive().sum()),
                 "n_train_truncated_pairs": train_split.n_truncated,
+                "n_dev_pairs": len(dev_split) if dev_split else 0,
+                "n_dev_truncated_pairs": dev_split.n_truncated if dev_split else 0,
+                "n_test_pairs": len(test_split) if test_split else 0,
+                "n_test_truncated_pairs": test_split.n_truncated if test_split else 0,
                 "n_labels": len(label_set),
                 "no_relation": label_set.no_relation,
             },

@@ -135,6 +135,13 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
     assert results["machine"]["cpu"] and results["versions"]["torch"] == torch.__version__
     assert results["training_seconds"] > 0 and results["cached_pair_vectors"] is True
     assert [record["epoch"] for record in results["history"]] == [1, 2]
+    # max_seq_length 64 cuts every Re-DocRED document: evaluation pairs are counted and reported like training's
+    data = results["data"]
+    for split in ("train", "dev", "test"):
+        assert data[f"n_{split}_truncated_pairs"] == data[f"n_{split}_pairs"] > 0, data
+    for split, name in (("train", "training"), ("dev", "development"), ("test", "test")):
+        count = data[f"n_{split}_pairs"]
+        assert f"{count} of {count} {name} pairs keep only part of their document" in result.stderr, name
 
     # The card: Hub metadata with the measured numbers, and the same numbers in the text.
     from huggingface_hub import ModelCard
@@ -146,6 +153,7 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
     assert measured[("test", "F1 (test, %)")] == round(100 * results["test"]["f1"], 2)
     assert measured[("validation", "Ign F1 (validation, %)")] == round(100 * results["dev"]["ign_f1"], 2)
     assert f"{100 * results['test']['f1']:.2f}" in card.text
+    assert f"{data['n_test_pairs']} candidate pairs ({data['n_test_pairs']} truncated)" in card.text
     assert (output_dir / "model_card.md").read_text() == (output_dir / "README.md").read_text()
 
     # A fresh process without the project on its path loads it through AutoModel and the pipeline, and its
