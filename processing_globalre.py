@@ -680,6 +680,86 @@ class GlobalReProcessor(ProcessorMixin):
             segment.extend(doc.ids[cursor:end])
         return segment, truncated
 
+    def _marked_documents(
+        self, doc: _TokenizedDocument, heads: np.ndarray, tails: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`[CLS] document [SEP]` with the markers of every mention of the head and of the tail, for pairs whose whole
+        document fits, built for all of them at once and stored back to back: the same tokens as
+        `_document_segment` over the whole document, without a Python list per pair (with markers every pair has
+        its own segment, and building them one by one was most of the host's work)."""
+        head_start, head_end, tail_start, tail_end = self.marker_ids
+        document = np.asarray(doc.ids, dtype=np.int32)
+        total = len(document)
+        # Every (entity, role) gets a block of insertions, opening and closing marker of each mention in mention
+        # order, head role first: the order in which `_document_segment` lists them before its stable sort.
+        positions, kinds, piece_starts, piece_lengths, pieces = [], [], [], [], []
+        blocks = np.zeros(
+            (2, len(doc.mentions), 2), dtype=np.int64
+        )  # [role, entity] -> (first insertion, count)
+        for role, (opening, closing) in enumerate(((head_start, head_end), (tail_start, tail_end))):
+            for entity, mentions in enumerate(doc.mentions):
+                opening_ids = [opening]
+                if self.entity_markers == "typed":
+                    opening_ids += doc.type_ids[doc.entity_types[entity]]
+                blocks[role, entity] = (len(positions), 2 * len(mentions))
+                for start, end in mentions:
+                    # closing markers (kind 0) sort before opening ones (kind 1) at the same position
+                    for position, kind, tokens in ((start, 1, opening_ids), (end, 0, [closing])):
+                        positions.append(position)
+                        kinds.append(kind)
+                        piece_starts.append(len(pieces))
+                        piece_lengths.append(len(tokens))
+                        pieces.extend(tokens)
+        positions, kinds = np.asarray(positions, dtype=np.int64), np.asarray(kinds, dtype=np.int64)
+        piece_starts, piece_lengths = (
+            np.asarray(piece_starts, dtype=np.int64),
+            np.asarray(piece_lengths, np.int64),
+        )
+        pieces = np.asarray(pieces, dtype=np.int32)
+
+        # each pair's insertions: its head's block, then its tail's
+        head_first, head_count = blocks[0, heads, 0], blocks[0, heads, 1]
+        tail_first, tail_count = blocks[1, tails, 0], blocks[1, tails, 1]
+        counts = head_count + tail_count
+        pair_of = np.repeat(np.arange(len(heads)), counts)
+        within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        in_head = within < head_count[pair_of]
+        insertion = np.where(
+            in_head, head_first[pair_of] + within, tail_first[pair_of] + within - head_count[pair_of]
+        )
+        # sorted by pair, then position, then kind, keeping the listed order among equals (a stable sort)
+        order = np.lexsort((within, kinds[insertion], positions[insertion], pair_of))
+        insertion, pair_of = insertion[order], pair_of[order]
+        inserted_lengths = piece_lengths[insertion]
+        inserted_positions = positions[insertion]
+
+        added = np.bincount(pair_of, weights=inserted_lengths, minlength=len(heads)).astype(np.int64)
+        lengths = total + 2 + added
+        bases = np.cumsum(lengths) - lengths  # where each pair's segment starts in the output
+        out = np.empty(int(lengths.sum()), dtype=np.int32)
+        out[bases] = self.tokenizer.cls_token_id
+        out[bases + lengths - 1] = self.tokenizer.sep_token_id
+        # document token j of a pair moves right by the tokens inserted at positions <= j
+        inserted_at = np.bincount(
+            pair_of * (total + 1) + inserted_positions,
+            weights=inserted_lengths,
+            minlength=len(heads) * (total + 1),
+        ).reshape(len(heads), total + 1)
+        shifts = np.cumsum(inserted_at, axis=1).astype(np.int64)[:, :total]
+        out[bases[:, None] + 1 + np.arange(total)[None, :] + shifts] = document[None, :]
+        # insertion k starts after the document tokens before its position and the insertions before it
+        before = np.cumsum(inserted_lengths) - inserted_lengths
+        before -= (np.cumsum(added) - added)[pair_of]
+        starts = bases[pair_of] + 1 + inserted_positions + before
+        token_count = int(inserted_lengths.sum())
+        offsets = np.arange(token_count) - np.repeat(
+            np.cumsum(inserted_lengths) - inserted_lengths, inserted_lengths
+        )
+        out[np.repeat(starts, inserted_lengths) + offsets] = pieces[
+            np.repeat(piece_starts[insertion], inserted_lengths) + offsets
+        ]
+        return out, lengths
+
     def encode_document(
         self, document: Any, pairs: Sequence[Sequence[int]] | None = None, index: int | None = None
     ) -> DocumentEncoding:
@@ -717,12 +797,27 @@ class GlobalReProcessor(ProcessorMixin):
         for part, column in ((1, 0), (2, 1)):
             spans[:, part, 0] = entity_starts[pair_array[:, column]]
             spans[:, part, 1] = entity_lengths[pair_array[:, column]]
-        # Without markers, a pair whose sequence fits shares the whole-document segment: the common case.
+        # Without markers, a pair whose sequence fits shares the whole-document segment: the common case. With
+        # markers, pairs whose whole document fits with all their markers get theirs built together; the others
+        # (truncated) one by one.
         entity_tokens = spans[:, 1, 1] + spans[:, 2, 1]
+        marked_whole = np.zeros(0, dtype=np.int64)
         if self.entity_markers == "none":
             own_segment = np.flatnonzero(len(whole) + entity_tokens > self.max_seq_length).tolist()
         else:
-            own_segment = range(len(candidate))
+            marker_tokens = np.asarray(
+                [
+                    len(mentions) * (2 + (len(doc.type_ids[kind]) if self.entity_markers == "typed" else 0))
+                    for mentions, kind in zip(doc.mentions, doc.entity_types)
+                ],
+                dtype=np.int64,
+            )
+            fits = (
+                len(whole) + marker_tokens[pair_array[:, 0]] + marker_tokens[pair_array[:, 1]] + entity_tokens
+                <= self.max_seq_length
+            )
+            marked_whole = np.flatnonzero(fits)
+            own_segment = np.flatnonzero(~fits).tolist()
         truncated_pairs, segments = [], []
         next_start = len(whole) + int(entity_lengths.sum())
         for position in own_segment:
@@ -739,6 +834,13 @@ class GlobalReProcessor(ProcessorMixin):
         tokens = np.fromiter(
             itertools.chain(whole, *entity_parts, *segments), dtype=np.int32, count=next_start
         )
+        if len(marked_whole):
+            marked, lengths = self._marked_documents(
+                doc, pair_array[marked_whole, 0], pair_array[marked_whole, 1]
+            )
+            spans[marked_whole, 0, 0] = next_start + np.cumsum(lengths) - lengths
+            spans[marked_whole, 0, 1] = lengths
+            tokens = np.concatenate([tokens, marked])
         encoding = DocumentEncoding(
             title=doc.title,
             pairs=candidate,

@@ -183,6 +183,37 @@ def test_entity_markers_wrap_every_mention_of_the_pair(tokenizer, markers):
         assert "[unused0] warsaw [unused1]" in text and "[unused2] marie curie [unused3]" in text
 
 
+@pytest.mark.parametrize("markers", ["plain", "typed"])
+def test_marked_documents_built_together_equal_the_one_pair_builder(tokenizer, markers):
+    # Awkward layouts: nested and identical mentions of different entities, a mention at the first and at the last
+    # word, an entity with several mentions, a word without tokens inside a mention, and a pair of an entity with
+    # itself. Every pair fits, so encode_document builds them all at once; each must equal the segment that
+    # _document_segment builds for that pair alone.
+    document = copy.deepcopy(EXAMPLE_DOCUMENT)
+    document["sents"][1][6] = "\u200b"  # tokenizes to nothing
+    document["vertexSet"] += [
+        [{"name": "Paris is", "sent_id": 0, "pos": [0, 2], "type": "MISC"}],  # starts with entity 0
+        [{"name": "Paris", "sent_id": 0, "pos": [0, 1], "type": "LOC"}],  # the same span as entity 0
+        [
+            {"name": ". ", "sent_id": 1, "pos": [8, 9], "type": "MISC"},  # the last word
+            {"name": "Warsaw ,", "sent_id": 1, "pos": [5, 7], "type": "MISC"},  # ends on the empty word
+            {"name": "capital of", "sent_id": 0, "pos": [3, 5], "type": "MISC"},
+        ],
+    ]
+    processor = GlobalReProcessor(tokenizer, entity_markers=markers)
+    n = len(document["vertexSet"])
+    pairs = [(h, t) for h in range(n) for t in range(n)]  # (e, e) too: both roles' markers on one entity
+    encoding = processor.encode_document(document, pairs=pairs)
+    assert encoding.truncated_pairs == []
+    tokens = processor.tokenize_document(document)
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    for position, (head, tail) in enumerate(pairs):
+        segment, truncated = processor._document_segment(tokens, head, tail, processor.max_seq_length)
+        first = encoding.segment_lengths[position]
+        assert encoding.input_ids[position][:first] == [cls_id, *segment, sep_id], (head, tail)
+        assert not truncated
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [
