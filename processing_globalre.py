@@ -38,6 +38,9 @@ except ImportError:  # the same file used from a source checkout or an installed
 # at ., ! or ? followed by white space. Simple and deterministic, so character spans map to words predictably.
 _WORD_PATTERN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# Marked document segments are built together for about this many (pair, document token) cells at a time, which
+# bounds the builder's temporary arrays (~100 MB) for encoders with long position limits.
+MARKED_CHUNK_TOKENS = 1 << 22
 
 
 def entity_type(entity: list[dict]) -> str:
@@ -621,8 +624,10 @@ class GlobalReProcessor(ProcessorMixin):
         sentence_costs = [cost([bounds]) for bounds in doc.sentence_bounds]
         if sum(sentence_costs[s] for s in seeds) <= budget:
             # mention sentences first, then their neighbours, nearest first
+            # (no seed when every mention of the pair covers no token: then plain document order)
             order = sorted(
-                range(len(sentence_costs)), key=lambda s: (min(abs(s - seed) for seed in seeds), s)
+                range(len(sentence_costs)),
+                key=lambda s: (min((abs(s - seed) for seed in seeds), default=0), s),
             )
             kept, used = [], 0
             for s in order:
@@ -834,13 +839,17 @@ class GlobalReProcessor(ProcessorMixin):
         tokens = np.fromiter(
             itertools.chain(whole, *entity_parts, *segments), dtype=np.int32, count=next_start
         )
-        if len(marked_whole):
-            marked, lengths = self._marked_documents(
-                doc, pair_array[marked_whole, 0], pair_array[marked_whole, 1]
-            )
-            spans[marked_whole, 0, 0] = next_start + np.cumsum(lengths) - lengths
-            spans[marked_whole, 0, 1] = lengths
-            tokens = np.concatenate([tokens, marked])
+        # In chunks of pairs: the builder's temporaries are a few int64 arrays of pairs x document tokens.
+        chunk = max(1, MARKED_CHUNK_TOKENS // (len(doc.ids) + 1))
+        parts = [tokens]
+        for first in range(0, len(marked_whole), chunk):
+            rows = marked_whole[first : first + chunk]
+            marked, lengths = self._marked_documents(doc, pair_array[rows, 0], pair_array[rows, 1])
+            spans[rows, 0, 0] = next_start + np.cumsum(lengths) - lengths
+            spans[rows, 0, 1] = lengths
+            next_start += len(marked)
+            parts.append(marked)
+        tokens = np.concatenate(parts) if len(parts) > 1 else tokens
         encoding = DocumentEncoding(
             title=doc.title,
             pairs=candidate,

@@ -67,6 +67,49 @@ def test_markers_that_push_a_fitting_document_over_the_budget_truncate_it(tokeni
     assert encoding.truncated_pairs == [0] and len(encoding.input_ids[0]) <= length
 
 
+@pytest.mark.parametrize("markers", ["plain", "typed"])
+def test_marked_pairs_that_fit_exactly_stay_whole_and_one_token_less_truncates(tokenizer, markers):
+    # Whether a marked pair's whole document fits is decided before its segment is built (typed markers' type
+    # tokens included): at its exact length the pair is whole; one token less, it is cut and reported.
+    roomy = GlobalReProcessor(tokenizer, entity_markers=markers).encode_document(
+        EXAMPLE_DOCUMENT, [(0, 1), (3, 2)]
+    )
+    for position, pair in enumerate(roomy.pairs):
+        length = len(roomy.input_ids[position])
+        exact = GlobalReProcessor(tokenizer, entity_markers=markers, max_seq_length=length)
+        encoding = exact.encode_document(EXAMPLE_DOCUMENT, [pair])
+        assert encoding.truncated_pairs == [] and encoding.input_ids == [roomy.input_ids[position]]
+        short = GlobalReProcessor(tokenizer, entity_markers=markers, max_seq_length=length - 1)
+        encoding = short.encode_document(EXAMPLE_DOCUMENT, [pair])
+        assert encoding.truncated_pairs == [0] and len(encoding.input_ids[0]) <= length - 1
+
+
+def test_marked_segments_built_in_chunks_equal_one_chunk(tokenizer, monkeypatch):
+    import processing_globalre
+
+    processor = GlobalReProcessor(tokenizer, entity_markers="typed")
+    whole = processor.encode_document(EXAMPLE_DOCUMENT)
+    monkeypatch.setattr(processing_globalre, "MARKED_CHUNK_TOKENS", 50)  # a few pairs per chunk
+    chunked = processor.encode_document(EXAMPLE_DOCUMENT)
+    assert chunked == whole and chunked.input_ids == whole.input_ids
+
+
+def test_pair_whose_mentions_cover_no_token_is_truncated_in_document_order(tokenizer):
+    # Every mention of the pair sits on a word that tokenizes to nothing, after the last sentence with tokens:
+    # no sentence holds a mention, so the kept sentences follow document order (this once raised ValueError).
+    document = {
+        "title": "Empty mention",
+        "sents": [["Paris", "is", "nice"], ["\u200b"]],
+        "vertexSet": [
+            [{"name": "Paris", "sent_id": 0, "pos": [0, 1], "type": "LOC"}],
+            [{"name": "\u200b", "sent_id": 1, "pos": [0, 1], "type": "MISC"}],
+        ],
+    }
+    processor = GlobalReProcessor(tokenizer, entity_markers="plain", max_seq_length=7)
+    encoding = processor.encode_document(document, [(1, 1)])
+    assert encoding.truncated_pairs == [0] and len(encoding.input_ids[0]) <= 7
+
+
 def test_entity_text_options(tokenizer):
     document = copy.deepcopy(EXAMPLE_DOCUMENT)
     document["vertexSet"][0].insert(0, {"name": "the capital", "sent_id": 0, "pos": [2, 4], "type": "LOC"})
