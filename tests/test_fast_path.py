@@ -388,7 +388,12 @@ def test_host_feed_profile_times_its_parts(tmp_path, capsys):
     assert f"2 documents of documents.json, {pairs} pairs" in printed
     half = pairs // 2  # every pair of the long document, none of the short one
     assert re.search(
-        rf"interval search of the {half} truncated pairs +[0-9.]+ s +[0-9.]+ % of the whole path", printed
+        rf"segments of the {half} truncated pairs +[0-9.]+ s +[0-9.]+ % of the whole path, [0-9]+ us a pair",
+        printed,
     )
-    for part in ("tokenizing the documents", "packing + padding the batches"):
+    for part in (
+        "tokenizing the documents",
+        "of which their interval search",
+        "packing + padding the batches",
+    ):
         assert re.search(rf"{re.escape(part)} +[0-9.]+ s +[0-9.]+ % of the whole path", printed)
