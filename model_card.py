@@ -157,8 +157,9 @@ def render_model_card(results: dict) -> str:
                 f"- {name}: `{data.get(f'{key}_file')}`"
                 + (f" `[{data.get(f'{key}_docs')}]`" if data.get(f"{key}_docs") else "")
                 + (
-                    f", {data[f'n_{key}_pairs']} candidate pairs ({data.get(f'n_{key}_truncated_pairs')} truncated)"
-                    if f"n_{key}_pairs" in data  # results written before these counts have no figure here
+                    f", {data[f'n_{key}_docs']} documents, {data[f'n_{key}_pairs']} candidate pairs "
+                    f"({data[f'n_{key}_truncated_pairs']} truncated)"
+                    if f"n_{key}_docs" in data  # results written before these counts have no figure here
                     else ""
                 )
             )

@@ -153,7 +153,19 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
     assert measured[("test", "F1 (test, %)")] == round(100 * results["test"]["f1"], 2)
     assert measured[("validation", "Ign F1 (validation, %)")] == round(100 * results["dev"]["ign_f1"], 2)
     assert f"{100 * results['test']['f1']:.2f}" in card.text
-    assert f"{data['n_test_pairs']} candidate pairs ({data['n_test_pairs']} truncated)" in card.text
+    assert (
+        f"1 documents, {data['n_test_pairs']} candidate pairs ({data['n_test_pairs']} truncated)" in card.text
+    )
+    # results.json files written before the evaluation splits were counted still render, without those figures
+    from model_card import render_model_card
+
+    older = copy.deepcopy(results)
+    for split in ("dev", "test"):
+        for key in ("docs", "pairs", "truncated_pairs"):
+            del older["data"][f"n_{split}_{key}"]
+    rendered = render_model_card(older)
+    assert f"- test: `{REDOCRED_TEST}`\n" in rendered
+    assert rendered.count("candidate pairs (") == 1  # training's line only
     assert (output_dir / "model_card.md").read_text() == (output_dir / "README.md").read_text()
 
     # A fresh process without the project on its path loads it through AutoModel and the pipeline, and its
