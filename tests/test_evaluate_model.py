@@ -92,3 +92,19 @@ def test_runs_a_tiny_saved_model(tmp_path):
     assert report["n_gold"] == 13
     for key in ("precision", "recall", "f1", "ign_f1"):
         assert 0.0 <= report[key] <= 1.0
+    assert report["inference"]["bf16"] is False  # fp32 by default on CPU
+
+    # --bf16 opts in on CPU: the report says so, and the scores move only by bf16 rounding
+    bf16 = evaluate_model.main(
+        ["--model", model_dir, "--data", str(data), "--output_dir", str(tmp_path / "out-bf16"), "--bf16"]
+        + ["--max_docs", "3", "--device", "cpu", "--no_progress"]
+    )
+    assert bf16["inference"]["bf16"] is True
+    exact = {(p["title"], p["h_idx"], p["t_idx"], p["r"]): p["score"] for p in predictions}
+    rounded = {
+        (p["title"], p["h_idx"], p["t_idx"], p["r"]): p["score"]
+        for p in read_json(tmp_path / "out-bf16" / "predictions.json")
+    }
+    shared = exact.keys() & rounded.keys()
+    assert shared and max(abs(exact[k] - rounded[k]) for k in shared) < 0.02
+    assert any(exact[k] != rounded[k] for k in shared)  # really ran in bf16
