@@ -67,7 +67,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="run the encoder under bf16 autocast (default: on CUDA, not on CPU); --no-bf16 gives fp32 logits on a "
-        "GPU, --bf16 speeds up CPUs with AVX-512 BF16 or AMX; the report records which ran",
+        "GPU, --bf16 speeds up CPUs with AVX-512 BF16 or AMX; the report records what ran (inference.precision)",
     )
     parser.add_argument(
         "--max_docs", type=int, help="only the first N gold documents; predictions for others are set aside"
@@ -129,7 +129,7 @@ def to_submission(docs: Sequence[dict], triples_per_doc: Sequence[Sequence[dict]
 
 def run_model(args: argparse.Namespace, gold_docs: list[dict]) -> tuple[list[dict], dict, LabelSet]:
     """Predict with the saved model; returns the submission, inference statistics and the model's label set."""
-    from pipeline_globalre import load_globalre, predict_documents
+    from pipeline_globalre import encoder_precision, load_globalre, predict_documents
 
     model, processor = load_globalre(args.model, device=args.device)
     n_pairs = sum(len(processor.candidate_pairs(doc)) for doc in gold_docs)
@@ -145,10 +145,9 @@ def run_model(args: argparse.Namespace, gold_docs: list[dict]) -> tuple[list[dic
         bf16=args.bf16,
     )
     seconds = time.perf_counter() - start
-    device = next(model.parameters()).device
     inference = {
-        "device": str(device),
-        "bf16": args.bf16 if args.bf16 is not None else device.type == "cuda",  # score_sequences' default
+        "device": str(next(model.parameters()).device),
+        "precision": encoder_precision(model, args.bf16),
         "n_documents": len(gold_docs),
         "n_candidate_pairs": n_pairs,
         "seconds": seconds,
@@ -286,7 +285,7 @@ def format_report(report: dict, n_relations: int = TABLE_RELATIONS) -> str:
         lines.append(
             f"\ninference: {inference['n_documents']} documents, {inference['n_candidate_pairs']} pairs in "
             f"{inference['seconds']:.1f} s on {inference['device']}"
-            + (", bf16 autocast" if inference.get("bf16") else "")
+            + (f" ({inference['precision']})" if inference.get("precision") else "")
         )
     return "\n".join(lines)
 

@@ -82,6 +82,23 @@ def default_max_batch_tokens(device: torch.device) -> int:
     return CPU_MAX_BATCH_TOKENS if torch.device(device).type == "cpu" else DEFAULT_MAX_BATCH_TOKENS
 
 
+def runs_bf16_autocast(model, bf16: bool | None = None) -> bool:
+    """Whether `score_sequences` runs the encoder under bf16 autocast: when asked (`bf16`; by default on CUDA only)
+    and the weights are float32 (weights already in half precision run as they are)."""
+    parameter = next(model.parameters())
+    if bf16 is None:
+        bf16 = parameter.device.type == "cuda"
+    return bf16 and parameter.dtype == torch.float32
+
+
+def encoder_precision(model, bf16: bool | None = None) -> str:
+    """What the encoder computes in under `score_sequences(..., bf16=bf16)`: "bf16 autocast", or the weights'
+    dtype ("float32", "bfloat16", "float16")."""
+    if runs_bf16_autocast(model, bf16):
+        return "bf16 autocast"
+    return str(next(model.parameters()).dtype).removeprefix("torch.")
+
+
 def score_sequences(
     model,
     processor: GlobalReProcessor,
@@ -114,12 +131,9 @@ def score_sequences(
     on_cuda = device.type == "cuda"
     if max_batch_tokens is None:
         max_batch_tokens = default_max_batch_tokens(device)
-    model_dtype = next(model.parameters()).dtype
-    if bf16 is None:
-        bf16 = on_cuda
     autocast = (
         torch.autocast(device.type, dtype=torch.bfloat16)
-        if bf16 and model_dtype == torch.float32
+        if runs_bf16_autocast(model, bf16)
         else contextlib.nullcontext()
     )
     batches = pack_batches(

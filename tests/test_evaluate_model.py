@@ -92,14 +92,16 @@ def test_runs_a_tiny_saved_model(tmp_path):
     assert report["n_gold"] == 13
     for key in ("precision", "recall", "f1", "ign_f1"):
         assert 0.0 <= report[key] <= 1.0
-    assert report["inference"]["bf16"] is False  # fp32 by default on CPU
+    assert report["inference"]["precision"] == "float32"  # fp32 by default on CPU
+    assert "on cpu (float32)" in evaluate_model.format_report(report)
 
     # --bf16 opts in on CPU: the report says so, and the scores move only by bf16 rounding
     bf16 = evaluate_model.main(
         ["--model", model_dir, "--data", str(data), "--output_dir", str(tmp_path / "out-bf16"), "--bf16"]
         + ["--max_docs", "3", "--device", "cpu", "--no_progress"]
     )
-    assert bf16["inference"]["bf16"] is True
+    assert bf16["inference"]["precision"] == "bf16 autocast"
+    assert "on cpu (bf16 autocast)" in evaluate_model.format_report(bf16)
     exact = {(p["title"], p["h_idx"], p["t_idx"], p["r"]): p["score"] for p in predictions}
     rounded = {
         (p["title"], p["h_idx"], p["t_idx"], p["r"]): p["score"]
