@@ -24,6 +24,10 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}"
 
 
+def _count(n: int | None, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _metadata(results: dict) -> str:
     from huggingface_hub import EvalResult, ModelCardData
 
@@ -148,7 +152,7 @@ def render_model_card(results: dict) -> str:
         "## Training data",
         "",
         f"- training: `{data.get('train_file')}`" + (f" documents `[{data.get('train_docs')}]`" if data.get("train_docs") else "")
-        + f", {data.get('n_train_docs')} documents, {data.get('n_train_pairs')} candidate pairs "
+        + f", {_count(data.get('n_train_docs'), 'document')}, {data.get('n_train_pairs')} candidate pairs "
         f"({data.get('n_train_related_pairs')} related; {data.get('n_train_truncated_pairs')} truncated)",
     ]  # fmt: skip
     for name, key in (("development", "dev"), ("test", "test")):
@@ -156,10 +160,10 @@ def render_model_card(results: dict) -> str:
             lines.append(
                 f"- {name}: `{data.get(f'{key}_file')}`"
                 + (f" `[{data.get(f'{key}_docs')}]`" if data.get(f"{key}_docs") else "")
+                + (f", {_count(data[f'n_{key}_docs'], 'document')}" if f"n_{key}_docs" in data else "")
                 + (
-                    f", {data[f'n_{key}_docs']} documents, {data[f'n_{key}_pairs']} candidate pairs "
-                    f"({data[f'n_{key}_truncated_pairs']} truncated)"
-                    if f"n_{key}_docs" in data  # results written before these counts have no figure here
+                    f", {data[f'n_{key}_pairs']} candidate pairs ({data.get(f'n_{key}_truncated_pairs')} truncated)"
+                    if f"n_{key}_pairs" in data  # results written before these counts have no figure here
                     else ""
                 )
             )

@@ -154,14 +154,19 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
     assert measured[("validation", "Ign F1 (validation, %)")] == round(100 * results["dev"]["ign_f1"], 2)
     assert f"{100 * results['test']['f1']:.2f}" in card.text
     assert (
-        f"1 documents, {data['n_test_pairs']} candidate pairs ({data['n_test_pairs']} truncated)" in card.text
+        f"1 document, {data['n_test_pairs']} candidate pairs ({data['n_test_pairs']} truncated)" in card.text
     )
-    # results.json files written before the evaluation splits were counted still render, without those figures
+    # results.json files of earlier versions still render, with the figures they hold: none for the evaluation
+    # splits, or their pairs without their document counts
     from model_card import render_model_card
 
     older = copy.deepcopy(results)
     for split in ("dev", "test"):
-        for key in ("docs", "pairs", "truncated_pairs"):
+        del older["data"][f"n_{split}_docs"]
+    rendered = render_model_card(older)
+    assert f"- test: `{REDOCRED_TEST}`, {data['n_test_pairs']} candidate pairs" in rendered
+    for split in ("dev", "test"):
+        for key in ("pairs", "truncated_pairs"):
             del older["data"][f"n_{split}_{key}"]
     rendered = render_model_card(older)
     assert f"- test: `{REDOCRED_TEST}`\n" in rendered
