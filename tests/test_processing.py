@@ -89,8 +89,13 @@ def test_marked_segments_built_in_chunks_equal_one_chunk(tokenizer, monkeypatch)
 
     processor = GlobalReProcessor(tokenizer, entity_markers="typed")
     whole = processor.encode_document(EXAMPLE_DOCUMENT)
-    monkeypatch.setattr(processing_globalre, "MARKED_CHUNK_TOKENS", 50)  # a few pairs per chunk
+    chunks = []
+    build = processor._marked_documents
+    monkeypatch.setattr(processor, "_marked_documents", lambda *a: chunks.append(len(a[1])) or build(*a))
+    tokens = len(processor.tokenize_document(EXAMPLE_DOCUMENT).ids)
+    monkeypatch.setattr(processing_globalre, "MARKED_CHUNK_TOKENS", 3 * (tokens + 1))  # three pairs a chunk
     chunked = processor.encode_document(EXAMPLE_DOCUMENT)
+    assert chunks == [3] * 6 + [2]  # 20 pairs
     assert chunked == whole and chunked.input_ids == whole.input_ids
 
 
@@ -99,15 +104,15 @@ def test_pair_whose_mentions_cover_no_token_is_truncated_in_document_order(token
     # no sentence holds a mention, so the kept sentences follow document order (this once raised ValueError).
     document = {
         "title": "Empty mention",
-        "sents": [["Paris", "is", "nice"], ["\u200b"]],
-        "vertexSet": [
-            [{"name": "Paris", "sent_id": 0, "pos": [0, 1], "type": "LOC"}],
-            [{"name": "\u200b", "sent_id": 1, "pos": [0, 1], "type": "MISC"}],
-        ],
+        "sents": [["Paris", "is", "the"], ["capital", "of", "France"], ["\u200b"]],
+        "vertexSet": [[{"name": "\u200b", "sent_id": 2, "pos": [0, 1], "type": "MISC"}]],
     }
-    processor = GlobalReProcessor(tokenizer, entity_markers="plain", max_seq_length=7)
-    encoding = processor.encode_document(document, [(1, 1)])
-    assert encoding.truncated_pairs == [0] and len(encoding.input_ids[0]) <= 7
+    # entity parts: no tokens and a [SEP] each; the budget left, 8 tokens, holds either the first sentence (7
+    # tokens) or the second (8), not both
+    processor = GlobalReProcessor(tokenizer, max_seq_length=2 + 2 + 8)
+    encoding = processor.encode_document(document, [(0, 0)])
+    assert encoding.truncated_pairs == [0]
+    assert tokenizer.decode(encoding.input_ids[0]) == "[CLS] paris is the [SEP] [SEP] [SEP]"
 
 
 def test_entity_text_options(tokenizer):
