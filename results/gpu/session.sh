@@ -102,7 +102,9 @@ run_part() {
     mkdir -p "$dir"
     case $part in
     check)
-        step versions nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+        if [ -z "${GLOBALRE_DRY_RUN:-}" ]; then  # no GPU in a dry run: its exit status stays meaningful
+            step versions nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+        fi
         step packages python3 -c "import torch, transformers, accelerate, datasets, evaluate, huggingface_hub, pyarrow
 for module in (torch, transformers, accelerate, datasets, evaluate, huggingface_hub, pyarrow):
     print(module.__name__, module.__version__)
