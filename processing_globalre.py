@@ -589,13 +589,26 @@ class GlobalReProcessor(ProcessorMixin):
     # Pair sequences
     # ----------------------------------------------------------------------------------------------------------
 
+    def _markers(self, doc: _TokenizedDocument, entity: int, role: int) -> tuple[list[int], list[int]]:
+        """The tokens that open and close each mention of `entity` as the head (role 0) or the tail (role 1): a
+        marker, then with typed markers the entity type's tokens; a closing marker."""
+        opening, closing = self.marker_ids[2 * role : 2 * role + 2]
+        if self.entity_markers == "typed":
+            return [opening, *doc.type_ids[doc.entity_types[entity]]], [closing]
+        return [opening], [closing]
+
+    def _marker_tokens_per_mention(self, doc: _TokenizedDocument, entity: int) -> int:
+        """How many tokens the markers add around each mention of `entity` (the same in either role)."""
+        opening_ids, closing_ids = self._markers(doc, entity, 0)
+        return len(opening_ids) + len(closing_ids)
+
     def _marked_mentions(self, doc: _TokenizedDocument, head: int, tail: int) -> list[tuple[int, int, int]]:
         """The pair's mentions as `(start, end, marker tokens they add)`; empty without markers."""
         if self.entity_markers == "none":
             return []
         marked = []
         for entity in (head, tail):
-            cost = 2 + (len(doc.type_ids[doc.entity_types[entity]]) if self.entity_markers == "typed" else 0)
+            cost = self._marker_tokens_per_mention(doc, entity)
             marked += [(start, end, cost) for start, end in doc.mentions[entity]]
         return marked
 
@@ -662,17 +675,14 @@ class GlobalReProcessor(ProcessorMixin):
             if not truncated:
                 return doc.ids, False
             return [token for start, end in intervals for token in doc.ids[start:end]], True
-        head_start, head_end, tail_start, tail_end = self.marker_ids
         # Insertions keyed by token position; closing markers sort before opening ones at the same position.
         inserts: list[tuple[int, int, list[int]]] = []
-        for entity, (opening, closing) in ((head, (head_start, head_end)), (tail, (tail_start, tail_end))):
-            opening_ids = [opening]
-            if self.entity_markers == "typed":
-                opening_ids += doc.type_ids[doc.entity_types[entity]]
+        for role, entity in enumerate((head, tail)):
+            opening_ids, closing_ids = self._markers(doc, entity, role)
             for start, end in doc.mentions[entity]:
                 if any(a <= start and end <= b for a, b in intervals):
                     inserts.append((start, 1, opening_ids))
-                    inserts.append((end, 0, [closing]))
+                    inserts.append((end, 0, closing_ids))
         inserts.sort(key=lambda item: (item[0], item[1]))
         segment: list[int] = []
         for start, end in intervals:
@@ -692,24 +702,20 @@ class GlobalReProcessor(ProcessorMixin):
         document fits, built for all of them at once and stored back to back: the same tokens as
         `_document_segment` over the whole document, without a Python list per pair (with markers every pair has
         its own segment, and building them one by one was most of the host's work)."""
-        head_start, head_end, tail_start, tail_end = self.marker_ids
         document = np.asarray(doc.ids, dtype=np.int32)
         total = len(document)
         # Every (entity, role) gets a block of insertions, opening and closing marker of each mention in mention
         # order, head role first: the order in which `_document_segment` lists them before its stable sort.
         positions, kinds, piece_starts, piece_lengths, pieces = [], [], [], [], []
-        blocks = np.zeros(
-            (2, len(doc.mentions), 2), dtype=np.int64
-        )  # [role, entity] -> (first insertion, count)
-        for role, (opening, closing) in enumerate(((head_start, head_end), (tail_start, tail_end))):
+        # [role, entity] -> (first insertion, count)
+        blocks = np.zeros((2, len(doc.mentions), 2), dtype=np.int64)
+        for role in (0, 1):
             for entity, mentions in enumerate(doc.mentions):
-                opening_ids = [opening]
-                if self.entity_markers == "typed":
-                    opening_ids += doc.type_ids[doc.entity_types[entity]]
+                opening_ids, closing_ids = self._markers(doc, entity, role)
                 blocks[role, entity] = (len(positions), 2 * len(mentions))
                 for start, end in mentions:
                     # closing markers (kind 0) sort before opening ones (kind 1) at the same position
-                    for position, kind, tokens in ((start, 1, opening_ids), (end, 0, [closing])):
+                    for position, kind, tokens in ((start, 1, opening_ids), (end, 0, closing_ids)):
                         positions.append(position)
                         kinds.append(kind)
                         piece_starts.append(len(pieces))
@@ -812,8 +818,8 @@ class GlobalReProcessor(ProcessorMixin):
         else:
             marker_tokens = np.asarray(
                 [
-                    len(mentions) * (2 + (len(doc.type_ids[kind]) if self.entity_markers == "typed" else 0))
-                    for mentions, kind in zip(doc.mentions, doc.entity_types)
+                    len(mentions) * self._marker_tokens_per_mention(doc, entity)
+                    for entity, mentions in enumerate(doc.mentions)
                 ],
                 dtype=np.int64,
             )
