@@ -110,29 +110,6 @@ def main(argv=None) -> None:
         for _ in iter_document_logits(stub, processor, documents, max_batch_tokens=args.max_batch_tokens):
             pass
 
-    # the parts of the whole path that --profile times on their own
-    def tokenize():
-        for i, document in enumerate(documents):
-            processor.tokenize_document(document, index=i)
-
-    truncated = []  # (tokenized document, head, tail, document-token budget) of every pair that was cut
-    for i, (document, encoding) in enumerate(zip(documents, encodings)):
-        if encoding.truncated_pairs:
-            tokenized = processor.tokenize_document(document, index=i)
-            entity_tokens = encoding.sequences.spans[:, 1:, 1].sum(axis=1)
-            for position in encoding.truncated_pairs:
-                head, tail = encoding.pairs[position]
-                budget = processor.max_seq_length - 2 - int(entity_tokens[position])
-                truncated.append((tokenized, head, tail, budget))
-
-    def interval_search():
-        for tokenized, head, tail, budget in truncated:
-            processor._kept_intervals(tokenized, head, tail, budget)
-
-    def truncated_segments():  # the one-pair path that truncated pairs take, interval search included
-        for tokenized, head, tail, budget in truncated:
-            processor._document_segment(tokenized, head, tail, budget)
-
     print(machine_description(torch.device("cpu")))
     print(
         f"{len(documents)} documents of {Path(args.data).name}, {pairs} pairs, markers {args.entity_markers}, "
@@ -143,6 +120,29 @@ def main(argv=None) -> None:
         seconds[name] = best_of(args.repeats, run)
         print(f"{name:<11} {seconds[name]:6.2f} s  {pairs / seconds[name]:9.0f} pairs/s")
     if args.profile:
+
+        def tokenize():
+            for i, document in enumerate(documents):
+                processor.tokenize_document(document, index=i)
+
+        truncated = []  # (tokenized document, head, tail, document-token budget) of every pair that was cut
+        for i, (document, encoding) in enumerate(zip(documents, encodings)):
+            if encoding.truncated_pairs:
+                tokenized = processor.tokenize_document(document, index=i)
+                entity_tokens = encoding.sequences.spans[:, 1:, 1].sum(axis=1)
+                for position in encoding.truncated_pairs:
+                    head, tail = encoding.pairs[position]
+                    budget = processor.max_seq_length - 2 - int(entity_tokens[position])
+                    truncated.append((tokenized, head, tail, budget))
+
+        def interval_search():
+            for tokenized, head, tail, budget in truncated:
+                processor._kept_intervals(tokenized, head, tail, budget)
+
+        def truncated_segments():  # the one-pair path that truncated pairs take, interval search included
+            for tokenized, head, tail, budget in truncated:
+                processor._document_segment(tokenized, head, tail, budget)
+
         parts = (
             ("tokenizing the documents", tokenize),
             (f"segments of the {len(truncated)} truncated pairs", truncated_segments),
