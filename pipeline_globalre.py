@@ -312,7 +312,7 @@ class RelationExtractionPipeline(Pipeline):
     Call parameters: `threshold` (overrides the model's global threshold), `relations` (only return these
     relation ids), `pairs` (score only these `(head, tail)` pairs of a single document), `max_batch_tokens`,
     `batch_size`, `bf16` (bf16 autocast for the encoder: on by default on CUDA; `bf16=True` on a CPU with
-    AVX-512 BF16 or AMX is about 2x faster there, with logits within bf16 rounding of fp32).
+    AVX-512 BF16 or AMX ran ~1.5x faster there in bench/RESULTS.md, with logits within bf16 rounding of fp32).
     """
 
     _load_processor = True
