@@ -1,24 +1,164 @@
 # Copyright 2026 The GlobalRE authors. Licensed under the MIT licence.
-"""GlobalRE model configuration."""
+"""GlobalRE model configuration, and the one declaration of every GlobalRE option."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from transformers import AutoConfig, BertConfig, PreTrainedConfig
 
-POOLINGS = ("pooler", "cls", "mean", "markers")
-ENTITY_TEXTS = ("first_mention", "all_mentions", "longest_mention")
-ENTITY_MARKERS = ("none", "plain", "typed")
-LONG_DOCUMENT_STRATEGIES = ("mention_windows", "truncate_tail")
-DECISION_RULES = ("threshold", "adaptive")
-LOSSES = ("bce", "adaptive_threshold")
-MARKER_POOLINGS = ("first", "mean", "logsumexp")
 # Unused entries of the BERT uncased vocabulary serve as markers, so no embedding rows are added.
 DEFAULT_MARKER_TOKENS = ("[unused0]", "[unused1]", "[unused2]", "[unused3]")
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"GlobalReConfig.{name} must be one of {', '.join(choices)}; got {value!r}.")
+@dataclass(frozen=True)
+class Option:
+    """One GlobalRE option, declared once. The config's fields, defaults and docstring, the processor's settings and
+    checks, `train.py`'s command-line flags and the model card's table are all derived from these declarations.
+
+    Attributes:
+        name: the config field (and `--name` on the command line).
+        default: the paper-compatible default.
+        doc: what it does (the config docstring, `--help` and the card use it).
+        choices: the allowed values, when they are a closed set.
+        role: `"processor"` (how pairs become encoder sequences: a processor setting, also stored in the config),
+            `"model"` (architecture and loss) or `"decision"` (how logits become relations).
+        card: the label of its row in the model card's training table (`None`: not shown).
+        cli: whether `train.py` exposes it as a flag.
+        type_name: its type as the docstring shows it.
+    """
+
+    name: str
+    default: Any
+    doc: str
+    choices: tuple[Any, ...] | None = None
+    role: str = "model"
+    card: str | None = None
+    cli: bool = True
+    type_name: str = "str"
+
+    def check(self, value: Any, owner: str = "GlobalReConfig") -> None:
+        """Raises a `ValueError` naming `owner.name` when `value` is not one of the choices."""
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(
+                f"{owner}.{self.name} must be one of {', '.join(map(str, self.choices))}; got {value!r}."
+            )
+
+
+OPTIONS: tuple[Option, ...] = (
+    # ---- how pairs become encoder sequences (the processor) ---------------------------------------------------
+    Option(
+        "max_seq_length", 512, "Token budget of one pair sequence, special tokens included (the paper's 512). "
+        "Named so because transformers reserves `max_length` for generation settings.",
+        role="processor", card="max sequence length", type_name="int",
+    ),
+    Option(
+        "entity_text", "first_mention", "What the head and tail segments contain: `first_mention` (the entity's "
+        "earliest mention in the text), `all_mentions` (its distinct mention strings joined by "
+        "`entity_separator`), or `longest_mention`.",
+        choices=("first_mention", "all_mentions", "longest_mention"), role="processor", card="entity text",
+    ),
+    Option(
+        "entity_separator", " ; ", "Separator between mention strings when `entity_text` is `all_mentions`.",
+        role="processor",
+    ),
+    Option(
+        "max_entity_tokens", 64, "Longest an entity segment may be, in tokens; longer segments are cut (and "
+        "reported).",
+        role="processor", type_name="int",
+    ),
+    Option(
+        "entity_markers", "none", "Whether the document segment marks the pair's mentions: `none` (the paper), "
+        "`plain` (every head mention wrapped in the head start/end markers, every tail mention in the tail "
+        "markers), or `typed` (as `plain`, with the entity type written after the start marker).",
+        choices=("none", "plain", "typed"), role="processor", card="entity markers",
+    ),
+    Option(
+        "marker_tokens", DEFAULT_MARKER_TOKENS, "The four marker tokens: head start, head end, tail start, tail "
+        "end (`[unused0]`..`[unused3]` of the BERT vocabulary).",
+        role="processor", cli=False, type_name="list[str]",
+    ),
+    Option(
+        "long_document_strategy", "mention_windows", "What survives when document tokens do not fit the budget "
+        "left by the entity segments: `mention_windows` keeps the sentences that mention the head or the tail, "
+        "then their nearest neighbouring sentences, in document order (token windows around the mentions if even "
+        "those do not fit); `truncate_tail` keeps the beginning of the document. Both are reported.",
+        choices=("mention_windows", "truncate_tail"), role="processor", card="long documents",
+    ),
+    Option(
+        "pair_types", None, "Entity-type constraint on candidate pairs, as `[head_type, tail_type]` items (on the "
+        "command line `HEAD:TAIL`, e.g. `CHEM:DISE` for CDR). `None` scores every ordered pair of distinct "
+        "entities.",
+        role="processor", card="candidate pair types", type_name="list[list[str]]",
+    ),
+    # ---- the model --------------------------------------------------------------------------------------------
+    Option(
+        "freeze_encoder", True, "Whether the encoder (embeddings, transformer layers and pooler) is frozen, as in "
+        "the paper; the head is then trained on cached pair vectors.",
+        card="encoder frozen", type_name="bool",
+    ),
+    Option(
+        "pooling", "pooler", "How the pair sequence becomes one vector: `pooler` (BERT's pooled [CLS], the "
+        "paper), `cls` (the last hidden state of [CLS]), `mean` (mean of the last hidden states), or `markers` "
+        "(the [CLS] state concatenated with the head's and the tail's start-marker states; needs "
+        "`entity_markers` other than `none`).",
+        choices=("pooler", "cls", "mean", "markers"), card="pooling",
+    ),
+    Option(
+        "marker_pooling", "first", "With `pooling` `markers`, how the start markers of an entity's several "
+        "mentions become one vector: `first`, `mean`, or `logsumexp` (a smooth maximum, as ATLOP pools mentions).",
+        choices=("first", "mean", "logsumexp"), card="marker pooling",
+    ),
+    Option(
+        "classifier_dropout", 0.3, "Dropout before the linear classifier (the paper's 0.3).",
+        card="classifier dropout", type_name="float",
+    ),
+    Option(
+        "loss", "bce", "Training loss: `bce` (binary cross-entropy over all classes, multi-label) or "
+        "`adaptive_threshold` (ATLOP's loss: the no-relation class is a learned per-pair threshold).",
+        choices=("bce", "adaptive_threshold"), card="loss",
+    ),
+    # ---- decisions --------------------------------------------------------------------------------------------
+    Option(
+        "decision_rule", "threshold", "How logits become relations: `threshold` predicts a relation when its "
+        "sigmoid score exceeds its threshold; `adaptive` when its logit exceeds the no-relation logit (for models "
+        "trained with the adaptive-threshold loss).",
+        choices=("threshold", "adaptive"), role="decision", card="decision rule",
+    ),
+    Option(
+        "threshold", 0.5, "Global probability threshold of the `threshold` rule.",
+        role="decision", type_name="float",
+    ),
+    Option(
+        "relation_thresholds", None, "Per-relation thresholds that override `threshold` for the relations they "
+        "name.",
+        role="decision", cli=False, type_name="dict[str, float]",
+    ),
+    Option(
+        "max_relations_per_pair", None, "Keep at most this many relations per pair (the highest scoring); `None` "
+        "keeps all.",
+        role="decision", type_name="int",
+    ),
+)  # fmt: skip
+OPTION = {option.name: option for option in OPTIONS}
+#: The settings of a `GlobalReProcessor`, stored in the model config too so the two always agree.
+PROCESSOR_OPTIONS = tuple(option.name for option in OPTIONS if option.role == "processor")
+
+
+def _options_docstring() -> str:
+    lines = []
+    for option in OPTIONS:
+        default = "None" if option.default is None else repr(option.default).replace("'", '"')
+        lines.append(f"        {option.name} (`{option.type_name}`, *optional*, defaults to `{default}`):")
+        words, line = option.doc.split(), "           "
+        for word in words:
+            if len(line) + len(word) + 1 > 116:
+                lines.append(line)
+                line = "           "
+            line += " " + word
+        lines.append(line)
+    return "\n".join(lines)
 
 
 class GlobalReConfig(PreTrainedConfig):
@@ -43,58 +183,6 @@ class GlobalReConfig(PreTrainedConfig):
             The label in `id2label` that means "no relation". It is trained like any class (BCE) or as the
             learned threshold class (`loss="adaptive_threshold"`), and is never returned as a prediction.
             `None` when the label set has no such class.
-        classifier_dropout (`float`, *optional*, defaults to 0.3):
-            Dropout before the linear classifier.
-        freeze_encoder (`bool`, *optional*, defaults to `True`):
-            Whether the encoder (embeddings, transformer layers and pooler) is frozen, as in the paper.
-        pooling (`str`, *optional*, defaults to `"pooler"`):
-            How the pair sequence becomes one vector: `"pooler"` (BERT's pooled [CLS], the paper), `"cls"` (the
-            last hidden state of [CLS]), `"mean"` (mean of the last hidden states over the sequence), or
-            `"markers"` (the [CLS] state concatenated with the states of the first head and first tail
-            start markers; needs `entity_markers` other than `"none"`).
-        marker_pooling (`str`, *optional*, defaults to `"first"`):
-            With `pooling="markers"`, how the start markers of an entity's several mentions become one vector:
-            `"first"` (the first mention's marker), `"mean"`, or `"logsumexp"` (a smooth maximum over the
-            mentions, as ATLOP pools mentions).
-        max_seq_length (`int`, *optional*, defaults to 512):
-            Token budget of one pair sequence, special tokens included (the paper's 512). Named so because
-            transformers reserves `max_length` for generation settings.
-        entity_text (`str`, *optional*, defaults to `"first_mention"`):
-            What the head and tail segments contain: `"first_mention"` (the entity's first mention, in
-            document order), `"all_mentions"` (its distinct mention strings joined by `entity_separator`), or
-            `"longest_mention"`.
-        entity_separator (`str`, *optional*, defaults to `" ; "`):
-            Separator between mention strings when `entity_text="all_mentions"`.
-        max_entity_tokens (`int`, *optional*, defaults to 64):
-            Longest an entity segment may be, in tokens; longer segments are cut (and reported).
-        entity_markers (`str`, *optional*, defaults to `"none"`):
-            Whether the document segment marks the pair's mentions: `"none"` (the paper), `"plain"` (every head
-            mention is wrapped in the head start/end markers and every tail mention in the tail markers), or
-            `"typed"` (as `"plain"`, with the entity type written after the start marker).
-        marker_tokens (`list[str]`, *optional*):
-            The four marker tokens: head start, head end, tail start, tail end. Defaults to
-            `[unused0]`..`[unused3]` of the BERT vocabulary.
-        long_document_strategy (`str`, *optional*, defaults to `"mention_windows"`):
-            What survives when document tokens do not fit the budget left by the entity segments:
-            `"mention_windows"` keeps the sentences that mention the head or the tail, then their nearest
-            neighbouring sentences, in document order (and token windows around the mentions if even those do
-            not fit); `"truncate_tail"` keeps the beginning of the document. Both are reported.
-        decision_rule (`str`, *optional*, defaults to `"threshold"`):
-            How logits become relations: `"threshold"` predicts a relation when its sigmoid score exceeds its
-            threshold; `"adaptive"` when its logit exceeds the no-relation logit (for models trained with the
-            adaptive-threshold loss).
-        threshold (`float`, *optional*, defaults to 0.5):
-            Global probability threshold of the `"threshold"` rule.
-        relation_thresholds (`dict[str, float]`, *optional*):
-            Per-relation thresholds that override `threshold` for the relations they name.
-        max_relations_per_pair (`int`, *optional*):
-            Keep at most this many relations per pair (the highest scoring); `None` keeps all.
-        loss (`str`, *optional*, defaults to `"bce"`):
-            Training loss: `"bce"` (binary cross-entropy over all classes, multi-label) or
-            `"adaptive_threshold"` (ATLOP's loss: the no-relation class is a learned per-pair threshold).
-        pair_types (`list[list[str]]`, *optional*):
-            Entity-type constraint on candidate pairs, as `[head_type, tail_type]` items, e.g.
-            `[["CHEM", "DISE"]]` for CDR. `None` scores every ordered pair of distinct entities.
         marker_token_ids (`list[int]`, *optional*):
             Vocabulary ids of `marker_tokens`; `pooling="markers"` finds the markers by these ids.
             `from_encoder_pretrained` fills them in from the encoder's tokenizer.
@@ -109,22 +197,22 @@ class GlobalReConfig(PreTrainedConfig):
         encoder_name_or_path: str = "bert-base-uncased",
         relation_names: dict[str, str] | None = None,
         no_relation_label: str | None = "Na",
-        classifier_dropout: float = 0.3,
-        freeze_encoder: bool = True,
-        pooling: str = "pooler",
-        marker_pooling: str = "first",
-        max_seq_length: int = 512,
-        entity_text: str = "first_mention",
-        entity_separator: str = " ; ",
-        max_entity_tokens: int = 64,
-        entity_markers: str = "none",
+        classifier_dropout: float = OPTION["classifier_dropout"].default,
+        freeze_encoder: bool = OPTION["freeze_encoder"].default,
+        pooling: str = OPTION["pooling"].default,
+        marker_pooling: str = OPTION["marker_pooling"].default,
+        max_seq_length: int = OPTION["max_seq_length"].default,
+        entity_text: str = OPTION["entity_text"].default,
+        entity_separator: str = OPTION["entity_separator"].default,
+        max_entity_tokens: int = OPTION["max_entity_tokens"].default,
+        entity_markers: str = OPTION["entity_markers"].default,
         marker_tokens: list[str] | None = None,
-        long_document_strategy: str = "mention_windows",
-        decision_rule: str = "threshold",
-        threshold: float = 0.5,
+        long_document_strategy: str = OPTION["long_document_strategy"].default,
+        decision_rule: str = OPTION["decision_rule"].default,
+        threshold: float = OPTION["threshold"].default,
         relation_thresholds: dict[str, float] | None = None,
-        max_relations_per_pair: int | None = None,
-        loss: str = "bce",
+        max_relations_per_pair: int | None = OPTION["max_relations_per_pair"].default,
+        loss: str = OPTION["loss"].default,
         pair_types: list[list[str]] | None = None,
         marker_token_ids: list[int] | None = None,
         **kwargs,
@@ -160,13 +248,8 @@ class GlobalReConfig(PreTrainedConfig):
 
     def validate_globalre_fields(self) -> None:
         """Raises a `ValueError` naming the field when a GlobalRE option is not one of its documented values."""
-        _check_choice("pooling", self.pooling, POOLINGS)
-        _check_choice("marker_pooling", self.marker_pooling, MARKER_POOLINGS)
-        _check_choice("entity_text", self.entity_text, ENTITY_TEXTS)
-        _check_choice("entity_markers", self.entity_markers, ENTITY_MARKERS)
-        _check_choice("long_document_strategy", self.long_document_strategy, LONG_DOCUMENT_STRATEGIES)
-        _check_choice("decision_rule", self.decision_rule, DECISION_RULES)
-        _check_choice("loss", self.loss, LOSSES)
+        for option in OPTIONS:
+            option.check(getattr(self, option.name))
         if self.pooling == "markers" and self.entity_markers == "none":
             raise ValueError('GlobalReConfig.pooling="markers" needs entity_markers="plain" or "typed".')
         if len(self.marker_tokens) != 4:
@@ -187,6 +270,11 @@ class GlobalReConfig(PreTrainedConfig):
             )
 
     @property
+    def processor_settings(self) -> dict[str, Any]:
+        """The settings of the processor that builds this model's inputs (`PROCESSOR_OPTIONS`)."""
+        return {name: getattr(self, name) for name in PROCESSOR_OPTIONS}
+
+    @property
     def no_relation_id(self) -> int | None:
         """Class id of the no-relation label, or `None`."""
         if self.no_relation_label is None:
@@ -203,9 +291,10 @@ class GlobalReConfig(PreTrainedConfig):
         return self.relation_names.get(label, label)
 
 
+GlobalReConfig.__doc__ = GlobalReConfig.__doc__.rstrip() + "\n" + _options_docstring() + "\n    "
 GlobalReConfig.register_for_auto_class()
 # Known to AutoConfig in this process, so that loading a saved directory (its tokenizer included) needs no
 # remote-code prompt when these files are imported locally.
 AutoConfig.register(GlobalReConfig.model_type, GlobalReConfig, exist_ok=True)
 
-__all__ = ["GlobalReConfig"]
+__all__ = ["DEFAULT_MARKER_TOKENS", "OPTION", "OPTIONS", "PROCESSOR_OPTIONS", "GlobalReConfig", "Option"]

@@ -23,7 +23,6 @@ This module provides:
 
 - [`load_docred`]: validated loading into a `datasets.Dataset` with the explicit schema [`DOCRED_FEATURES`].
 - [`LabelSet`]: the relation inventory of a dataset (ids, readable names, the "no relation" class).
-- [`iter_pair_examples`]: streaming (head, tail) pair examples with multi-hot labels for training.
 - [`convert_rebel`]: conversion of REBEL's raw JSON lines into DocRED-format documents.
 - [`docred_statistics`]: the corpus counts (documents, triples, ordered and related pairs).
 """
@@ -33,16 +32,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import datasets
 
-from processing_globalre import entity_type, ordered_pairs
+from processing_globalre import entity_type, split_words
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +72,6 @@ DOCRED_FEATURES = datasets.Features(
         "labels": [_LABEL_FEATURES],
     }
 )
-
-PairFilter = Callable[[dict, int, int], bool]
 
 
 class DocredFormatError(ValueError):
@@ -225,6 +221,28 @@ class LabelSet:
         relations = sorted(seen - {no_relation} - set(aliases))
         labels = ([no_relation] if no_relation is not None else []) + relations
         return cls(labels=labels, no_relation=no_relation, negative_aliases=aliases)
+
+
+def resolve_label_set(
+    label_dir: str | None, beside: str | None = None, documents_from: Sequence[str | None] = ()
+) -> LabelSet | None:
+    """The label set of a run, wherever it is decided (`train.py`, `evaluate_model.py`).
+
+    In order: the `rel2id.json` (and `rel_info.json`) of `label_dir` (a `FileNotFoundError` when it has none); the
+    ones in the folder of the local file `beside` (a data file); the relations that occur in the local files
+    `documents_from` (with a warning: ids then follow relation names, not a published inventory); else `None`.
+    """
+    if label_dir is not None:
+        return LabelSet.from_dir(label_dir)
+    if beside and not beside.startswith("hf://"):
+        folder = os.path.dirname(os.path.abspath(beside))
+        if os.path.isfile(os.path.join(folder, "rel2id.json")):
+            return LabelSet.from_dir(folder)
+    paths = [path for path in documents_from if path and not path.startswith("hf://")]
+    if not paths:
+        return None
+    logger.warning("no rel2id.json found (--label_dir): the label set is read from the documents' relations")
+    return LabelSet.from_documents(doc for path in paths for doc in read_documents(path))
 
 
 def _read_json_object(path: str) -> dict:
@@ -579,8 +597,22 @@ def docred_statistics(docs: Iterable[dict], no_relation_labels: Sequence[str] = 
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Pair examples
+# Candidate-pair labels
 # ---------------------------------------------------------------------------------------------------------
+
+
+def parse_pair_types(items: Sequence[str] | None) -> list[list[str]] | None:
+    """`["CHEM:DISE", ...]` (the command-line form of `pair_types`) as `[["CHEM", "DISE"], ...]`; `None` stays
+    `None`. Raises a `ValueError` naming an item that is not `HEAD:TAIL`."""
+    if items is None:
+        return None
+    parsed = []
+    for item in items:
+        head, sep, tail = item.partition(":")
+        if not sep or not head or not tail or ":" in tail:
+            raise ValueError(f"pair type {item!r}: expected HEAD:TAIL, e.g. CHEM:DISE")
+        parsed.append([head, tail])
+    return parsed
 
 
 def orient_pairs(docs: list[dict], allowed: Sequence[tuple[str, str]], source: str = "") -> list[dict]:
@@ -616,88 +648,6 @@ def orient_pairs(docs: list[dict], allowed: Sequence[tuple[str, str]], source: s
     return oriented
 
 
-def type_constraint_filter(allowed: Sequence[tuple[str, str]]) -> PairFilter:
-    """A pair filter keeping (h, t) when (head type, tail type) is in `allowed`, with the entity types the
-    model's processor uses (`processing_globalre.entity_type`), so both see the same candidate pairs.
-
-    CDR's candidate pairs are chemical -> disease only: `type_constraint_filter([("CHEM", "DISE")])`.
-    """
-    allowed_set = {tuple(pair) for pair in allowed}
-
-    def keep(doc: dict, h: int, t: int) -> bool:
-        return (entity_type(doc["vertexSet"][h]), entity_type(doc["vertexSet"][t])) in allowed_set
-
-    return keep
-
-
-def candidate_pairs(doc: dict, pair_filter: PairFilter | None = None) -> list[tuple[int, int]]:
-    """All ordered pairs (h, t), h != t, of `doc` that pass `pair_filter`, in the processor's (h, t) order."""
-    return [
-        pair for pair in ordered_pairs(doc["vertexSet"]) if pair_filter is None or pair_filter(doc, *pair)
-    ]
-
-
-def iter_pair_examples(
-    docs: Iterable[dict],
-    label_set: LabelSet,
-    *,
-    negative_ratio: float | None = None,
-    seed: int = 0,
-    pair_filter: PairFilter | None = None,
-    stats: dict | None = None,
-) -> Iterator[dict]:
-    """Stream one example per candidate pair: `{"doc_index", "title", "h", "t", "labels"}`.
-
-    `labels` is a multi-hot list of floats over `label_set.labels`; a pair without a relation has its
-    no-relation class set (labels that mean "no relation", such as CDR's `NR`, set nothing else).
-
-    Args:
-        negative_ratio: keep about `negative_ratio` x (number of related pairs of the document) pairs without a
-            relation per document, chosen uniformly; a document without related pairs then keeps none. `None`
-            keeps all pairs.
-        seed: seeds the choice of negatives. Each document gets its own generator seeded from `(seed, doc_index)`,
-            so a document's sample does not depend on the documents before it.
-        pair_filter: `(doc, h, t) -> bool`; pairs it rejects are never yielded (see `type_constraint_filter`).
-            Related pairs it rejects are counted and reported in a warning once the stream ends.
-        stats: a dict to fill with counts as the stream goes: `documents`, `positive_pairs`,
-            `negative_pairs_kept`, `negative_pairs_skipped` (by sampling) and `related_pairs_filtered_out`.
-    """
-    label2id = label_set.label2id
-    counts = stats if stats is not None else {}
-    for key in (
-        "documents",
-        "positive_pairs",
-        "negative_pairs_kept",
-        "negative_pairs_skipped",
-        "related_pairs_filtered_out",
-    ):
-        counts.setdefault(key, 0)
-    for doc_index, doc in enumerate(docs):
-        counts["documents"] += 1
-        relations = pair_relations(doc, doc_index, label_set)
-        pairs = candidate_pairs(doc, pair_filter)
-        counts["related_pairs_filtered_out"] += len(relations.keys() - set(pairs))
-        keep_negative = _negative_sampler(pairs, relations, negative_ratio, seed, doc_index)
-        for h, t in pairs:
-            pair_labels = relations.get((h, t))
-            if not pair_labels and not keep_negative(h, t):
-                counts["negative_pairs_skipped"] += 1
-                continue
-            counts["positive_pairs" if pair_labels else "negative_pairs_kept"] += 1
-            vector = [0.0] * len(label_set)
-            if pair_labels:
-                for label in pair_labels:
-                    vector[label2id[label]] = 1.0
-            elif label_set.no_relation is not None:
-                vector[label2id[label_set.no_relation]] = 1.0
-            yield {"doc_index": doc_index, "title": doc["title"], "h": h, "t": t, "labels": vector}
-    if counts["related_pairs_filtered_out"]:
-        logger.warning(
-            "iter_pair_examples: the pair filter excluded %d related pairs (their relations are not trained on)",
-            counts["related_pairs_filtered_out"],
-        )
-
-
 def pair_relations(doc: dict, doc_index: int, label_set: LabelSet) -> dict[tuple[int, int], set[str]]:
     """The relations of each related (head, tail) pair of a document; labels that mean "no relation" are left
     out, and a relation outside the label set is an error naming the document and the label."""
@@ -716,33 +666,9 @@ def pair_relations(doc: dict, doc_index: int, label_set: LabelSet) -> dict[tuple
     return relations
 
 
-def _negative_sampler(
-    pairs: list[tuple[int, int]],
-    relations: dict[tuple[int, int], set[str]],
-    negative_ratio: float | None,
-    seed: int,
-    doc_index: int,
-) -> Callable[[int, int], bool]:
-    if negative_ratio is None:
-        return lambda h, t: True
-    negatives = [pair for pair in pairs if not relations.get(pair)]
-    n_positive = len(pairs) - len(negatives)
-    n_keep = min(len(negatives), round(negative_ratio * n_positive))
-    # A string seed is hashed with SHA-512 by `random`, so this is stable across runs and Python versions.
-    rng = random.Random(f"{seed}:{doc_index}")
-    kept = set(rng.sample(negatives, n_keep))
-    return lambda h, t: (h, t) in kept
-
-
 # ---------------------------------------------------------------------------------------------------------
 # REBEL conversion
 # ---------------------------------------------------------------------------------------------------------
-
-# Words are runs of letters/digits/underscore; every other non-space character is a token of its own.
-_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
-# A sentence ends after ., ! or ? (optionally followed by closing quotes or brackets) when whitespace follows,
-# and at every line break. This is deliberately simple; see `_merge_sentences_split_inside_mentions`.
-_SENTENCE_END_RE = re.compile(r"[.!?][\"'\u2019\u201d)\]]*(?=\s)|\n+")
 
 #: The entity type given to REBEL entities, which carry no type; "MISC" is one of DocRED's types.
 REBEL_ENTITY_TYPE = "MISC"
@@ -753,10 +679,9 @@ def convert_rebel(
 ) -> tuple[list[dict], dict]:
     """Convert REBEL raw JSON lines (text, entities with character boundaries and URIs, triples) to DocRED form.
 
-    - Tokens: `\\w+` runs and single punctuation characters (`_TOKEN_RE`), with character offsets.
-    - Sentences: split after `.`, `!`, `?` followed by whitespace and at line breaks (`_SENTENCE_END_RE`); two
-      sentences are merged again when an entity mention would straddle the split (e.g. after "St."), so no
-      mention is lost to the splitter.
+    - Words and sentences: as text input is split (`processing_globalre.split_words`: `\\w+` runs and single
+      punctuation characters; sentences end after `.`, `!`, `?` followed by whitespace and at line breaks), except
+      that no sentence ends inside an entity mention (e.g. after "St."), so no mention is lost to the splitter.
     - Entities: mentions are grouped by Wikidata URI, one entity per URI in order of first mention; a mention
       covers every token its character span overlaps. Its `name` is its surface form.
     - Triples: `{"h", "t", "r": predicate URI, "evidence": []}` (REBEL's `sentence_id` counts sentences with
@@ -797,68 +722,44 @@ def convert_rebel(
     return docs, result
 
 
-def _tokenize(text: str) -> list[tuple[str, int, int]]:
-    return [(match.group(), match.start(), match.end()) for match in _TOKEN_RE.finditer(text)]
-
-
-def _sentence_starts(text: str, tokens: list[tuple[str, int, int]]) -> list[int]:
-    """Indices of the tokens that start a sentence (always including 0)."""
-    ends = sorted(match.end() for match in _SENTENCE_END_RE.finditer(text))
-    starts = [0]
-    end_iter = iter(ends)
-    next_end = next(end_iter, None)
-    for index, (_, start, _) in enumerate(tokens):
-        advanced = False
-        while next_end is not None and start >= next_end:
-            next_end = next(end_iter, None)
-            advanced = True
-        if advanced and index > 0 and starts[-1] != index:
-            starts.append(index)
-    return starts
-
-
 def _convert_rebel_record(
     record: dict, entity_type: str, report: Counter, dropped: Counter, relation_names: dict[str, str]
 ) -> dict | None:
     text = record.get("text") or ""
-    tokens = _tokenize(text)
     raw_entities = record.get("entities") or []
     raw_triples = record.get("triples") or []
     report["entities_in"] += len({entity.get("uri") for entity in raw_entities})
     report["mentions_in"] += len(raw_entities)
     report["triples_in"] += len(raw_triples)
-    if not tokens:
+    aligned = [(entity, *_align_mention(text, entity)) for entity in raw_entities]
+    sents, offsets = split_words(text, protected=[span for _, span, _ in aligned if span is not None])
+    if not sents:
         dropped["documents/empty_text"] += 1
         dropped["mentions/document_dropped"] += len(raw_entities)
         dropped["triples/document_dropped"] += len(raw_triples)
         return None
+    # every word as (sentence, position in it, start character, end character), in text order
+    words = [(s, p, a, b) for s, spans in enumerate(offsets) for p, (a, b) in enumerate(spans)]
 
     spans: dict[str, list[tuple[int, int]]] = {}
     seen_spans: set[tuple[str, int, int]] = set()
-    for entity in raw_entities:
-        char_span, realigned = _align_mention(text, entity)
-        token_span = None if char_span is None else _token_span(char_span, tokens)
-        if token_span is None:
+    for entity, char_span, realigned in aligned:
+        word_span = None if char_span is None else _word_span(char_span, words)
+        if word_span is None:
             dropped["mentions/surfaceform_not_near_boundaries"] += 1
             continue
         report["mentions_realigned"] += realigned
-        key = (entity.get("uri"), *token_span)
+        key = (entity.get("uri"), *word_span)
         if key in seen_spans:
             dropped["mentions/duplicate"] += 1
             continue
         seen_spans.add(key)
-        spans.setdefault(entity["uri"], []).append(token_span)
+        spans.setdefault(entity["uri"], []).append(word_span)
 
-    sentence_starts = _merge_sentences_split_inside_mentions(
-        _sentence_starts(text, tokens), [span for uri_spans in spans.values() for span in uri_spans]
-    )
-    sents = _split_tokens(tokens, sentence_starts)
     vertex_set, uri_to_entity = [], {}
     for uri, uri_spans in spans.items():
         uri_to_entity[uri] = len(vertex_set)
-        vertex_set.append(
-            [_mention(text, tokens, span, sentence_starts, entity_type) for span in sorted(uri_spans)]
-        )
+        vertex_set.append([_mention(text, words, span, entity_type) for span in sorted(uri_spans)])
     report["mentions_out"] += sum(len(entity) for entity in vertex_set)
     report["entities_out"] += len(vertex_set)
     dropped["entities/no_mention_left"] += len({entity.get("uri") for entity in raw_entities}) - len(
@@ -925,30 +826,25 @@ def _align_mention(text: str, entity: dict) -> tuple[tuple[int, int] | None, boo
 _REALIGN_WINDOW = 20
 
 
-def _token_span(char_span: tuple[int, int], tokens: list[tuple[str, int, int]]) -> tuple[int, int] | None:
-    """The half-open range of tokens overlapping the character span, or None when there is none."""
+def _word_span(char_span: tuple[int, int], words: list[tuple[int, int, int, int]]) -> tuple[int, int] | None:
+    """The half-open range of words overlapping the character span, or None when there is none."""
     start_char, end_char = char_span
-    covered = [index for index, (_, start, end) in enumerate(tokens) if start < end_char and end > start_char]
+    covered = [
+        index for index, (_, _, start, end) in enumerate(words) if start < end_char and end > start_char
+    ]
     if not covered:
         return None
     return covered[0], covered[-1] + 1
 
 
-def _merge_sentences_split_inside_mentions(starts: list[int], spans: list[tuple[int, int]]) -> list[int]:
-    inside = {index for start, end in spans for index in range(start + 1, end)}
-    return [start for start in starts if start not in inside]
-
-
-def _split_tokens(tokens: list[tuple[str, int, int]], starts: list[int]) -> list[list[str]]:
-    bounds = [*starts, len(tokens)]
-    return [[token for token, _, _ in tokens[bounds[i] : bounds[i + 1]]] for i in range(len(starts))]
-
-
 def _mention(
-    text: str, tokens: list[tuple[str, int, int]], span: tuple[int, int], starts: list[int], entity_type: str
+    text: str, words: list[tuple[int, int, int, int]], span: tuple[int, int], entity_type: str
 ) -> dict:
-    start, end = span
-    sent_id = max(i for i, sentence_start in enumerate(starts) if sentence_start <= start)
-    offset = starts[sent_id]
-    name = text[tokens[start][1] : tokens[end - 1][2]]
-    return {"name": name, "sent_id": sent_id, "pos": [start - offset, end - offset], "type": entity_type}
+    """A DocRED mention of the words `span` (a mention never straddles a sentence end: see `split_words`)."""
+    first, last = words[span[0]], words[span[1] - 1]
+    return {
+        "name": text[first[2] : last[3]],
+        "sent_id": first[0],
+        "pos": [first[1], last[1] + 1],
+        "type": entity_type,
+    }

@@ -184,6 +184,25 @@ def unique_predictions(
     }
 
 
+def to_submission(docs: Sequence[dict], triples_per_doc: Sequence[Sequence[dict]]) -> list[dict]:
+    """Relation triples of each document (`{"head", "tail", "relation", "score", ...}`, as the pipeline and the
+    processor's `post_process` give them) in the official submission format `{"title", "h_idx", "t_idx", "r",
+    "score"}`, documents in order."""
+    if len(docs) != len(triples_per_doc):
+        raise ValueError(f"got predictions for {len(triples_per_doc)} documents but {len(docs)} documents")
+    return [
+        {
+            "title": doc["title"],
+            "h_idx": triple["head"],
+            "t_idx": triple["tail"],
+            "r": triple["relation"],
+            "score": triple["score"],
+        }
+        for doc, triples in zip(docs, triples_per_doc, strict=True)
+        for triple in triples
+    ]
+
+
 def score_docred(
     predictions: list[dict],
     gold_docs: list[dict],
@@ -194,7 +213,7 @@ def score_docred(
     n_frequent: int = 10,
     frequent: Sequence[str] | None = None,
     diagnostics: bool = False,
-    pair_filter: Callable[[dict, int, int], bool] | None = None,
+    candidate_pairs: Callable[[dict], Iterable[tuple[int, int]]] | None = None,
 ) -> dict:
     """Score submission-format predictions against gold DocRED-format documents (see the module docstring).
 
@@ -209,8 +228,9 @@ def score_docred(
         n_frequent: size of the frequent-relation group.
         frequent: the frequent relations, overriding the computed ones (e.g. `REDOCRED_FREQUENT_RELATIONS`).
         diagnostics: also compute the non-official diagnostics (see `DIAGNOSTICS_NOTE`).
-        pair_filter: `(doc, h, t) -> bool` restricting the candidate pairs of the diagnostics (e.g. CDR's
-            chemical -> disease pairs); the official figures never use it.
+        candidate_pairs: `doc -> (h, t) pairs`, the candidate pairs of the diagnostics: the model's own
+            (`processing_globalre.ordered_pairs`, e.g. CDR's chemical -> disease pairs). Default: every ordered
+            pair h != t. The official figures never use it.
 
     Returns:
         A dict of fractions in [0, 1] (`precision`, `recall`, `f1`, `ign_precision`, `ign_f1`), counts
@@ -278,7 +298,7 @@ def score_docred(
     result["frequent_relations_source"] = frequent_source
     result["per_relation"] = _per_relation_table(per_relation, label_set)
     if diagnostics:
-        result["diagnostics"] = non_official_diagnostics(unique, gold, pair_filter)
+        result["diagnostics"] = non_official_diagnostics(unique, gold, candidate_pairs)
     return result
 
 
@@ -313,12 +333,14 @@ def _per_relation_table(per_relation: dict[str, _Counts], label_set: Any) -> dic
 
 
 def non_official_diagnostics(
-    unique: list[Fact], gold: _GoldIndex, pair_filter: Callable[[dict, int, int], bool] | None = None
+    unique: list[Fact],
+    gold: _GoldIndex,
+    candidate_pairs: Callable[[dict], Iterable[tuple[int, int]]] | None = None,
 ) -> dict:
     """Two non-official protocols that give much higher numbers than the official metric (see `DIAGNOSTICS_NOTE`).
 
-    - `micro_with_no_relation_class`: every candidate pair (all ordered h != t of each gold document, or those
-      passing `pair_filter`) has a gold label set (its relations, or {no relation}) and a predicted one (the
+    - `micro_with_no_relation_class`: every candidate pair (`candidate_pairs(doc)` of each gold document; all
+      ordered h != t by default) has a gold label set (its relations, or {no relation}) and a predicted one (the
       predicted relations, or {no relation}); micro precision / recall / F1 over these (pair, label) decisions.
       Predictions outside the candidate pairs count as wrong predicted decisions.
     - `related_pairs_only`: precision / recall / F1 over the predictions for pairs that hold a gold relation.
@@ -334,16 +356,19 @@ def non_official_diagnostics(
     candidates = set()
     for title, doc in gold.docs.items():
         n = len(doc["vertexSet"])
-        for h in range(n):
-            for t in range(n):
-                if h == t or (pair_filter is not None and not pair_filter(doc, h, t)):
-                    continue
-                candidates.add((title, h, t))
-                gold_set = gold_relations.get((title, h, t)) or {None}
-                pred_set = predicted.get((title, h, t)) or {None}
-                with_class.n_gold += len(gold_set)
-                with_class.n_pred += len(pred_set)
-                with_class.n_correct += len(gold_set & pred_set)
+        # this module stays standard-library only (see above), so the default is spelled out here
+        pairs = (
+            candidate_pairs(doc)
+            if candidate_pairs
+            else ((h, t) for h in range(n) for t in range(n) if h != t)
+        )
+        for h, t in pairs:
+            candidates.add((title, h, t))
+            gold_set = gold_relations.get((title, h, t)) or {None}
+            pred_set = predicted.get((title, h, t)) or {None}
+            with_class.n_gold += len(gold_set)
+            with_class.n_pred += len(pred_set)
+            with_class.n_correct += len(gold_set & pred_set)
     with_class.n_pred += sum(len(rels) for pair, rels in predicted.items() if pair not in candidates)
     with_class.n_gold += sum(len(rels) for pair, rels in gold_relations.items() if pair not in candidates)
 

@@ -31,8 +31,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from docred_data import NO_RELATION_ALIASES, LabelSet, load_documents, orient_pairs, type_constraint_filter
-from docred_metric import DIAGNOSTICS_NOTE, REDOCRED_FREQUENT_RELATIONS, score_docred
+from docred_data import (
+    NO_RELATION_ALIASES,
+    LabelSet,
+    load_documents,
+    orient_pairs,
+    parse_pair_types,
+    resolve_label_set,
+)
+from docred_metric import DIAGNOSTICS_NOTE, REDOCRED_FREQUENT_RELATIONS, score_docred, to_submission
 
 logger = logging.getLogger("evaluate_model")
 
@@ -92,39 +99,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def resolve_label_set(args: argparse.Namespace) -> LabelSet | None:
-    """The label set from --label_dir, else from rel2id.json next to --data, else None (codes as names)."""
-    directory = args.label_dir or os.path.dirname(os.path.abspath(args.data))
-    if os.path.isfile(os.path.join(directory, "rel2id.json")):
-        return LabelSet.from_dir(directory)
-    if args.label_dir:
-        raise FileNotFoundError(f"{args.label_dir}: no rel2id.json in this folder")
-    return None
-
-
 def label_set_from_model_config(config: Any) -> LabelSet:
     """A label set from a model's `id2label` (and `relation_names`, when the config has them)."""
     labels = [config.id2label[index] for index in sorted(config.id2label)]
     no_relation = next((label for label in labels if label in NO_RELATION_ALIASES), None)
     names = dict(getattr(config, "relation_names", None) or {})
     return LabelSet(labels=labels, names=names, no_relation=no_relation)
-
-
-def to_submission(docs: Sequence[dict], triples_per_doc: Sequence[Sequence[dict]]) -> list[dict]:
-    """Pipeline triples -> the official submission format, keeping the model's `score`."""
-    if len(docs) != len(triples_per_doc):
-        raise ValueError(f"got predictions for {len(triples_per_doc)} documents but {len(docs)} documents")
-    return [
-        {
-            "title": doc["title"],
-            "h_idx": triple["head"],
-            "t_idx": triple["tail"],
-            "r": triple["relation"],
-            "score": triple["score"],
-        }
-        for doc, triples in zip(docs, triples_per_doc, strict=True)
-        for triple in triples
-    ]
 
 
 def run_model(args: argparse.Namespace, gold_docs: list[dict]) -> tuple[list[dict], dict, LabelSet]:
@@ -175,14 +155,15 @@ def restrict_to_titles(predictions: list[dict], titles: set[str]) -> tuple[list[
 
 def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> dict:
     """Run the evaluation described by parsed arguments; write the output files and return the report."""
-    label_set = resolve_label_set(args)
+    # relation names from rel2id.json / rel_info.json beside the data (or --label_dir), else the model's
+    label_set = resolve_label_set(args.label_dir, args.data)
+    pair_types = parse_pair_types(args.pair_types)
     gold_docs = load_documents(args.data, max_docs=args.max_docs)
     train_docs = load_documents(args.train_file) if args.train_file else None
-    if args.pair_types:
+    if pair_types:
         # labels stored against the candidate direction would be unreachable for any model
-        allowed = [tuple(pair.split(":", 1)) for pair in args.pair_types]
-        gold_docs = orient_pairs(gold_docs, allowed, source=args.data)
-        train_docs = orient_pairs(train_docs, allowed, source=args.train_file) if train_docs else None
+        gold_docs = orient_pairs(gold_docs, pair_types, source=args.data)
+        train_docs = orient_pairs(train_docs, pair_types, source=args.train_file) if train_docs else None
     if train_docs is None:
         logger.warning(
             "no --train_file: Ign F1 is not computed and the frequent relations come from the gold labels"
@@ -205,9 +186,13 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
                 predictions, {doc["title"] for doc in gold_docs}
             )
 
-    pair_filter = None
-    if args.pair_types:
-        pair_filter = type_constraint_filter([tuple(pair.split(":", 1)) for pair in args.pair_types])
+    candidate_pairs = None
+    if pair_types:
+        from processing_globalre import ordered_pairs
+
+        def candidate_pairs(doc: dict) -> list[tuple[int, int]]:
+            return ordered_pairs(doc["vertexSet"], pair_types)
+
     frequent = args.frequent_relations
     if frequent == ["redocred"]:
         frequent = list(REDOCRED_FREQUENT_RELATIONS)
@@ -217,7 +202,7 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
         train_docs,
         label_set=label_set,
         diagnostics=args.diagnostics,
-        pair_filter=pair_filter,
+        candidate_pairs=candidate_pairs,
         frequent=frequent,
     )
     report = {**scores, **report}

@@ -1,5 +1,6 @@
 # Copyright 2026 The GlobalRE authors. Licensed under the MIT licence.
-"""The Hub model card of a trained GlobalRE model, rendered from the run's `results.json` (never by hand).
+"""The results of a training run (`RunResults`, written as `results.json`) and the Hub model card rendered from them
+with huggingface_hub's `ModelCard` and the Jinja template `model_card.md` at the project's top level.
 
 `train.py` calls `write_model_card(model_dir, results)`, which writes `README.md` (what the Hub shows, with the YAML
 metadata: licence, datasets, metrics, base model, tags and a `model-index` with the measured results) and the same
@@ -10,14 +11,73 @@ text as `model_card.md`. To re-render a card from a finished run::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 PAPER = "https://arxiv.org/abs/2507.22926"
 TASK_TYPE = "relation-extraction"
 TASK_NAME = "Document-level relation extraction"
+TEMPLATE = Path(__file__).resolve().parent / "model_card.md"
+
+
+@dataclass
+class RunResults:
+    """What a training run measured and how it ran: `OUTPUT_DIR/results.json`, and what the model card shows.
+
+    Scores are fractions in [0, 1]; `dev` and `test` hold the official metric's figures per split (`f1`, `ign_f1`,
+    `precision`, `recall`, `n_documents`, ...). `setup` holds the card's training table as `[label, value]` rows,
+    derived from the option declarations (`configuration_globalre.OPTIONS`, `train.TRAINING_OPTIONS`). Fields
+    that a run of an earlier version did not write are `None` (or empty) when its file is read.
+    """
+
+    protocol: str | None = None
+    preset: str | None = None
+    command: str | None = None
+    evaluated_on: str | None = None
+    f1: float | None = None
+    ign_f1: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    dev: dict | None = None
+    test: dict | None = None
+    best_epoch: int | None = None
+    model_selection: str | None = None
+    history: list[dict] = field(default_factory=list)
+    thresholds: dict = field(default_factory=dict)
+    training_seconds: float | None = None
+    cache_seconds: float | None = None
+    cached_pair_vectors: bool | None = None
+    optimizer_steps: int | None = None
+    num_processes: int | None = None
+    ranks: list[int] = field(default_factory=list)
+    eval_docs_per_rank: dict = field(default_factory=dict)
+    mixed_precision: str | None = None
+    data: dict = field(default_factory=dict)
+    encoder: str | None = None
+    base_model: str | None = None
+    hub_model_id: str | None = None
+    license: str | None = None
+    args: dict = field(default_factory=dict)
+    setup: list[list[Any]] = field(default_factory=list)
+    machine: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    output_dir: str | None = None
+    finished_at: str | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict) -> RunResults:
+        """A `results.json` as written by this or an earlier version (unknown keys are kept out)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        known = {key: value for key, value in values.items() if key in names and value is not None}
+        return cls(**known)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 def _percent(value: float | None) -> str:
@@ -28,15 +88,16 @@ def _count(n: int | None, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _metadata(results: dict) -> str:
+def card_data(results: RunResults):
+    """The card's YAML metadata (`huggingface_hub.ModelCardData`), with a `model-index` of the measured scores."""
     from huggingface_hub import EvalResult, ModelCardData
 
-    data = results.get("data") or {}
+    data = results.data
     dataset_name = data.get("dataset_name") or "custom"
     dataset_type = data.get("dataset_hub_id") or dataset_name
     eval_results = []
     for split in ("test", "dev"):
-        scores = results.get(split)
+        scores = getattr(results, split)
         if not scores:
             continue
         split_name = "test" if split == "test" else "validation"
@@ -56,109 +117,32 @@ def _metadata(results: dict) -> str:
                 )
             )
     model_name = (
-        results.get("hub_model_id") or os.path.basename(os.path.normpath(results["output_dir"]))
+        results.hub_model_id or os.path.basename(os.path.normpath(results.output_dir or "model"))
     ).split("/")[-1]
-    card = ModelCardData(
+    return ModelCardData(
         language="en",
-        license=results.get("license") or "mit",
+        license=results.license or "mit",
         library_name="transformers",
         tags=["relation-extraction", "document-level-relation-extraction", "globalre", "custom_code"],
         datasets=[data["dataset_hub_id"]] if data.get("dataset_hub_id") else None,
         metrics=["f1", "precision", "recall"],
-        base_model=results.get("base_model"),
+        base_model=results.base_model,
         model_name=model_name,
         eval_results=eval_results or None,
     )
-    return card.to_yaml()
 
 
-def render_model_card(results: dict) -> str:
-    """The card text (YAML front matter and Markdown) for a run's results."""
-    args = results.get("args") or {}
-    data = results.get("data") or {}
-    repo = results.get("hub_model_id") or "ORG/NAME"
-    lines = ["---", _metadata(results).strip(), "---", ""]
-    title = repo.split("/")[-1] if results.get("hub_model_id") else "GlobalRE relation extraction model"
-    lines += [
-        f"# {title}",
-        "",
-        f"A [GlobalRE]({PAPER}) model for document-level relation extraction: a BERT encoder reads the whole "
-        "document together with one ordered entity pair, `[CLS] document [SEP] head [SEP] tail [SEP]`, and a "
-        f"linear head scores {max(data.get('n_labels', 1) - (1 if data.get('no_relation') else 0), 0)} relations "
-        f"(multi-label). Trained on {data.get('dataset_name', 'custom data')} with `train.py` "
-        f"(preset `{results.get('preset')}`); every number below was written by that run.",
-        "",
-        "## Usage",
-        "",
-        "```python",
-        "from transformers import pipeline",
-        "",
-        f'extractor = pipeline("relation-extraction", model="{repo}", trust_remote_code=True)',
-        'extractor({"text": "Marie Curie was born in Warsaw.", "entities": ["Marie Curie", "Warsaw"]})',
-        "```",
-        "",
-        "Documents may also be given in DocRED form (`title`, `sents`, `vertexSet`). The model and its processor "
-        "load with `AutoModel` / `AutoProcessor` and `trust_remote_code=True`.",
-        "",
-        "## Results",
-        "",
-        f"Official DocRED metric (`docred_metric.score_docred`), protocol `{results.get('protocol')}`. "
-        "Ign F1 ignores facts seen in the training documents.",
-        "",
-        "| split | documents | F1 | Ign F1 | precision | recall |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for split in ("dev", "test"):
-        scores = results.get(split)
-        if scores:
-            lines.append(
-                f"| {split} | {scores.get('n_documents')} | {_percent(scores.get('f1'))} | "
-                f"{_percent(scores.get('ign_f1'))} | {_percent(scores.get('precision'))} | "
-                f"{_percent(scores.get('recall'))} |"
-            )
-    if not (results.get("dev") or results.get("test")):
-        lines.append("| (no dev or test file was given) | | | | | |")
-    history = [h for h in results.get("history") or [] if h.get("dev")]
-    if history:
-        lines += [
-            "",
-            "Dev F1 after each epoch:",
-            "",
-            "| epoch | step | dev F1 | dev Ign F1 |",
-            "|---:|---:|---:|---:|",
-        ]
-        for record in history:
-            lines.append(
-                f"| {record['epoch']} | {record['step']} | {_percent(record['dev'].get('f1'))} | "
-                f"{_percent(record['dev'].get('ign_f1'))} |"
-            )
-    thresholds = results.get("thresholds") or {}
-    lines += [
-        "",
-        f"Kept: epoch {results.get('best_epoch')} (`--model_selection {results.get('model_selection')}`). "
-        f"Decision rule `{thresholds.get('decision_rule')}`"
-        + (
-            f", global threshold {thresholds.get('threshold'):.4f}"
-            if thresholds.get("decision_rule") == "threshold" and thresholds.get("threshold") is not None
-            else ""
-        )
-        + (
-            f", {len(thresholds.get('relation_thresholds') or {})} per-relation thresholds"
-            if thresholds.get("relation_thresholds")
-            else ""
-        )
-        + ".",
-        "",
-        "## Training data",
-        "",
-        f"- training: `{data.get('train_file')}`" + (f" documents `[{data.get('train_docs')}]`" if data.get("train_docs") else "")
+def _data_lines(data: dict) -> list[str]:
+    lines = [
+        f"training: `{data.get('train_file')}`"
+        + (f" documents `[{data.get('train_docs')}]`" if data.get("train_docs") else "")
         + f", {_count(data.get('n_train_docs'), 'document')}, {data.get('n_train_pairs')} candidate pairs "
-        f"({data.get('n_train_related_pairs')} related; {data.get('n_train_truncated_pairs')} truncated)",
-    ]  # fmt: skip
+        f"({data.get('n_train_related_pairs')} related; {data.get('n_train_truncated_pairs')} truncated)"
+    ]
     for name, key in (("development", "dev"), ("test", "test")):
         if data.get(f"{key}_file"):
             lines.append(
-                f"- {name}: `{data.get(f'{key}_file')}`"
+                f"{name}: `{data.get(f'{key}_file')}`"
                 + (f" `[{data.get(f'{key}_docs')}]`" if data.get(f"{key}_docs") else "")
                 + (f", {_count(data[f'n_{key}_docs'], 'document')}" if f"n_{key}_docs" in data else "")
                 + (
@@ -167,72 +151,87 @@ def render_model_card(results: dict) -> str:
                     else ""
                 )
             )
-    lines.append(f"- {data.get('n_labels')} labels; no-relation class `{data.get('no_relation')}`")
-    setup = [
-        ("encoder", results.get("encoder")),
-        ("encoder frozen", args.get("freeze_encoder")),
-        ("pair vectors cached", results.get("cached_pair_vectors")),
-        ("pooling", args.get("pooling")),
-        ("entity markers", args.get("entity_markers")),
-        ("entity text", args.get("entity_text")),
-        ("long documents", args.get("long_document_strategy")),
-        ("max sequence length", args.get("max_seq_length")),
-        ("classifier dropout", args.get("classifier_dropout")),
-        ("loss", args.get("loss")),
-        ("threshold tuning", args.get("threshold_tuning")),
-        ("epochs", args.get("num_train_epochs")),
-        ("batch size per device", args.get("per_device_train_batch_size")),
-        ("gradient accumulation", args.get("gradient_accumulation_steps")),
-        ("processes", results.get("num_processes")),
-        ("head learning rate", args.get("learning_rate")),
-        ("encoder learning rate", args.get("encoder_learning_rate") if not args.get("freeze_encoder") else None),
-        ("schedule", f"{args.get('lr_scheduler_type')}, warmup ratio {args.get('warmup_ratio')}"),
-        ("gradient clipping", args.get("max_grad_norm")),
-        ("negatives per related pair", args.get("negative_ratio") if args.get("negative_ratio") is not None else "all pairs"),
-        ("weight decay", args.get("weight_decay")),
-        ("mixed precision", results.get("mixed_precision")),
-        ("seed", args.get("seed")),
-        ("optimizer steps", results.get("optimizer_steps")),
-        ("training time", f"{results.get('training_seconds', 0):.0f} s"),
-    ]  # fmt: skip
-    lines += ["", "## Training procedure", "", "| setting | value |", "|---|---|"]
-    lines += [f"| {name} | {value} |" for name, value in setup if value is not None]
-    machine = results.get("machine") or {}
-    versions = results.get("versions") or {}
-    lines += [
-        "",
-        f"Hardware: {machine.get('gpu') or 'CPU only'}; CPU {machine.get('cpu')}. Software: "
-        + ", ".join(f"{k} {v}" for k, v in versions.items())
-        + ".",
-        "",
-        "Command:",
-        "",
-        "```bash",
-        str(results.get("command")),
-        "```",
-        "",
-        "## Limitations",
-        "",
-        "Every ordered entity pair is one encoder pass over the whole document, so inference cost grows with the "
-        "square of the number of entities. Documents longer than the sequence budget keep only the sentences "
-        "around the pair's mentions. Scores are those of the data above; other domains may differ.",
-        "",
-        "## Citation",
-        "",
-        "```bibtex",
-        "@article{globalre2025,",
-        "  title   = {Multi-Relation Extraction in Entity Pairs using Global Context},",
-        "  author  = {Nilesh and Gupta, Atul and Panday, Avinash C.},",
-        "  journal = {arXiv preprint arXiv:2507.22926},",
-        "  year    = {2025}",
-        "}",
-        "```",
-        "",
+    lines.append(f"{data.get('n_labels')} labels; no-relation class `{data.get('no_relation')}`")
+    return lines
+
+
+def _setup_rows(results: RunResults) -> list[list[Any]]:
+    rows = [list(row) for row in results.setup]
+    if not rows:  # results.json of a version that did not record the table: rebuild it from the run's options
+        from train import setup_rows
+
+        rows = setup_rows(results.args)
+    run = [
+        ["encoder", results.encoder],
+        ["pair vectors cached", results.cached_pair_vectors],
+        ["processes", results.num_processes],
+        ["mixed precision", results.mixed_precision],
+        ["optimizer steps", results.optimizer_steps],
+        ["training time", f"{results.training_seconds or 0:.0f} s"],
     ]
-    return "\n".join(lines)
+    return [row for row in run[:2] + rows + run[2:] if row[1] is not None]
 
 
-def write_model_card(model_dir: str, results: dict) -> str:
+def render_model_card(results: RunResults | dict) -> str:
+    """The card text (YAML front matter and Markdown) for a run's results, from the template `model_card.md`."""
+    from huggingface_hub import ModelCard
+
+    if isinstance(results, dict):
+        results = RunResults.from_dict(results)
+    data = results.data
+    thresholds = results.thresholds or {}
+    decision = f"Decision rule `{thresholds.get('decision_rule')}`"
+    if thresholds.get("decision_rule") == "threshold" and thresholds.get("threshold") is not None:
+        decision += f", global threshold {thresholds['threshold']:.4f}"
+    if thresholds.get("relation_thresholds"):
+        decision += f", {len(thresholds['relation_thresholds'])} per-relation thresholds"
+    scores = [
+        {
+            "split": split,
+            "documents": split_scores.get("n_documents"),
+            **{key: _percent(split_scores.get(key)) for key in ("f1", "ign_f1", "precision", "recall")},
+        }
+        for split in ("dev", "test")
+        if (split_scores := getattr(results, split))
+    ]
+    history = [
+        {
+            "epoch": record["epoch"],
+            "step": record["step"],
+            "f1": _percent(record["dev"].get("f1")),
+            "ign_f1": _percent(record["dev"].get("ign_f1")),
+        }
+        for record in results.history
+        if record.get("dev")
+    ]
+    machine = results.machine
+    card = ModelCard.from_template(
+        card_data(results),
+        template_path=str(TEMPLATE),
+        title=results.hub_model_id.split("/")[-1]
+        if results.hub_model_id
+        else "GlobalRE relation extraction model",
+        paper=PAPER,
+        repo=results.hub_model_id or "ORG/NAME",
+        n_relations=max((data.get("n_labels") or 1) - (1 if data.get("no_relation") else 0), 0),
+        dataset_name=data.get("dataset_name", "custom data"),
+        preset=results.preset,
+        protocol=results.protocol,
+        scores=scores,
+        history=history,
+        best_epoch=results.best_epoch,
+        model_selection=results.model_selection,
+        decision=decision + ".",
+        data_lines=_data_lines(data),
+        setup=_setup_rows(results),
+        hardware=f"{machine.get('gpu') or 'CPU only'}; CPU {machine.get('cpu')}",
+        software=", ".join(f"{k} {v}" for k, v in results.versions.items()),
+        command=results.command,
+    )
+    return str(card)
+
+
+def write_model_card(model_dir: str, results: RunResults | dict) -> str:
     """Writes the card as `README.md` (shown by the Hub) and `model_card.md`; returns the text."""
     text = render_model_card(results)
     for name in ("README.md", "model_card.md"):
@@ -251,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         write_model_card(argv[0], json.load(handle))
 
 
-__all__: list[Any] = ["render_model_card", "write_model_card"]
+__all__ = ["RunResults", "card_data", "render_model_card", "write_model_card"]
 
 if __name__ == "__main__":
     main()

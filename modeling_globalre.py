@@ -4,11 +4,8 @@ classified into a multi-label relation set."""
 
 from __future__ import annotations
 
-import inspect
 import logging
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -21,16 +18,6 @@ except ImportError:  # the same file used from a source checkout or an installed
     from configuration_globalre import DEFAULT_MARKER_TOKENS, GlobalReConfig
 
 logger = logging.getLogger(__name__)
-
-PIPELINE_TASK = "relation-extraction"
-CUSTOM_PIPELINES = {
-    PIPELINE_TASK: {
-        "impl": "pipeline_globalre.RelationExtractionPipeline",
-        "pt": ["AutoModel"],
-        "tf": [],
-        "type": "text",
-    }
-}
 
 
 @dataclass
@@ -302,22 +289,6 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         """
         representation = self.pair_representation(input_ids, attention_mask, token_type_ids)
         return self.classify(representation, labels)
-
-    def save_pretrained(self, save_directory, *args, **kwargs):
-        """Saves the model as `save_pretrained` does, registered for `AutoConfig`/`AutoModel`, with the
-        relation-extraction pipeline declared in `config.json` and its file copied beside the model, so that
-        `pipeline("relation-extraction", model=DIR, trust_remote_code=True)` works in a fresh process."""
-        self.config.custom_pipelines = CUSTOM_PIPELINES
-        super().save_pretrained(save_directory, *args, **kwargs)
-        if kwargs.get("is_main_process", True):
-            try:  # the relative import also makes remote-code loading fetch the pipeline file with this one
-                from .pipeline_globalre import RelationExtractionPipeline
-            except ImportError:
-                from pipeline_globalre import RelationExtractionPipeline
-            source = Path(inspect.getfile(RelationExtractionPipeline))
-            target = Path(save_directory) / source.name
-            if source.resolve() != target.resolve():
-                shutil.copyfile(source, target)
 
 
 GlobalReForRelationExtraction.register_for_auto_class("AutoModel")

@@ -19,8 +19,6 @@ try:  # Hub remote code resolves sibling files only through relative imports
         GlobalReProcessor,
         PairSequences,
         as_docred,
-        pack_batches,
-        processor_settings,
     )
 except ImportError:  # the same file used from a source checkout or an installed package
     from processing_globalre import (
@@ -28,8 +26,6 @@ except ImportError:  # the same file used from a source checkout or an installed
         GlobalReProcessor,
         PairSequences,
         as_docred,
-        pack_batches,
-        processor_settings,
     )
 
 PIPELINE_TASK = "relation-extraction"
@@ -102,14 +98,12 @@ def encoder_precision(model, bf16: bool | None = None) -> str:
 def score_sequences(
     model,
     processor: GlobalReProcessor,
-    input_ids: PairSequences | list[list[int]],
-    token_type_ids: list[list[int]] | None = None,
+    sequences: PairSequences,
     *,
     max_batch_tokens: int | None = None,
     max_batch_pairs: int | None = None,
     output: str = "logits",
     pad_to_multiple_of: int | None = None,
-    segment_lengths: list[int] | None = None,
     bf16: bool | None = None,
 ) -> torch.Tensor:
     """Runs the model over pair sequences and returns float32 CPU `logits` (or `pair_representation`), in the
@@ -123,9 +117,9 @@ def score_sequences(
     and copied asynchronously both ways, and the next batch is prepared in a background thread while the GPU
     works. Batch lengths are padded to a multiple of
     `pad_to_multiple_of` (default: 8 on CUDA, for tensor cores; none on CPU); a coarser multiple means fewer
-    distinct shapes, which is what compiled or graph-captured encoders want. The sequences are a `PairSequences`
-    (`DocumentEncoding.sequences`; the fast path) or lists of ids whose token types come from `token_type_ids` or,
-    cheaper, from `segment_lengths` (see `GlobalReProcessor.pad`).
+    distinct shapes, which is what compiled or graph-captured encoders want. The sequences are those of
+    `DocumentEncoding.sequences` (several documents' together with `PairSequences.concatenate`; lists of ids with
+    `PairSequences.from_lists`).
     """
     device = next(model.parameters()).device
     on_cuda = device.type == "cuda"
@@ -136,14 +130,11 @@ def score_sequences(
         if runs_bf16_autocast(model, bf16)
         else contextlib.nullcontext()
     )
-    batches = pack_batches(
-        input_ids,
-        token_type_ids,
-        processor,
-        max_batch_tokens=max_batch_tokens,
+    batches = sequences.iter_batches(
+        max_batch_tokens,
         max_batch_pairs=max_batch_pairs,
+        pad_token_id=processor.pad_token_id,
         pad_to_multiple_of=pad_to_multiple_of or (8 if on_cuda else None),
-        segment_lengths=segment_lengths,
     )
     if on_cuda:
         batches = _prefetch(
@@ -156,7 +147,7 @@ def score_sequences(
         if copied is not None:
             copied.synchronize()
         if results is None:
-            results = torch.empty((len(input_ids), values.shape[-1]), dtype=torch.float32)
+            results = torch.empty((len(sequences), values.shape[-1]), dtype=torch.float32)
         results[torch.tensor(rows)] = values
 
     was_training = model.training
@@ -329,8 +320,16 @@ class RelationExtractionPipeline(Pipeline):
             )
         self._check_processor_matches_model()
 
+    def save_pretrained(self, save_directory, **kwargs) -> None:
+        """Writes a complete Hub repository: the model (weights; `config.json` with `auto_map` and this pipeline
+        declared under `custom_pipelines`; the model's code), this pipeline's code, and the processor with its
+        tokenizer. `pipeline("relation-extraction", model=DIR, trust_remote_code=True)` then works in a process
+        that has only transformers."""
+        super().save_pretrained(save_directory, **kwargs)
+        self.processor.save_pretrained(save_directory, **kwargs)
+
     def _check_processor_matches_model(self) -> None:
-        for name, expected in processor_settings(self.model.config).items():
+        for name, expected in self.model.config.processor_settings.items():
             if getattr(self.processor, name) != expected:
                 raise ValueError(
                     f"The processor's {name}={getattr(self.processor, name)!r} differs from the model's "
@@ -408,11 +407,17 @@ class RelationExtractionPipeline(Pipeline):
 
 
 # In-process registration: `pipeline("relation-extraction", model=model, processor=processor)` with objects in
-# memory. Saved directories declare the same task in config.json (`custom_pipelines`) for remote code.
+# memory.
+# Saved directories declare the same task in config.json (`custom_pipelines`, written by `save_pretrained`) for
+# remote code.
 if PIPELINE_TASK not in PIPELINE_REGISTRY.get_supported_tasks():
     PIPELINE_REGISTRY.register_pipeline(
         PIPELINE_TASK, pipeline_class=RelationExtractionPipeline, pt_model=AutoModel, type="text"
     )
+# Remote code can load this file a second time; that copy of the class is what `save_pretrained` reads.
+RelationExtractionPipeline._registered_impl = {
+    PIPELINE_TASK: {"impl": RelationExtractionPipeline, "pt": (AutoModel,), "type": "text"}
+}
 
 __all__ = [
     "RelationExtractionPipeline",

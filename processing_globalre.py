@@ -20,24 +20,15 @@ from transformers.processing_utils import ProcessorMixin
 logger = logging.getLogger(__name__)
 
 try:  # Hub remote code resolves sibling files only through relative imports
-    from .configuration_globalre import (
-        DEFAULT_MARKER_TOKENS,
-        ENTITY_MARKERS,
-        ENTITY_TEXTS,
-        LONG_DOCUMENT_STRATEGIES,
-    )
+    from .configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION
 except ImportError:  # the same file used from a source checkout or an installed package
-    from configuration_globalre import (
-        DEFAULT_MARKER_TOKENS,
-        ENTITY_MARKERS,
-        ENTITY_TEXTS,
-        LONG_DOCUMENT_STRATEGIES,
-    )
+    from configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION
 
-# Words are runs of letters/digits (with inner hyphens or apostrophes) or single punctuation marks; sentences end
-# at ., ! or ? followed by white space. Simple and deterministic, so character spans map to words predictably.
-_WORD_PATTERN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# Words are runs of letters, digits and underscores, or single punctuation marks; a sentence ends after ., ! or ?
+# (and any closing quotes or brackets) followed by white space, and at every line break. Simple and deterministic,
+# so character spans map to words predictably; text input and the REBEL conversion both split text this way.
+WORD_PATTERN = re.compile(r"\w+|[^\w\s]")
+SENTENCE_END = re.compile(r"[.!?][\"'\u2019\u201d)\]]*(?=\s)|\n+")
 # Marked document segments are built together for about this many (pair, document token) cells at a time, which
 # bounds the builder's temporary arrays (~100 MB) for encoders with long position limits.
 MARKED_CHUNK_TOKENS = 1 << 22
@@ -83,18 +74,19 @@ def document_label(document: dict, index: int | None = None) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _split_words(
+def split_words(
     text: str, protected: Sequence[tuple[int, int]] = ()
 ) -> tuple[list[list[str]], list[list[tuple[int, int]]]]:
-    """Splits text into sentences of words, with each word's character span. A sentence end inside a
-    `protected` span (an entity mention such as "U.S. Army") is not a sentence end."""
+    """Splits text into sentences of words (`WORD_PATTERN`, `SENTENCE_END`), with each word's character span
+    `[start, end)`. A sentence end inside a `protected` span (an entity mention such as "U.S. Army" or
+    "St. Louis") is not a sentence end."""
     breaks = [
         match.end()
-        for match in _SENTENCE_END.finditer(text)
+        for match in SENTENCE_END.finditer(text)
         if not any(start < match.start() < end for start, end in protected)
     ]
     by_sentence: dict[int, tuple[list[str], list[tuple[int, int]]]] = {}
-    for match in _WORD_PATTERN.finditer(text):
+    for match in WORD_PATTERN.finditer(text):
         words, spans = by_sentence.setdefault(bisect.bisect_right(breaks, match.start()), ([], []))
         words.append(match.group())
         spans.append((match.start(), match.end()))
@@ -161,7 +153,7 @@ def text_to_docred(document: dict, index: int | None = None) -> dict:
                 )
         entity_spans.append((entity_label, str(entity.get("type", "")), spans))
 
-    sentences, offsets = _split_words(text, [span for _, _, spans in entity_spans for span in spans])
+    sentences, offsets = split_words(text, [span for _, _, spans in entity_spans for span in spans])
     word_starts = [
         (sent_id, pos, span) for sent_id, spans in enumerate(offsets) for pos, span in enumerate(spans)
     ]
@@ -324,6 +316,20 @@ class PairSequences:
             "attention_mask": torch.from_numpy(mask.astype(np.int64)),
         }
 
+    def iter_batches(
+        self,
+        max_batch_tokens: int,
+        max_batch_pairs: int | None = None,
+        pad_token_id: int = 0,
+        pad_to_multiple_of: int | None = None,
+    ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
+        """Yields `(rows, batch)`: the sequences sorted longest first and packed into padded batches of at most
+        `max_batch_tokens` tokens (`length_sorted_batches`); `batch` pads `rows` (`pad`)."""
+        for rows in length_sorted_batches(
+            self.lengths, max_batch_tokens, max_batch_pairs, pad_to_multiple_of
+        ):
+            yield rows, self.pad(rows, pad_token_id, pad_to_multiple_of)
+
 
 def is_pair_sequences(value: Any) -> bool:
     """Whether `value` is a `PairSequences`. Checked by its fields, not its class: Hub remote code can load this
@@ -405,22 +411,11 @@ class GlobalReProcessor(ProcessorMixin):
     Args:
         tokenizer (`PreTrainedTokenizerBase`):
             A fast BERT-family tokenizer (word alignment needs `word_ids()`).
-        max_seq_length (`int`, *optional*, defaults to 512):
-            Token budget of one pair sequence, special tokens included.
-        entity_text (`str`, *optional*, defaults to `"first_mention"`):
-            `"first_mention"`, `"all_mentions"` or `"longest_mention"`; see `GlobalReConfig.entity_text`.
-        entity_separator (`str`, *optional*, defaults to `" ; "`):
-            Separator of mention strings for `entity_text="all_mentions"`.
-        max_entity_tokens (`int`, *optional*, defaults to 64):
-            Longest an entity segment may be, in tokens.
-        entity_markers (`str`, *optional*, defaults to `"none"`):
-            `"none"`, `"plain"` or `"typed"`; see `GlobalReConfig.entity_markers`.
-        marker_tokens (`list[str]`, *optional*):
-            Head start, head end, tail start and tail end marker tokens (`[unused0]`..`[unused3]` by default).
-        long_document_strategy (`str`, *optional*, defaults to `"mention_windows"`):
-            `"mention_windows"` or `"truncate_tail"`; see `GlobalReConfig.long_document_strategy`.
-        pair_types (`list[list[str]]`, *optional*):
-            Allowed `[head_type, tail_type]` combinations of candidate pairs; `None` allows every pair h != t.
+        max_seq_length, entity_text, entity_separator, max_entity_tokens, entity_markers, marker_tokens,
+        long_document_strategy, pair_types:
+            The processor options (`configuration_globalre.PROCESSOR_OPTIONS`), documented with their defaults and
+            choices in [`GlobalReConfig`]. `GlobalReProcessor.from_config(tokenizer, config)` takes them from a
+            model's config, so the two always agree.
     """
 
     tokenizer_class = "AutoTokenizer"
@@ -428,24 +423,22 @@ class GlobalReProcessor(ProcessorMixin):
     def __init__(
         self,
         tokenizer=None,
-        max_seq_length: int = 512,
-        entity_text: str = "first_mention",
-        entity_separator: str = " ; ",
-        max_entity_tokens: int = 64,
-        entity_markers: str = "none",
+        max_seq_length: int = OPTION["max_seq_length"].default,
+        entity_text: str = OPTION["entity_text"].default,
+        entity_separator: str = OPTION["entity_separator"].default,
+        max_entity_tokens: int = OPTION["max_entity_tokens"].default,
+        entity_markers: str = OPTION["entity_markers"].default,
         marker_tokens: list[str] | None = None,
-        long_document_strategy: str = "mention_windows",
+        long_document_strategy: str = OPTION["long_document_strategy"].default,
         pair_types: list[list[str]] | None = None,
         **kwargs,
     ):
-        if entity_text not in ENTITY_TEXTS:
-            raise ValueError(f"entity_text must be one of {ENTITY_TEXTS}; got {entity_text!r}.")
-        if entity_markers not in ENTITY_MARKERS:
-            raise ValueError(f"entity_markers must be one of {ENTITY_MARKERS}; got {entity_markers!r}.")
-        if long_document_strategy not in LONG_DOCUMENT_STRATEGIES:
-            raise ValueError(
-                f"long_document_strategy must be one of {LONG_DOCUMENT_STRATEGIES}; got {long_document_strategy!r}."
-            )
+        for name, value in (
+            ("entity_text", entity_text),
+            ("entity_markers", entity_markers),
+            ("long_document_strategy", long_document_strategy),
+        ):
+            OPTION[name].check(value, owner="GlobalReProcessor")
         self.max_seq_length = max_seq_length
         self.entity_text = entity_text
         self.entity_separator = entity_separator
@@ -464,7 +457,7 @@ class GlobalReProcessor(ProcessorMixin):
     @classmethod
     def from_config(cls, tokenizer, config) -> GlobalReProcessor:
         """A processor whose settings match a `GlobalReConfig`."""
-        return cls(tokenizer, **processor_settings(config))
+        return cls(tokenizer, **config.processor_settings)
 
     def _marker_ids(self) -> list[int]:
         ids = self.tokenizer.convert_tokens_to_ids(self.marker_tokens)
@@ -483,11 +476,15 @@ class GlobalReProcessor(ProcessorMixin):
     # ----------------------------------------------------------------------------------------------------------
 
     def candidate_pairs(
-        self, document: dict, pairs: Sequence[Sequence[int]] | None = None, index: int | None = None
+        self, document: Any, pairs: Sequence[Sequence[int]] | None = None, index: int | None = None
     ) -> list[tuple[int, int]]:
         """The ordered (head, tail) pairs to score: the given `pairs` (checked), or all h != t allowed by
-        `pair_types`."""
-        document = as_docred(document, index)
+        `pair_types` (`ordered_pairs`)."""
+        return self._candidate_pairs(as_docred(document, index), pairs, index)
+
+    def _candidate_pairs(
+        self, document: dict, pairs: Sequence[Sequence[int]] | None, index: int | None
+    ) -> list[tuple[int, int]]:
         num_entities = len(document["vertexSet"])
         if pairs is not None:
             checked = []
@@ -517,7 +514,9 @@ class GlobalReProcessor(ProcessorMixin):
 
     def tokenize_document(self, document: Any, index: int | None = None) -> _TokenizedDocument:
         """Tokenizes a document once: its words, mention token spans, and entity segments."""
-        document = as_docred(document, index)
+        return self._tokenize(as_docred(document, index), index)
+
+    def _tokenize(self, document: dict, index: int | None) -> _TokenizedDocument:
         label = document_label(document, index)
         sentences = document["sents"]
         if not sentences or not any(len(s) for s in sentences):
@@ -779,9 +778,14 @@ class GlobalReProcessor(ProcessorMixin):
         Truncation is reported: a warning names the document and how many pairs lost document tokens, and
         `DocumentEncoding.truncated_pairs` lists them.
         """
-        document = as_docred(document, index)
-        candidate = self.candidate_pairs(document, pairs, index)
-        doc = self.tokenize_document(document, index)
+        document = as_docred(document, index)  # a document in text form is converted once, here
+        candidate = self._candidate_pairs(document, pairs, index)
+        return self._encode_pairs(self._tokenize(document, index), candidate)
+
+    def _encode_pairs(self, doc: _TokenizedDocument, candidate: list[tuple[int, int]]) -> DocumentEncoding:
+        """How pairs become encoder sequences: the paper's one-pair encoding, `[CLS] document [SEP] head [SEP]
+        tail [SEP]` for every candidate pair, the document cut to the budget where it must be (see
+        `long_document_strategy`)."""
         if not candidate:
             return DocumentEncoding(
                 doc.title, [], PairSequences.concatenate([]), document_tokens=len(doc.ids)
@@ -883,63 +887,6 @@ class GlobalReProcessor(ProcessorMixin):
         """The id that pads batches (0 for a tokenizer without a pad token)."""
         return self.tokenizer.pad_token_id or 0
 
-    def pad_sequences(
-        self,
-        sequences: PairSequences,
-        rows: Sequence[int] | np.ndarray,
-        pad_to_multiple_of: int | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """Sequences `rows` of a `PairSequences` as one padded batch, like `pad` makes from lists."""
-        return sequences.pad(rows, self.pad_token_id, pad_to_multiple_of)
-
-    def pad(
-        self,
-        input_ids: Sequence[Sequence[int]],
-        token_type_ids: Sequence[Sequence[int]] | None = None,
-        pad_to_multiple_of: int | None = None,
-        *,
-        segment_lengths: Sequence[int] | None = None,
-    ):
-        """Pads sequences to the longest of them: `input_ids`, `token_type_ids`, `attention_mask` tensors.
-
-        Rows are lists of ids or NumPy arrays. The token types come from `token_type_ids`, or, cheaper, from
-        `segment_lengths` (`DocumentEncoding.segment_lengths`: how many leading tokens of each row have type 0,
-        the rest type 1)."""
-        # One flat NumPy fill per tensor: about 5x faster than a torch.tensor per row, which matters because
-        # padding runs on the host for every batch (in the prefetch thread that feeds a GPU).
-        lengths = np.fromiter(map(len, input_ids), dtype=np.int64, count=len(input_ids))
-        length = int(lengths.max())
-        if pad_to_multiple_of:
-            length = -(-length // pad_to_multiple_of) * pad_to_multiple_of
-        # each row's tokens are a prefix of the row, so a boolean mask fills them in row-major order
-        mask = np.arange(length) < lengths[:, None]
-        total = int(lengths.sum())
-        batch_ids = np.full((len(input_ids), length), self.pad_token_id, dtype=np.int64)
-        if isinstance(input_ids[0], np.ndarray):
-            batch_ids[mask] = np.concatenate(input_ids)
-        else:
-            batch_ids[mask] = np.fromiter(
-                itertools.chain.from_iterable(input_ids), dtype=np.int64, count=total
-            )
-        if segment_lengths is not None:
-            if len(segment_lengths) != len(input_ids):
-                raise ValueError(
-                    f"segment_lengths has {len(segment_lengths)} entries for {len(input_ids)} sequences"
-                )
-            starts = np.asarray(segment_lengths, dtype=np.int64)
-            batch_types = ((np.arange(length) >= starts[:, None]) & mask).astype(np.int64)
-        elif token_type_ids is not None:
-            batch_types = np.zeros((len(input_ids), length), dtype=np.int64)
-            types = itertools.chain.from_iterable(token_type_ids)
-            batch_types[mask] = np.fromiter(types, dtype=np.int64, count=total)
-        else:
-            raise ValueError("pad needs token_type_ids or segment_lengths")
-        return {
-            "input_ids": torch.from_numpy(batch_ids),
-            "token_type_ids": torch.from_numpy(batch_types),
-            "attention_mask": torch.from_numpy(mask.astype(np.int64)),
-        }
-
     def iter_batches(
         self,
         encoding: DocumentEncoding,
@@ -947,14 +894,13 @@ class GlobalReProcessor(ProcessorMixin):
         max_batch_pairs: int | None = None,
         pad_to_multiple_of: int | None = None,
     ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
-        """Yields `(positions, batch)`: pairs sorted by length and packed so that each padded batch holds at most
-        `max_batch_tokens` tokens (and `max_batch_pairs` pairs), which keeps memory bounded and padding small."""
-        yield from pack_batches(
-            encoding.sequences,
-            None,
-            self,
-            max_batch_tokens=max_batch_tokens,
+        """Yields `(positions, batch)` for the pairs of `encoding` (see `PairSequences.iter_batches`): sorted by
+        length and packed so that each padded batch holds at most `max_batch_tokens` tokens (and `max_batch_pairs`
+        pairs), which keeps memory bounded and padding small."""
+        yield from encoding.sequences.iter_batches(
+            max_batch_tokens,
             max_batch_pairs=max_batch_pairs,
+            pad_token_id=self.pad_token_id,
             pad_to_multiple_of=pad_to_multiple_of,
         )
 
@@ -985,7 +931,7 @@ class GlobalReProcessor(ProcessorMixin):
             empty = torch.zeros((0, 0), dtype=torch.long)
             data = {"input_ids": empty, "token_type_ids": empty, "attention_mask": empty}
         else:
-            data = self.pad_sequences(sequences, range(len(sequences)))
+            data = sequences.pad(range(len(sequences)), self.pad_token_id)
         data["pair_index"] = torch.tensor(index_rows, dtype=torch.long).reshape(-1, 3)
         return BatchEncoding(data)
 
@@ -1044,20 +990,6 @@ class GlobalReProcessor(ProcessorMixin):
         return triples
 
 
-def processor_settings(config) -> dict:
-    """The processor settings stored in a `GlobalReConfig`."""
-    return {
-        "max_seq_length": config.max_seq_length,
-        "entity_text": config.entity_text,
-        "entity_separator": config.entity_separator,
-        "max_entity_tokens": config.max_entity_tokens,
-        "entity_markers": config.entity_markers,
-        "marker_tokens": list(config.marker_tokens),
-        "long_document_strategy": config.long_document_strategy,
-        "pair_types": config.pair_types,
-    }
-
-
 def decide(logits: torch.Tensor, config, threshold: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Applies the config's decision rule: returns `(scores, keep)`, both `(num_pairs, num_labels)`.
 
@@ -1089,56 +1021,30 @@ def decide(logits: torch.Tensor, config, threshold: float | None = None) -> tupl
     return scores, keep
 
 
-def pack_batches(
-    input_ids: PairSequences | Sequence[Sequence[int]],
-    token_type_ids: Sequence[Sequence[int]] | None,
-    processor: GlobalReProcessor,
-    max_batch_tokens: int = 16384,
-    max_batch_pairs: int | None = None,
+def length_sorted_batches(
+    lengths: np.ndarray,
+    max_batch_tokens: int,
+    max_batch_rows: int | None = None,
     pad_to_multiple_of: int | None = None,
-    segment_lengths: Sequence[int] | None = None,
-) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
-    """Sorts sequences longest first and packs them into padded batches of at most `max_batch_tokens` tokens
-    (padding to `pad_to_multiple_of` included, so every batch of one padded length has the same number of rows:
-    few distinct shapes). The sequences are a `PairSequences` (the fast path: batches are gathered from one token
-    array) or lists of ids, whose token types come from `token_type_ids` or `segment_lengths` (see `pad`)."""
-    if is_pair_sequences(input_ids):
-        if token_type_ids is not None or segment_lengths is not None:
-            raise ValueError(
-                "PairSequences carry their segment lengths; pass no token_type_ids or segment_lengths"
-            )
-        sequences = input_ids
-        lengths = sequences.lengths
-
-        def padded(batch: list[int]) -> dict[str, torch.Tensor]:
-            return processor.pad_sequences(sequences, batch, pad_to_multiple_of)
-
-    else:
-        lengths = np.fromiter(map(len, input_ids), dtype=np.int64, count=len(input_ids))
-
-        def padded(batch: list[int]) -> dict[str, torch.Tensor]:
-            return processor.pad(
-                [input_ids[i] for i in batch],
-                None if token_type_ids is None else [token_type_ids[i] for i in batch],
-                pad_to_multiple_of,
-                segment_lengths=None if segment_lengths is None else [segment_lengths[i] for i in batch],
-            )
-
+) -> Iterator[list[int]]:
+    """Rows sorted longest first (ties in input order) and packed greedily into batches whose padded size, rows x
+    (longest length rounded up to `pad_to_multiple_of`), stays within `max_batch_tokens` (and `max_batch_rows`
+    rows). Every batch of one padded length then has the same number of rows: few distinct shapes. A row longer
+    than the budget gets a batch of its own."""
     multiple = pad_to_multiple_of or 1
-    # longest first; ties keep their input order
-    order = np.argsort(-lengths, kind="stable").tolist()
-    padded_lengths = (-(-lengths // multiple) * multiple).tolist()
+    order = np.argsort(-np.asarray(lengths), kind="stable").tolist()
+    padded_lengths = (-(-np.asarray(lengths) // multiple) * multiple).tolist()
     batch: list[int] = []
     for position in order:
         if batch:  # its first row is its longest
             too_many_tokens = (len(batch) + 1) * padded_lengths[batch[0]] > max_batch_tokens
-            too_many_pairs = max_batch_pairs is not None and len(batch) >= max_batch_pairs
-            if too_many_tokens or too_many_pairs:
-                yield batch, padded(batch)
+            too_many_rows = max_batch_rows is not None and len(batch) >= max_batch_rows
+            if too_many_tokens or too_many_rows:
+                yield batch
                 batch = []
         batch.append(position)
     if batch:
-        yield batch, padded(batch)
+        yield batch
 
 
 def _largest(fits, high: int) -> int:
@@ -1182,5 +1088,6 @@ __all__ = [
     "PairSequences",
     "as_docred",
     "decide",
-    "pack_batches",
+    "length_sorted_batches",
+    "split_words",
 ]

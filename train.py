@@ -14,10 +14,12 @@ pair a fixed pooled vector, those vectors are computed once (length-sorted, toke
 cached, and only the head is trained on the cache. `--preset best` is the fine-tuning recipe that works best here
 (entity markers, marker pooling, adaptive-threshold loss, resampled negatives, warmup and linear decay).
 
-At the end the selected model is evaluated with the official DocRED metric (`docred_metric.score_docred`) and
-`OUTPUT_DIR` holds a Hub model repository: weights, config with the remote-code files and the pipeline registration,
-processor and tokenizer, a model card (`README.md` and `model_card.md`, filled from the run) and `results.json`.
-Checkpoints (`OUTPUT_DIR/checkpoints/`) allow `--resume_from_checkpoint`; they are never pushed to the Hub.
+The run, top to bottom (`main`): prepare the data and the model; cache the pair vectors of a frozen encoder; fit
+(epochs, each ending with a dev evaluation and a checkpoint); evaluate the selected model on dev and test with the
+official DocRED metric (`docred_metric.score_docred`); write the repository. `OUTPUT_DIR` then holds a Hub model
+repository: weights, config with the remote-code files and the pipeline registration, processor and tokenizer, a
+model card (`README.md` and `model_card.md`, rendered from the run) and `results.json`. Checkpoints go to
+`--checkpoint_dir` (default `OUTPUT_DIR-checkpoints`, outside the repository) and allow `--resume_from_checkpoint`.
 """
 
 from __future__ import annotations
@@ -39,24 +41,85 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-if TYPE_CHECKING:
-    from processing_globalre import PairSequences
+from configuration_globalre import OPTIONS, Option
+from model_card import RunResults
 
 logger = logging.getLogger("train")
 
-# --------------------------------------------------------------------------------------------------------------
-# Presets and protocols
-# --------------------------------------------------------------------------------------------------------------
 
-# Options whose default depends on --preset. Explicit flags always win. The paper does not state a learning rate;
-# 1e-3 is what a linear head on frozen features needs to converge in 3 epochs.
+# ==============================================================================================================
+# Part 1: options, presets and protocols (the command line)
+# ==============================================================================================================
+
+# Options of the training run itself, declared once like the model's (`configuration_globalre.OPTIONS`): the flags,
+# their help and the model card's training table come from here.
+TRAINING_OPTIONS: tuple[Option, ...] = (
+    Option("num_train_epochs", None, "Training epochs.", role="training", card="epochs", type_name="int"),
+    Option(
+        "max_train_steps", None, "Stop after this many optimizer steps in all.", role="training", type_name="int"
+    ),
+    Option(
+        "per_device_train_batch_size", None, "Pairs per device per step (the paper: 32; 16 and 64 tried).",
+        role="training", card="batch size per device", type_name="int",
+    ),
+    Option(
+        "gradient_accumulation_steps", 1, "Micro-batches per optimizer update.", role="training",
+        card="gradient accumulation", type_name="int",
+    ),
+    Option(
+        "learning_rate", None, "Learning rate of the head (the paper states none; 1e-3 converges a linear head on "
+        "frozen features in 3 epochs).", role="training", card="head learning rate", type_name="float",
+    ),
+    Option(
+        "encoder_learning_rate", None, "Learning rate of an unfrozen encoder (default: --learning_rate).",
+        role="training", card="encoder learning rate", type_name="float",
+    ),
+    Option(
+        "weight_decay", 0.0, "AdamW weight decay (not on biases and norms).", role="training",
+        card="weight decay", type_name="float",
+    ),
+    Option(
+        "lr_scheduler_type", None, "Learning-rate schedule after warmup.",
+        choices=("linear", "cosine", "constant", "constant_with_warmup"), role="training", card="schedule",
+    ),
+    Option(
+        "warmup_ratio", None, "Fraction of the optimizer steps spent warming up.", role="training",
+        card="warmup ratio", type_name="float",
+    ),
+    Option(
+        "max_grad_norm", None, "Gradient clipping norm; 0 disables clipping.", role="training",
+        card="gradient clipping", type_name="float",
+    ),
+    Option(
+        "negative_ratio", None, "Train on all related pairs plus this many unrelated pairs per related pair, "
+        "resampled each epoch; 'all' keeps every pair.", role="training", card="negatives per related pair",
+        type_name="ratio",
+    ),
+    Option(
+        "threshold_tuning", None, "Tune the decision threshold on the dev set: one global threshold, or per "
+        "relation (starting from the global one, for relations with at least --min_relation_support dev facts).",
+        choices=("none", "global", "per_relation"), role="training", card="threshold tuning",
+    ),
+    Option(
+        "min_relation_support", 5, "Dev facts a relation needs for a threshold of its own.", role="training",
+        type_name="int",
+    ),
+    Option(
+        "model_selection", None, "Which epoch to keep: the last, or the best dev F1 (needs --dev_file).",
+        choices=("last", "best_dev"), role="training", card="model selection",
+    ),
+    Option("seed", 42, "Seed of weights, sampling, shuffling and dropout.", role="training", card="seed",
+           type_name="int"),
+)  # fmt: skip
+
+# Defaults that depend on --preset; explicit flags always win.
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
         "freeze_encoder": True,
@@ -69,7 +132,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "warmup_ratio": 0.0,
         "lr_scheduler_type": "linear",
         "max_grad_norm": 1.0,
-        "negative_ratio": None,
+        "negative_ratio": math.inf,
         "loss": "bce",
         "threshold_tuning": "none",
         "model_selection": "last",
@@ -132,27 +195,73 @@ KNOWN_DATASETS = (
     (re.compile(r"(train_annotated|dev)\.json$"), "DocRED", "thunlp/docred"),
 )
 
-OPTIONAL_DEFAULTS: dict[str, Any] = {"encoder": "bert-base-uncased", "label_dir": None, "dataset_name": None}
-
 
 class TrainingError(RuntimeError):
     """A run that cannot go on; the message says why and what to do."""
 
 
+def _ratio(value: str) -> float:
+    """A --negative_ratio value: a number, or 'all' (every unrelated pair, stored as infinity)."""
+    return math.inf if value.lower() == "all" else float(value)
+
+
+ARGUMENT_TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "ratio": _ratio}
+
+
+def _add_option(group, option: Option) -> None:
+    """The flag of a declared option: its choices, its type and its help with the default (or each preset's)."""
+    by_preset = {name: preset[option.name] for name, preset in PRESETS.items() if option.name in preset}
+    if by_preset:
+        shown = ", ".join(
+            f"{name} {'all' if value == math.inf else value}" for name, value in by_preset.items()
+        )
+        default, note = None, f"[presets: {shown}]"
+    else:
+        default = option.default if option.name != "decision_rule" else "auto"
+        note = f"[default: {default}]" if default is not None else ""
+    kwargs: dict[str, Any] = {"default": default, "help": f"{option.doc} {note}".strip().replace("%", "%%")}
+    if option.type_name == "bool":
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif option.name == "pair_types":
+        kwargs.update(nargs="+", metavar="HEAD:TAIL")
+    else:
+        kwargs["type"] = ARGUMENT_TYPES[option.type_name]
+    if option.choices is not None:
+        kwargs["choices"] = list(option.choices) + (["auto"] if option.name == "decision_rule" else [])
+    if option.name == "decision_rule":
+        kwargs["help"] = kwargs["help"].replace(
+            "[default: auto]", "[default: auto: adaptive for the adaptive-threshold loss, else threshold]"
+        )
+    group.add_argument(f"--{option.name}", **kwargs)
+
+
+def _presets_help() -> str:
+    lines = ["presets (explicit flags override):"]
+    for name, values in PRESETS.items():
+        shown = ", ".join(f"{key}={'all' if value == math.inf else value}" for key, value in values.items())
+        lines.append(f"  {name}: {shown}")
+    lines.append("protocols (files under --data_dir; explicit flags override):")
+    for name, values in PROTOCOLS.items():
+        lines.append(f"  {name}: " + ", ".join(f"{key}={value}" for key, value in values.items()))
+    return "\n".join(lines)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        description=__doc__.split("\n\n")[0],
+        epilog=_presets_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     data = parser.add_argument_group("data")
     data.add_argument(
         "--protocol",
-        help=f"named data protocol, one of {', '.join(PROTOCOLS)}: sets the files (under --data_dir), document "
-        "slices and label folder; explicit flags override. Any other value is only recorded as the protocol name.",
+        help=f"named data protocol, one of {', '.join(PROTOCOLS)} (see below); any other value is only recorded "
+        "as the protocol name",
     )
     data.add_argument(
         "--data_dir",
         default=os.environ.get("GLOBALRE_DATA_DIR") or "../shared/data",
-        help="root of the files named by --protocol ($GLOBALRE_DATA_DIR, else ../shared/data)",
+        help="root of the files named by --protocol [default: $GLOBALRE_DATA_DIR, else ../shared/data]",
     )
     data.add_argument("--train_file", help="training documents, DocRED format (JSON list or JSON lines)")
     data.add_argument(
@@ -163,142 +272,40 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     data.add_argument(
         "--train_docs",
-        help="Python slice START:END of the training file's documents (e.g. 0:400); with --dev_docs 400:500 the "
-        "same file can give disjoint training and development documents",
+        help="slice START:END of the training file's documents; with --dev_docs 400:500 one file can give "
+        "disjoint training and development documents",
     )
     data.add_argument("--dev_docs", help="slice START:END of the development file's documents")
     data.add_argument("--test_docs", help="slice START:END of the test file's documents")
     data.add_argument(
-        "--max_train_docs", type=int, help="use only the first N training documents (after --train_docs)"
+        "--max_train_docs", type=int, help="only the first N training documents (after --train_docs)"
     )
-    data.add_argument("--max_eval_docs", type=int, help="use only the first N dev and test documents")
+    data.add_argument("--max_eval_docs", type=int, help="only the first N dev and test documents")
     data.add_argument(
         "--label_dir",
-        help="folder with rel2id.json (and rel_info.json); default: the training file's folder when it has one, "
-        "else the label set is read from the documents",
+        help="folder with rel2id.json (and rel_info.json) [default: the training file's folder when it has one, "
+        "else the relations of the documents]",
     )
-    data.add_argument(
-        "--pair_types",
-        nargs="+",
-        metavar="HEAD:TAIL",
-        help="entity types of candidate pairs, e.g. CHEM:DISE for CDR; default: every ordered pair",
-    )
-    data.add_argument("--dataset_name", help="dataset name for the model card (default: from the file names)")
+    data.add_argument("--dataset_name", help="dataset name for the model card [default: from the file names]")
 
-    model = parser.add_argument_group("model")
+    model = parser.add_argument_group("model (GlobalReConfig options)")
     model.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        default="paper",
-        help="defaults for the recipe: 'paper' (frozen encoder, pooled [CLS], BCE, 3 epochs) or 'best' "
-        "(fine-tuned encoder with markers, adaptive-threshold loss, 8 epochs, negatives resampled)",
+        "--preset", choices=sorted(PRESETS), default="paper", help="recipe defaults (see below)"
     )
     model.add_argument(
         "--encoder",
-        help="BERT encoder: Hub name or local directory (config, weights, tokenizer) [default: bert-base-uncased]; "
-        "a saved GlobalRE model directory continues training it (its label set must match the data's)",
+        default="bert-base-uncased",
+        help="BERT encoder: Hub name or local directory (config, weights, tokenizer); a saved GlobalRE model "
+        "directory continues training it (its label set must match the data's) [default: bert-base-uncased]",
     )
-    model.add_argument(
-        "--freeze_encoder",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="keep the encoder frozen and train the head on cached pair vectors (paper); --no-freeze_encoder "
-        "fine-tunes it",
-    )
-    model.add_argument(
-        "--pooling",
-        choices=["pooler", "cls", "mean", "markers"],
-        help="pair vector: BERT pooler (paper), [CLS] state, mean, or [CLS]+first head/tail marker states",
-    )
-    model.add_argument(
-        "--marker_pooling",
-        choices=["first", "mean", "logsumexp"],
-        default="first",
-        help="with --pooling markers: how an entity's several mention markers become one vector",
-    )
-    model.add_argument(
-        "--entity_markers", choices=["none", "plain", "typed"], help="mark head/tail mentions in the document"
-    )
-    model.add_argument(
-        "--entity_text",
-        choices=["first_mention", "all_mentions", "longest_mention"],
-        default="first_mention",
-        help="text of the head and tail segments",
-    )
-    model.add_argument(
-        "--long_document_strategy",
-        choices=["mention_windows", "truncate_tail"],
-        default="mention_windows",
-        help="what is kept of documents longer than the token budget",
-    )
-    model.add_argument("--max_seq_length", type=int, default=512, help="tokens per pair sequence")
-    model.add_argument(
-        "--classifier_dropout", type=float, default=0.3, help="dropout before the linear layer"
-    )
-    model.add_argument(
-        "--loss",
-        choices=["bce", "adaptive_threshold"],
-        help="binary cross-entropy or ATLOP's adaptive threshold",
-    )
-    model.add_argument(
-        "--decision_rule",
-        choices=["auto", "threshold", "adaptive"],
-        default="auto",
-        help="how logits become relations: 'auto' is 'adaptive' for the adaptive-threshold loss, else 'threshold'",
-    )
-    model.add_argument(
-        "--threshold_tuning",
-        choices=["none", "global", "per_relation"],
-        help="tune the decision threshold on the dev set: one global threshold, or per relation (starting from the "
-        "global one, relations with at least --min_relation_support dev facts)",
-    )
-    model.add_argument("--threshold", type=float, default=0.5, help="decision threshold without tuning")
-    model.add_argument(
-        "--min_relation_support", type=int, default=5, help="dev facts a relation needs for its own threshold"
-    )
+    for option in OPTIONS:
+        if option.cli:
+            _add_option(model, option)
 
     training = parser.add_argument_group("training")
-    training.add_argument("--output_dir", required=True, help="model directory to write (and push)")
-    training.add_argument("--num_train_epochs", type=int, help="training epochs")
-    training.add_argument("--max_train_steps", type=int, help="stop after this many optimizer steps in all")
-    training.add_argument(
-        "--per_device_train_batch_size",
-        type=int,
-        help="pairs per device per step (paper: 32; 16 and 64 tried)",
-    )
-    training.add_argument(
-        "--gradient_accumulation_steps", type=int, default=1, help="micro-batches per update"
-    )
-    training.add_argument("--learning_rate", type=float, help="learning rate of the head")
-    training.add_argument(
-        "--encoder_learning_rate",
-        type=float,
-        help="learning rate of an unfrozen encoder (default: --learning_rate)",
-    )
-    training.add_argument(
-        "--weight_decay", type=float, default=0.0, help="AdamW weight decay (not on biases/norms)"
-    )
-    training.add_argument(
-        "--lr_scheduler_type",
-        choices=["linear", "cosine", "constant", "constant_with_warmup"],
-        help="learning-rate schedule after warmup",
-    )
-    training.add_argument("--warmup_ratio", type=float, help="fraction of the steps spent warming up")
-    training.add_argument("--max_grad_norm", type=float, help="gradient clipping norm; 0 disables clipping")
-    training.add_argument(
-        "--negative_ratio",
-        type=_ratio,
-        help="train on all related pairs plus this many unrelated pairs per related pair, resampled each epoch; "
-        "'all' keeps every pair (the paper preset's default)",
-    )
-    training.add_argument(
-        "--model_selection",
-        choices=["last", "best_dev"],
-        help="which epoch to keep: the last, or the best dev F1 (needs --dev_file)",
-    )
-    training.add_argument(
-        "--seed", type=int, default=42, help="seed of weights, sampling, shuffling and dropout"
-    )
+    training.add_argument("--output_dir", required=True, help="model repository to write (and push)")
+    for option in TRAINING_OPTIONS:
+        _add_option(training, option)
     training.add_argument(
         "--mixed_precision",
         choices=["no", "fp16", "bf16"],
@@ -312,65 +319,69 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     training.add_argument(
         "--max_batch_tokens",
         type=int,
-        default=None,
-        help="padded tokens per encoder call when caching/evaluating (default: 4096 on CPU, 16384 on GPU)",
+        help="padded tokens per encoder call when caching and evaluating [default: 4096 on CPU, 16384 on GPU]",
     )
     training.add_argument(
-        "--eval_docs_per_step", type=int, default=8, help="documents per evaluation step per device"
+        "--eval_docs_per_step",
+        type=int,
+        default=8,
+        help="documents per evaluation step per device [default: 8]",
+    )
+    training.add_argument(
+        "--checkpoint_dir",
+        help="where checkpoints go, outside the model repository [default: OUTPUT_DIR-checkpoints]",
     )
     training.add_argument(
         "--checkpointing_steps",
         default="epoch",
-        help="save the training state every N optimizer steps, or 'epoch', or 'no'",
+        help="save the training state every N optimizer steps, 'epoch' or 'no' [default: epoch]",
     )
     training.add_argument(
-        "--checkpoints_total_limit", type=int, default=2, help="keep the newest N checkpoints"
+        "--checkpoints_total_limit", type=int, default=2, help="keep the newest N checkpoints [default: 2]"
+    )
+    training.add_argument(
+        "--keep_checkpoints",
+        action="store_true",
+        help="keep the checkpoints after a run that finished (by default they are removed once the model is saved)",
     )
     training.add_argument(
         "--resume_from_checkpoint",
-        help="checkpoint folder to resume from, or 'latest' (newest in OUTPUT_DIR)",
+        help="checkpoint folder to resume from, or 'latest' (newest in --checkpoint_dir)",
     )
     training.add_argument(
-        "--report_to", default="none", help="trackers for accelerate: all, tensorboard, wandb, ... or none"
+        "--report_to",
+        default="none",
+        help="trackers for accelerate: all, tensorboard, wandb, ... [default: none]",
     )
     training.add_argument("--log_every", type=int, default=50, help="log the loss every N optimizer steps")
+    training.add_argument("--no_progress", action="store_true", help="no progress bars")
 
     hub = parser.add_argument_group("hub and results")
-    hub.add_argument(
-        "--push_to_hub", action="store_true", help="upload OUTPUT_DIR (without checkpoints) to the Hub"
-    )
+    hub.add_argument("--push_to_hub", action="store_true", help="upload OUTPUT_DIR to the Hub")
     hub.add_argument("--hub_model_id", help="ORG/NAME of the Hub model repository")
     hub.add_argument("--hub_private", action="store_true", help="create the Hub repository private")
-    hub.add_argument("--hub_token", help="Hub token (default: the logged-in token)")
-    hub.add_argument("--license", default="mit", help="licence of the model (card metadata)")
+    hub.add_argument("--hub_token", help="Hub token [default: the logged-in token]")
+    hub.add_argument("--license", default="mit", help="licence of the model (card metadata) [default: mit]")
     hub.add_argument(
-        "--base_model", help="Hub id of the encoder for the card (default: --encoder if a Hub id)"
+        "--base_model", help="Hub id of the encoder for the card [default: --encoder if a Hub id]"
     )
     hub.add_argument(
         "--append_results_to", help="also append a summary of results.json to this JSON list file"
     )
 
-    debug = parser.add_argument_group("debugging")
-    debug.add_argument(
-        "--stop_after_steps",
-        type=int,
-        help="exit abruptly (code 3) after N optimizer steps, as if killed; for testing --resume_from_checkpoint",
-    )
-    debug.add_argument("--debug_nan_at_step", type=int, help="testing only: make the loss NaN at this step")
-    debug.add_argument("--no_progress", action="store_true", help="no progress bars")
+    # For the tests of resuming and of failure handling; not part of the documented interface.
+    parser.add_argument("--stop_after_steps", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--debug_nan_at_step", type=int, help=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]
     return args
 
 
-def _ratio(value: str) -> float:
-    """A --negative_ratio value: a number, or 'all' (every unrelated pair, stored as infinity)."""
-    return math.inf if value.lower() == "all" else float(value)
-
-
 def resolve_args(args: argparse.Namespace) -> argparse.Namespace:
-    """Fills preset and protocol defaults, then checks the options and that every input exists."""
+    """Fills protocol and preset defaults, then checks the options and that every input exists."""
+    from docred_data import parse_pair_types
+
     if args.protocol in PROTOCOLS:
         for key, value in PROTOCOLS[args.protocol].items():
             if getattr(args, key, None) is None:
@@ -380,17 +391,20 @@ def resolve_args(args: argparse.Namespace) -> argparse.Namespace:
     for key, value in PRESETS[args.preset].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    for key, value in OPTIONAL_DEFAULTS.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
     if args.negative_ratio is not None and math.isinf(args.negative_ratio):
         args.negative_ratio = None  # 'all': every pair
     if args.encoder_learning_rate is None:
         args.encoder_learning_rate = args.learning_rate
     if args.decision_rule == "auto":
         args.decision_rule = "adaptive" if args.loss == "adaptive_threshold" else "threshold"
+    if args.checkpoint_dir is None:
+        args.checkpoint_dir = os.path.normpath(args.output_dir) + "-checkpoints"
 
     problems = []
+    try:
+        args.pair_types = parse_pair_types(args.pair_types)
+    except ValueError as error:
+        problems.append(f"--pair_types: {error}")
     if not args.train_file:
         problems.append("--train_file (or --protocol) is required")
     for name in ("train_file", "dev_file", "test_file"):
@@ -434,10 +448,6 @@ def resolve_args(args: argparse.Namespace) -> argparse.Namespace:
         )
     if args.push_to_hub and not args.hub_model_id:
         problems.append("--push_to_hub needs --hub_model_id ORG/NAME")
-    if args.pair_types:
-        for item in args.pair_types:
-            if item.count(":") != 1:
-                problems.append(f"--pair_types {item!r}: expected HEAD:TAIL")
     if (
         args.dev_file
         and args.train_file
@@ -497,9 +507,27 @@ def describe_protocol(args: argparse.Namespace) -> str:
     return " ".join(p for p in parts if p)
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------------------------------------------
+def setup_rows(args: dict) -> list[list[Any]]:
+    """The model card's training table: `[label, value]` for every declared option with a card label."""
+    rows = []
+    for option in (*OPTIONS, *TRAINING_OPTIONS):
+        if option.card is None or option.name not in args:
+            continue
+        value = args[option.name]
+        if option.name == "negative_ratio" and value is None:
+            value = "all pairs"
+        if option.name == "encoder_learning_rate" and args.get("freeze_encoder"):
+            continue
+        if value is not None:
+            rows.append([option.card, value])
+    return rows
+
+
+# ==============================================================================================================
+# Part 2: the run's pieces
+# ==============================================================================================================
+
+# ---- data ------------------------------------------------------------------------------------------------------
 
 
 def load_split(
@@ -507,13 +535,13 @@ def load_split(
     docs_slice: str | None,
     label_set,
     max_docs: int | None = None,
-    pair_types: list[str] | None = None,
+    pair_types: list[list[str]] | None = None,
 ) -> list[dict]:
     from docred_data import load_documents, orient_pairs
 
     docs = load_documents(path, label_set=label_set)
     if pair_types:
-        docs = orient_pairs(docs, [tuple(pair.split(":", 1)) for pair in pair_types], source=path)
+        docs = orient_pairs(docs, pair_types, source=path)
     if docs_slice:
         docs = docs[parse_slice(docs_slice)]
     if max_docs is not None:
@@ -526,27 +554,10 @@ def load_split(
     return docs
 
 
-def resolve_label_set(args: argparse.Namespace):
-    from docred_data import LabelSet, read_documents
-
-    directory = args.label_dir
-    if directory is None and not _is_remote_data(args.train_file):
-        folder = os.path.dirname(os.path.abspath(args.train_file))
-        if os.path.isfile(os.path.join(folder, "rel2id.json")):
-            directory = folder
-    if directory is not None:
-        return LabelSet.from_dir(directory)
-    logger.warning("no rel2id.json found (--label_dir): the label set is read from the documents' relations")
-    docs = []
-    for path in (args.train_file, args.dev_file, args.test_file):
-        if path and not _is_remote_data(path):
-            docs += read_documents(path)
-    return LabelSet.from_documents(docs)
-
-
 @dataclass
 class Split:
-    """The candidate pairs of a set of documents, with their gold relation class ids."""
+    """The candidate pairs of a set of documents, with their gold relation class ids: the pair examples of
+    training (`epoch_examples`, `multi_hot`) and what dev and test are scored on."""
 
     docs: list[dict]
     pairs: list[tuple[int, int]] = field(default_factory=list)  # (head, tail) of each pair
@@ -555,7 +566,8 @@ class Split:
     doc_offsets: list[int] = field(default_factory=list)
     label_ids: list[tuple[int, ...]] = field(default_factory=list)  # gold relation classes of each pair
     n_gold_facts: int = 0  # gold facts including pairs outside the candidate set (recall denominator)
-    sequences: PairSequences | None = None  # every pair's tokens, row i for pairs[i]
+    n_related_outside: int = 0  # related pairs that are not candidate pairs (pair_types): never trained on
+    sequences: Any = None  # every pair's encoder sequences (`DocumentEncoding.sequences`), row i for pairs[i]
     n_truncated: int = 0
 
     def __len__(self) -> int:
@@ -595,8 +607,6 @@ def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
     """Candidate pairs (in the processor's order) with labels and the count of truncated pairs; with `encode`,
     also every pair's tokens (without, the documents are encoded again when scored, and their tokens are not
     held for the whole run)."""
-    from processing_globalre import PairSequences
-
     split = Split(docs=docs)
     parts = []
     with truncation_notes_muted():  # summed up per split (Split.n_truncated), not reported per document
@@ -606,6 +616,7 @@ def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
             split.n_gold_facts += sum(len(r) for r in relations.values())
             encoding = processor.encode_document(doc, index=doc_index)
             pairs = encoding.pairs
+            split.n_related_outside += len(relations.keys() - set(pairs))
             split.n_truncated += len(encoding.truncated_pairs)
             if encode:
                 parts.append(encoding.sequences)
@@ -613,14 +624,15 @@ def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
             split.label_ids.extend(tuple(sorted(relations.get(pair, ()))) for pair in pairs)
     split.doc_offsets.append(len(split.pairs))
     split.pair_doc = np.repeat(np.arange(len(docs)), np.diff(split.doc_offsets))
-    if encode:
-        split.sequences = PairSequences.concatenate(parts)
+    if encode and parts:
+        split.sequences = type(parts[0]).concatenate(parts)
     return split
 
 
 def epoch_examples(split: Split, negative_ratio: float | None, seed: int, epoch: int) -> list[int]:
     """The pair indices of one epoch, shuffled: all pairs, or all related pairs plus about `negative_ratio`
-    unrelated pairs per related pair of each document, sampled afresh each epoch (deterministic in seed, epoch)."""
+    unrelated pairs per related pair of each document, sampled afresh each epoch (deterministic in seed, epoch;
+    a string seed is hashed with SHA-512 by `random`, so the sample is stable across runs and Python versions)."""
     if negative_ratio is None or math.isinf(negative_ratio):
         chosen = np.arange(len(split))
     else:
@@ -641,6 +653,8 @@ def epoch_examples(split: Split, negative_ratio: float | None, seed: int, epoch:
 def multi_hot(
     label_ids: Sequence[Sequence[int]], num_labels: int, no_relation_id: int | None
 ) -> torch.Tensor:
+    """Multi-hot label rows; a pair without a relation has its no-relation class set (labels that mean "no
+    relation", such as CDR's `NR`, set nothing else)."""
     labels = torch.zeros((len(label_ids), num_labels), dtype=torch.float32)
     for row, ids in enumerate(label_ids):
         if ids:
@@ -650,9 +664,7 @@ def multi_hot(
     return labels
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Model
-# --------------------------------------------------------------------------------------------------------------
+# ---- model -----------------------------------------------------------------------------------------------------
 
 
 def is_globalre_dir(path: str) -> bool:
@@ -676,6 +688,8 @@ def check_label_set(model_labels: list[str], label_set, where: str) -> None:
 
 
 def build_model(args: argparse.Namespace, label_set):
+    """A fresh model around `--encoder` with the run's options (every command-line `GlobalReConfig` option), or a
+    saved GlobalRE model to train on; and the processor that matches it."""
     from transformers import AutoTokenizer
 
     from modeling_globalre import GlobalReForRelationExtraction
@@ -702,18 +716,7 @@ def build_model(args: argparse.Namespace, label_set):
             id2label=label_set.id2label,
             relation_names=label_set.names,
             no_relation_label=label_set.no_relation,
-            freeze_encoder=args.freeze_encoder,
-            pooling=args.pooling,
-            marker_pooling=args.marker_pooling,
-            entity_markers=args.entity_markers,
-            entity_text=args.entity_text,
-            long_document_strategy=args.long_document_strategy,
-            max_seq_length=args.max_seq_length,
-            classifier_dropout=args.classifier_dropout,
-            loss=args.loss,
-            decision_rule=args.decision_rule,
-            threshold=args.threshold,
-            pair_types=[p.split(":") for p in args.pair_types] if args.pair_types else None,
+            **{option.name: getattr(args, option.name) for option in OPTIONS if option.cli},
         )
     tokenizer = AutoTokenizer.from_pretrained(args.encoder)
     processor = GlobalReProcessor.from_config(tokenizer, model.config)
@@ -734,9 +737,7 @@ class CachedHead(nn.Module):
         return self.model.classify(pair_representation, labels)
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Distributed document mapping (cache, evaluation)
-# --------------------------------------------------------------------------------------------------------------
+# ---- documents across processes (caching, evaluation) ----------------------------------------------------------
 
 
 class _RngNeutral:
@@ -788,11 +789,11 @@ def map_documents(
     """Applies `fn(doc_indices) -> one tensor per document` with the documents sharded across processes, and
     gathers the results on every process with `gather_for_metrics` (the padding duplicates of the last step are
     dropped). Returns the list of per-document tensors in document order, and how many documents each rank ran."""
+    from tqdm.auto import tqdm
+
     loader = shard_loader(
         accelerator, DataLoader(list(range(n_docs)), batch_size=docs_per_step, collate_fn=list), False
     )
-    from tqdm.auto import tqdm
-
     results: dict[int, torch.Tensor] = {}
     ran = 0
     bar = tqdm(
@@ -823,7 +824,6 @@ def map_documents(
 def split_tensors(split: Split, processor, model, docs: list[int], output: str, max_batch_tokens: int):
     """Scores all candidate pairs of some documents of a split; one tensor per document."""
     from pipeline_globalre import score_sequences
-    from processing_globalre import PairSequences
 
     if split.sequences is not None:
         # a view of the split's sequences: the rows of these documents over its one token array
@@ -834,20 +834,12 @@ def split_tensors(split: Split, processor, model, docs: list[int], output: str, 
         with truncation_notes_muted():
             encodings = [processor.encode_document(split.docs[d], index=d) for d in docs]
         sizes = [len(encoding) for encoding in encodings]
-        sequences = PairSequences.concatenate([encoding.sequences for encoding in encodings])
-    values = score_sequences(
-        model,
-        processor,
-        sequences,
-        max_batch_tokens=max_batch_tokens,
-        output=output,
-    )
+        sequences = type(encodings[0].sequences).concatenate([encoding.sequences for encoding in encodings])
+    values = score_sequences(model, processor, sequences, max_batch_tokens=max_batch_tokens, output=output)
     return list(torch.split(values, sizes))
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Decisions, thresholds and scores
-# --------------------------------------------------------------------------------------------------------------
+# ---- decisions, thresholds and scores --------------------------------------------------------------------------
 
 
 def gold_matrix(split: Split, num_labels: int) -> np.ndarray:
@@ -910,29 +902,28 @@ def tune_thresholds(logits: torch.Tensor, split: Split, config, mode: str, min_s
     return threshold, per_relation
 
 
-def submission(logits_per_doc: list[torch.Tensor], split: Split, config) -> list[dict]:
-    from processing_globalre import decide
+def set_thresholds(config, args: argparse.Namespace, logits: torch.Tensor, split: Split) -> dict:
+    """Tunes the decision thresholds on dev logits (when asked) and writes them into the model config."""
+    if args.threshold_tuning == "none" or config.decision_rule != "threshold":
+        return {}
+    threshold, per_relation = tune_thresholds(
+        logits, split, config, args.threshold_tuning, args.min_relation_support
+    )
+    config.threshold = threshold
+    config.relation_thresholds = per_relation
+    return {"threshold": threshold, "n_relation_thresholds": len(per_relation)}
 
-    predictions = []
-    for doc_index, logits in enumerate(logits_per_doc):
-        if logits.shape[0] == 0:
-            continue
-        scores, keep = decide(logits, config)
-        pairs = split.pairs[split.doc_rows(doc_index)]
-        title = split.docs[doc_index]["title"]
-        rows, columns = keep.nonzero(as_tuple=True)
-        for row, column in zip(rows.tolist(), columns.tolist()):
-            head, tail = pairs[row]
-            predictions.append(
-                {
-                    "title": title,
-                    "h_idx": head,
-                    "t_idx": tail,
-                    "r": config.id2label[column],
-                    "score": float(scores[row, column]),
-                }
-            )
-    return predictions
+
+def predictions_of(logits_per_doc: list[torch.Tensor], split: Split, processor, config) -> list[dict]:
+    """The split's predictions in the official submission format, decided by the model's rule
+    (`GlobalReProcessor.post_process`)."""
+    from docred_metric import to_submission
+
+    triples = [
+        processor.post_process(logits, split.pairs[split.doc_rows(doc_index)], split.docs[doc_index], config)
+        for doc_index, logits in enumerate(logits_per_doc)
+    ]
+    return to_submission(split.docs, triples)
 
 
 def official_scores(predictions: list[dict], split: Split, train_docs: list[dict], label_set) -> dict:
@@ -947,9 +938,7 @@ def official_scores(predictions: list[dict], split: Split, train_docs: list[dict
     return result
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Checkpoints
-# --------------------------------------------------------------------------------------------------------------
+# ---- checkpoints -----------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -974,32 +963,42 @@ class Progress:
         self.__dict__.update(state)
 
 
-def checkpoint_root(output_dir: str) -> str:
-    return os.path.join(output_dir, "checkpoints")
+def checkpoint_root(checkpoint_dir: str) -> str:
+    """Where accelerate's automatically named checkpoints (`checkpoint_N`) of a run go."""
+    return os.path.join(checkpoint_dir, "checkpoints")
 
 
-def list_checkpoints(output_dir: str) -> list[str]:
-    root = checkpoint_root(output_dir)
+def list_checkpoints(checkpoint_dir: str) -> list[str]:
+    """The run's checkpoints that train.py finished writing, oldest first."""
+    root = checkpoint_root(checkpoint_dir)
     if not os.path.isdir(root):
         return []
     found = []
     for name in os.listdir(root):
-        match = re.fullmatch(r"step_(\d+)", name)
+        match = re.fullmatch(r"checkpoint_(\d+)", name)
         if match and os.path.isfile(os.path.join(root, name, "progress.json")):
             found.append((int(match.group(1)), os.path.join(root, name)))
     return [path for _, path in sorted(found)]
 
 
-def save_checkpoint(accelerator, args, progress: Progress) -> str:
-    path = os.path.join(checkpoint_root(args.output_dir), f"step_{progress.completed_steps}")
-    accelerator.save_state(path)
+def checkpoint_step(path: str) -> int:
+    """The optimizer steps done when a checkpoint was saved (its `progress.json`)."""
+    with open(os.path.join(path, "progress.json"), encoding="utf-8") as handle:
+        return json.load(handle)["completed_steps"]
+
+
+def save_checkpoint(accelerator, progress: Progress) -> str:
+    """Saves the training state as the next `checkpoint_N`; accelerate keeps the newest
+    `--checkpoints_total_limit` of them."""
+    accelerator.save_state()
+    path = os.path.join(
+        checkpoint_root(accelerator.project_dir), f"checkpoint_{accelerator.save_iteration - 1}"
+    )
     if accelerator.is_main_process:
         with open(os.path.join(path, "progress.json"), "w", encoding="utf-8") as handle:
             json.dump({k: v for k, v in progress.state_dict().items() if k != "history"}, handle, indent=2)
-        for old in list_checkpoints(args.output_dir)[: -args.checkpoints_total_limit]:
-            shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
-    logger.info("saved checkpoint %s", path)
+    logger.info("saved checkpoint %s (step %d)", path, progress.completed_steps)
     return path
 
 
@@ -1007,9 +1006,7 @@ def parameters_finite(model) -> bool:
     return all(torch.isfinite(p).all() for p in model.parameters() if p.requires_grad)
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Run information
-# --------------------------------------------------------------------------------------------------------------
+# ---- run information -------------------------------------------------------------------------------------------
 
 
 def launcher() -> str:
@@ -1104,31 +1101,72 @@ def push_to_hub(args: argparse.Namespace) -> str:
     api.upload_folder(
         repo_id=repo.repo_id,
         folder_path=args.output_dir,
-        ignore_patterns=["checkpoints/**", "checkpoints/*", "*.pkl", "runs/**"],
         commit_message="Upload GlobalRE model trained with train.py",
     )
     return f"https://huggingface.co/{repo.repo_id}"
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Training
-# --------------------------------------------------------------------------------------------------------------
+# ==============================================================================================================
+# Part 3: the run
+# ==============================================================================================================
 
 
-def train(args: argparse.Namespace) -> dict:
+@dataclass
+class Run:
+    """Everything the steps of a run share; `prepare` fills in the data and the model."""
+
+    args: argparse.Namespace
+    accelerator: Any
+    start_time: float
+    label_set: Any = None
+    model: Any = None
+    processor: Any = None
+    train_split: Split | None = None
+    dev_split: Split | None = None
+    test_split: Split | None = None
+    use_cache: bool = False
+    train_cache: torch.Tensor | None = None
+    dev_cache: list[torch.Tensor] | None = None
+    cache_seconds: float = 0.0
+    training_seconds: float = 0.0
+    progress: Progress = field(default_factory=Progress)
+    # documents each process scored, padding duplicates included
+    eval_docs_per_rank: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def train_docs(self) -> list[dict]:
+        return self.train_split.docs
+
+    def progress_bar(self, desc: str) -> str | None:
+        return None if self.args.no_progress else desc
+
+
+def prepare(args: argparse.Namespace) -> Run:
+    """The accelerator, the label set, the documents and their candidate pairs, the model and its processor."""
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
-    from transformers import get_scheduler
+    from accelerate.utils import ProjectConfiguration, set_seed
 
-    from model_card import write_model_card
+    from docred_data import resolve_label_set
 
     start_time = time.time()
-    accelerator_kwargs = {"gradient_accumulation_steps": args.gradient_accumulation_steps}
+    project = ProjectConfiguration(
+        project_dir=args.checkpoint_dir,
+        logging_dir=os.path.join(args.checkpoint_dir, "runs"),
+        automatic_checkpoint_naming=True,
+        total_limit=args.checkpoints_total_limit,
+    )
+    accelerator_kwargs: dict[str, Any] = {
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "project_config": project,
+    }
     if args.mixed_precision:
         accelerator_kwargs["mixed_precision"] = args.mixed_precision
     if args.report_to and args.report_to != "none":
         accelerator_kwargs["log_with"] = args.report_to
-        accelerator_kwargs["project_dir"] = os.path.join(args.output_dir, "runs")
     accelerator = Accelerator(**accelerator_kwargs)
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -1143,26 +1181,27 @@ def train(args: argparse.Namespace) -> dict:
         os.makedirs(args.output_dir, exist_ok=True)
     accelerator.wait_for_everyone()
 
-    # ---- data and model -------------------------------------------------------------------------------------
-    label_set = resolve_label_set(args)
+    run = Run(args=args, accelerator=accelerator, start_time=start_time)
+    label_set = run.label_set = resolve_label_set(
+        args.label_dir, args.train_file, (args.train_file, args.dev_file, args.test_file)
+    )
+    if label_set is None:
+        raise TrainingError(
+            "--label_dir is needed: the data files are remote and none has a rel2id.json beside it"
+        )
+    run.progress.labels = list(label_set.labels)
     train_docs = load_split(args.train_file, args.train_docs, label_set, args.max_train_docs, args.pair_types)
-    dev_docs = (
-        load_split(args.dev_file, args.dev_docs, label_set, args.max_eval_docs, args.pair_types)
-        if args.dev_file
-        else None
-    )
-    test_docs = (
-        load_split(args.test_file, args.test_docs, label_set, args.max_eval_docs, args.pair_types)
-        if args.test_file
-        else None
-    )
+    dev_docs = test_docs = None
+    if args.dev_file:
+        dev_docs = load_split(args.dev_file, args.dev_docs, label_set, args.max_eval_docs, args.pair_types)
+    if args.test_file:
+        test_docs = load_split(args.test_file, args.test_docs, label_set, args.max_eval_docs, args.pair_types)
     if dev_docs and os.path.abspath(args.dev_file) == os.path.abspath(args.train_file):
         overlap = {d["title"] for d in train_docs} & {d["title"] for d in dev_docs}
         if overlap:
             raise TrainingError(f"--train_docs and --dev_docs overlap ({len(overlap)} documents)")
-    model, processor = build_model(args, label_set)
-    config = model.config
-    use_cache = config.freeze_encoder and not args.no_cache
+    model, processor = run.model, run.processor = build_model(args, label_set)
+    run.use_cache = model.config.freeze_encoder and not args.no_cache
     logger.info(
         "%d training, %s dev, %s test documents; %d labels (no relation: %s); encoder %s %s",
         len(train_docs),
@@ -1171,65 +1210,160 @@ def train(args: argparse.Namespace) -> dict:
         len(label_set),
         label_set.no_relation,
         args.encoder,
-        "frozen, cached pair vectors" if use_cache else ("frozen" if config.freeze_encoder else "fine-tuned"),
+        "frozen, cached pair vectors"
+        if run.use_cache
+        else ("frozen" if model.config.freeze_encoder else "fine-tuned"),
     )
-    train_split = build_split(train_docs, processor, label_set, encode=True)
-    dev_split = build_split(dev_docs, processor, label_set, encode=False) if dev_docs else None
-    test_split = build_split(test_docs, processor, label_set, encode=False) if test_docs else None
-    for name, split in (("training", train_split), ("development", dev_split), ("test", test_split)):
-        if split is not None and split.n_truncated:
+    for name, attribute, docs in (
+        ("training", "train_split", train_docs),
+        ("development", "dev_split", dev_docs),
+        ("test", "test_split", test_docs),
+    ):
+        if docs is None:
+            continue
+        split = build_split(docs, processor, label_set, encode=name == "training")
+        setattr(run, attribute, split)
+        if split.n_truncated:
             logger.warning(
                 "%d of %d %s pairs keep only part of their document (max_seq_length %d, strategy %s)",
                 split.n_truncated,
                 len(split),
                 name,
-                config.max_seq_length,
-                config.long_document_strategy,
+                model.config.max_seq_length,
+                model.config.long_document_strategy,
             )
-    if not train_split.is_positive().any():
+        if split.n_related_outside:
+            logger.warning(
+                "%d related %s pairs are not candidate pairs (--pair_types %s): never trained on or predicted, "
+                "counted as missed",
+                split.n_related_outside,
+                name,
+                args.pair_types,
+            )
+    if not run.train_split.is_positive().any():
         raise TrainingError("the training documents hold no relation of the label set")
-
     model.to(accelerator.device)
-    cache_seconds = 0.0
-    train_cache = dev_cache = None
-    # documents each process scored, padding duplicates included
-    eval_docs_per_rank: dict[str, list[int]] = {}
-    if use_cache:
-        cache_start = time.time()
-        reps, eval_docs_per_rank["train_cache"] = map_documents(
-            accelerator,
-            len(train_docs),
+    return run
+
+
+def cache_pair_vectors(run: Run) -> None:
+    """With a frozen encoder every pair's vector is fixed: compute the training and dev pairs' once, so that the
+    head trains (and dev is scored) on the cache."""
+    if not run.use_cache:
+        return
+    args, start = run.args, time.time()
+
+    def vectors(split: Split, desc: str) -> tuple[list[torch.Tensor], list[int]]:
+        return map_documents(
+            run.accelerator,
+            len(split.docs),
             lambda docs: split_tensors(
-                train_split, processor, model, docs, "pair_representation", args.max_batch_tokens
+                split, run.processor, run.model, docs, "pair_representation", args.max_batch_tokens
             ),
             args.eval_docs_per_step,
-            desc=None if args.no_progress else "caching training pair vectors",
+            desc=run.progress_bar(desc),
         )
-        train_cache = torch.cat(reps)
-        if dev_split is not None:
-            dev_cache, eval_docs_per_rank["dev"] = map_documents(
-                accelerator,
-                len(dev_docs),
-                lambda docs: split_tensors(
-                    dev_split, processor, model, docs, "pair_representation", args.max_batch_tokens
-                ),
-                args.eval_docs_per_step,
-                desc=None if args.no_progress else "caching dev pair vectors",
-            )
-        cache_seconds = time.time() - cache_start
-        logger.info("cached %d training pair vectors in %.1fs", len(train_cache), cache_seconds)
-        train_split.sequences = None  # the head trains on the cache only
 
+    reps, run.eval_docs_per_rank["train_cache"] = vectors(run.train_split, "caching training pair vectors")
+    run.train_cache = torch.cat(reps)
+    if run.dev_split is not None:
+        run.dev_cache, run.eval_docs_per_rank["dev"] = vectors(run.dev_split, "caching dev pair vectors")
+    run.cache_seconds = time.time() - start
+    logger.info("cached %d training pair vectors in %.1fs", len(run.train_cache), run.cache_seconds)
+    run.train_split.sequences = None  # the head trains on the cache only
+
+
+def head_logits(model, representation: torch.Tensor) -> torch.Tensor:
+    """Logits of the classification head for cached pair vectors (eval mode: no dropout)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            device = next(model.classifier.parameters()).device
+            return model.classify(representation.to(device)).logits.float().cpu()
+    finally:
+        model.train(was_training)
+
+
+def split_logits(run: Run, model, name: str) -> list[torch.Tensor]:
+    """The logits of every candidate pair of the dev or test split, one tensor per document."""
+    if name == "dev" and run.dev_cache is not None:
+        return [head_logits(model, reps) for reps in run.dev_cache]
+    split = run.dev_split if name == "dev" else run.test_split
+    values, run.eval_docs_per_rank[name] = map_documents(
+        run.accelerator,
+        len(split.docs),
+        lambda docs: split_tensors(split, run.processor, model, docs, "logits", run.args.max_batch_tokens),
+        run.args.eval_docs_per_step,
+        desc=run.progress_bar(name),
+    )
+    return values
+
+
+def optimizer_groups(model, args: argparse.Namespace) -> list[dict]:
+    """AdamW groups: the head at --learning_rate, an unfrozen encoder at --encoder_learning_rate; no weight decay
+    on biases and LayerNorm weights."""
+    groups = []
+    for encoder, lr in ((False, args.learning_rate), (True, args.encoder_learning_rate)):
+        named = [
+            (n, p)
+            for n, p in model.named_parameters()
+            if p.requires_grad and n.startswith("encoder.") == encoder
+        ]
+        decay = [p for n, p in named if p.ndim > 1 and "LayerNorm" not in n]
+        no_decay = [p for n, p in named if not (p.ndim > 1 and "LayerNorm" not in n)]
+        groups += [
+            {"params": decay, "lr": lr, "weight_decay": args.weight_decay},
+            {"params": no_decay, "lr": lr, "weight_decay": 0.0},
+        ]
+    return [group for group in groups if group["params"]]
+
+
+def resume(run: Run) -> None:
+    """Loads the checkpoint named by --resume_from_checkpoint (model, optimizer, scheduler, random states and
+    `Progress`), after checking that it was trained with this label set."""
+    args, accelerator = run.args, run.accelerator
+    path = args.resume_from_checkpoint
+    if path == "latest":
+        found = list_checkpoints(args.checkpoint_dir)
+        if not found:
+            raise TrainingError(
+                f"--resume_from_checkpoint latest: no checkpoint in {checkpoint_root(args.checkpoint_dir)}"
+            )
+        path = found[-1]
+    if not os.path.isfile(os.path.join(path, "progress.json")):
+        raise TrainingError(f"--resume_from_checkpoint {path}: not a checkpoint written by train.py")
+    with open(os.path.join(path, "progress.json"), encoding="utf-8") as handle:
+        check_label_set(json.load(handle)["labels"], run.label_set, f"checkpoint {path}")
+    accelerator.load_state(path)
+    logger.info(
+        "resumed from %s: epoch %d, %d batches into it, %d steps done",
+        path,
+        run.progress.epoch + 1,
+        run.progress.batches_done,
+        run.progress.completed_steps,
+    )
+
+
+def fit(run: Run) -> dict | None:
+    """Trains for the epochs asked, evaluating on dev after each (thresholds tuned, the best epoch kept) and
+    checkpointing. Returns a result early only when `--stop_after_steps` ends the run as if killed."""
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+    from transformers import get_scheduler
+
+    args, accelerator, model, progress = run.args, run.accelerator, run.model, run.progress
+    config = model.config
     no_relation_id = config.no_relation_id if config.no_relation_label is not None else None
 
     def collate(rows: list[int]) -> dict[str, torch.Tensor]:
-        labels = multi_hot([train_split.label_ids[r] for r in rows], config.num_labels, no_relation_id)
-        if use_cache:
-            return {"pair_representation": train_cache[rows], "labels": labels}
-        return {**processor.pad_sequences(train_split.sequences, rows), "labels": labels}
+        labels = multi_hot([run.train_split.label_ids[r] for r in rows], config.num_labels, no_relation_id)
+        if run.use_cache:
+            return {"pair_representation": run.train_cache[rows], "labels": labels}
+        return {**run.train_split.sequences.pad(rows, run.processor.pad_token_id), "labels": labels}
 
     def make_loader(epoch: int):
-        examples = epoch_examples(train_split, args.negative_ratio, args.seed, epoch)
+        examples = epoch_examples(run.train_split, args.negative_ratio, args.seed, epoch)
         total_batch = args.per_device_train_batch_size * accelerator.num_processes
         if total_batch > len(examples):
             raise TrainingError(
@@ -1240,24 +1374,8 @@ def train(args: argparse.Namespace) -> dict:
         loader = DataLoader(examples, batch_size=args.per_device_train_batch_size, collate_fn=collate)
         return shard_loader(accelerator, loader, True)
 
-    # ---- optimisation -----------------------------------------------------------------------------------
-    trainable = CachedHead(model) if use_cache else model
-    head_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
-    encoder_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
-
-    def groups(params, lr):
-        named = {id(p): n for n, p in model.named_parameters()}
-        decay = [p for p in params if p.ndim > 1 and "LayerNorm" not in named[id(p)]]
-        no_decay = [p for p in params if not (p.ndim > 1 and "LayerNorm" not in named[id(p)])]
-        return [
-            {"params": decay, "lr": lr, "weight_decay": args.weight_decay},
-            {"params": no_decay, "lr": lr, "weight_decay": 0.0},
-        ]
-
-    param_groups = groups(head_params, args.learning_rate)
-    if encoder_params:
-        param_groups += groups(encoder_params, args.encoder_learning_rate)
-    optimizer = torch.optim.AdamW([g for g in param_groups if g["params"]])
+    trainable = CachedHead(model) if run.use_cache else model
+    optimizer = torch.optim.AdamW(optimizer_groups(model, args))
     first_loader = make_loader(0)
     steps_per_epoch = math.ceil(len(first_loader) / args.gradient_accumulation_steps)
     max_train_steps = args.num_train_epochs * steps_per_epoch
@@ -1271,40 +1389,21 @@ def train(args: argparse.Namespace) -> dict:
         num_training_steps=max_train_steps * accelerator.num_processes,
     )
     trainable, optimizer, scheduler = accelerator.prepare(trainable, optimizer, scheduler)
-    progress = Progress(labels=list(label_set.labels))
     accelerator.register_for_checkpointing(progress)
-    if accelerator.device.type == "cuda" and not use_cache:
-        check_batch_fits(accelerator, trainable, optimizer, collate, train_split, args)
+    if accelerator.device.type == "cuda" and not run.use_cache:
+        check_batch_fits(accelerator, trainable, optimizer, collate, run.train_split, args)
 
     # Dropout draws start from the seed whatever was computed before (caching, batch-size probe), so cached and
     # uncached runs draw the same masks; a resumed run then replaces this state by the checkpoint's.
     set_seed(args.seed)
+    existing = list_checkpoints(args.checkpoint_dir)
     if args.resume_from_checkpoint:
-        path = args.resume_from_checkpoint
-        if path == "latest":
-            found = list_checkpoints(args.output_dir)
-            if not found:
-                raise TrainingError(
-                    f"--resume_from_checkpoint latest: no checkpoint in {checkpoint_root(args.output_dir)}"
-                )
-            path = found[-1]
-        if not os.path.isfile(os.path.join(path, "progress.json")):
-            raise TrainingError(f"--resume_from_checkpoint {path}: not a checkpoint written by train.py")
-        with open(os.path.join(path, "progress.json"), encoding="utf-8") as handle:
-            check_label_set(json.load(handle)["labels"], label_set, f"checkpoint {path}")
-        accelerator.load_state(path)
-        logger.info(
-            "resumed from %s: epoch %d, %d batches into it, %d steps done",
-            path,
-            progress.epoch + 1,
-            progress.batches_done,
-            progress.completed_steps,
-        )
-
+        resume(run)
+    # accelerate numbers checkpoints itself; the next one follows those already there
+    accelerator.project_configuration.iteration = int(existing[-1].rsplit("_", 1)[-1]) + 1 if existing else 0
     if args.report_to and args.report_to != "none":
         tracked = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
         accelerator.init_trackers("globalre", config=tracked)
-
     logger.info(
         "training: %d epochs, %d pairs per epoch, %d steps (%d warmup), batch %d x %d processes x %d accumulation",
         args.num_train_epochs,
@@ -1315,8 +1414,6 @@ def train(args: argparse.Namespace) -> dict:
         accelerator.num_processes,
         args.gradient_accumulation_steps,
     )
-    from tqdm.auto import tqdm
-
     bar = tqdm(
         total=max_train_steps,
         initial=progress.completed_steps,
@@ -1329,36 +1426,26 @@ def train(args: argparse.Namespace) -> dict:
         unwrapped.config.threshold = progress.threshold
         unwrapped.config.relation_thresholds = dict(progress.relation_thresholds)
     last_checkpoint = None
-    best_dir = os.path.join(checkpoint_root(args.output_dir), "best")
+    best_dir = os.path.join(args.checkpoint_dir, "best")
     running_loss, running_count = 0.0, 0
     step_every = str(args.checkpointing_steps).isdigit() and int(args.checkpointing_steps)
 
-    def dev_logits() -> list[torch.Tensor]:
-        if dev_cache is not None:
-            return [head_logits(unwrapped, reps) for reps in dev_cache]
-        values, per_rank = map_documents(
-            accelerator,
-            len(dev_docs),
-            lambda docs: split_tensors(
-                dev_split, processor, unwrapped, docs, "logits", args.max_batch_tokens
-            ),
-            args.eval_docs_per_step,
-            desc=None if args.no_progress else "dev",
-        )
-        eval_docs_per_rank["dev"] = per_rank
-        return values
-
     def fail_nan(step: int, what: str):
-        good = last_checkpoint or (list_checkpoints(args.output_dir) or [None])[-1]
+        good = last_checkpoint or (list_checkpoints(args.checkpoint_dir) or [None])[-1]
         raise TrainingError(
             f"{what} at step {step} (epoch {progress.epoch + 1}): training stopped and the bad state was not saved. "
             + (
-                f"Last good checkpoint: {good} (resume with --resume_from_checkpoint {good} and a lower "
-                "--learning_rate or --max_grad_norm)."
+                f"Last good checkpoint: {good} (step {checkpoint_step(good)}; resume with --resume_from_checkpoint "
+                f"{good} and a lower --learning_rate or --max_grad_norm)."
                 if good
                 else "No checkpoint was saved before it; lower --learning_rate and start again."
             )
         )
+
+    def checkpoint() -> str:
+        if not parameters_finite(unwrapped):
+            fail_nan(progress.completed_steps, "the weights became NaN or infinite")
+        return save_checkpoint(accelerator, progress)
 
     start_epoch = progress.epoch
     for epoch in range(start_epoch, args.num_train_epochs):
@@ -1405,22 +1492,13 @@ def train(args: argparse.Namespace) -> dict:
             bar.update(1)
             if progress.completed_steps % args.log_every == 0 or progress.completed_steps == max_train_steps:
                 mean_loss = running_loss / max(running_count, 1)
-                logger.info(
-                    "step %d: loss %.5f, lr %.3g",
-                    progress.completed_steps,
-                    mean_loss,
-                    scheduler.get_last_lr()[0],
-                )
+                lr = scheduler.get_last_lr()[0]
+                logger.info("step %d: loss %.5f, lr %.3g", progress.completed_steps, mean_loss, lr)
                 if args.report_to != "none":
-                    accelerator.log(
-                        {"train_loss": mean_loss, "lr": scheduler.get_last_lr()[0]},
-                        step=progress.completed_steps,
-                    )
+                    accelerator.log({"train_loss": mean_loss, "lr": lr}, step=progress.completed_steps)
                 running_loss, running_count = 0.0, 0
             if step_every and progress.completed_steps % step_every == 0:
-                if not parameters_finite(unwrapped):
-                    fail_nan(progress.completed_steps, "the weights became NaN or infinite")
-                last_checkpoint = save_checkpoint(accelerator, args, progress)
+                last_checkpoint = checkpoint()
             if args.stop_after_steps and progress.completed_steps >= args.stop_after_steps:
                 logger.warning("--stop_after_steps %d: exiting as if killed", args.stop_after_steps)
                 accelerator.wait_for_everyone()
@@ -1430,15 +1508,15 @@ def train(args: argparse.Namespace) -> dict:
         # ---- end of epoch: evaluate on dev, keep the best ------------------------------------------------
         progress.epoch, progress.batches_done = epoch + 1, 0
         record: dict[str, Any] = {"epoch": epoch + 1, "step": progress.completed_steps}
-        if dev_split is not None:
-            logits = dev_logits()
-            record.update(set_thresholds(unwrapped.config, args, torch.cat(logits), dev_split))
+        if run.dev_split is not None:
+            logits = split_logits(run, unwrapped, "dev")
+            record.update(set_thresholds(unwrapped.config, args, torch.cat(logits), run.dev_split))
             progress.threshold = unwrapped.config.threshold
             progress.relation_thresholds = dict(unwrapped.config.relation_thresholds)
-            scores = official_scores(
-                submission(logits, dev_split, unwrapped.config), dev_split, train_docs, label_set
+            predictions = predictions_of(logits, run.dev_split, run.processor, unwrapped.config)
+            scores = record["dev"] = official_scores(
+                predictions, run.dev_split, run.train_docs, run.label_set
             )
-            record["dev"] = scores
             logger.info(
                 "epoch %d: dev F1 %.2f, Ign F1 %.2f (P %.2f, R %.2f)",
                 epoch + 1,
@@ -1458,13 +1536,11 @@ def train(args: argparse.Namespace) -> dict:
                 accelerator.wait_for_everyone()
         progress.history.append(record)
         if args.checkpointing_steps == "epoch":
-            if not parameters_finite(unwrapped):
-                fail_nan(progress.completed_steps, "the weights became NaN or infinite")
-            last_checkpoint = save_checkpoint(accelerator, args, progress)
+            last_checkpoint = checkpoint()
     bar.close()
-    training_seconds = time.time() - start_time
+    run.training_seconds = time.time() - run.start_time
+    run.model = unwrapped
 
-    # ---- final model: the selected epoch, evaluated with the official metric -----------------------------------
     if args.model_selection == "best_dev" and progress.best_epoch is not None:
         from safetensors.torch import load_file
 
@@ -1474,156 +1550,127 @@ def train(args: argparse.Namespace) -> dict:
         unwrapped.config.threshold = best_config["threshold"]
         unwrapped.config.relation_thresholds = best_config["relation_thresholds"]
         logger.info("selected epoch %d (best dev F1 %.2f)", progress.best_epoch, 100 * progress.best_f1)
-    selected_epoch = progress.best_epoch if args.model_selection == "best_dev" else progress.epoch
-    if selected_epoch is None:
-        selected_epoch = progress.epoch
-    evaluation: dict[str, Any] = {}
-    eval_dir = os.path.join(args.output_dir, "eval")
-    for name, split in (("dev", dev_split), ("test", test_split)):
+    return None
+
+
+def evaluate_splits(run: Run) -> dict[str, dict]:
+    """The selected model on dev and test with the official metric; predictions written to OUTPUT_DIR/eval."""
+    evaluation: dict[str, dict] = {}
+    for name, split in (("dev", run.dev_split), ("test", run.test_split)):
         if split is None:
             continue
-        if name == "dev":
-            logits = dev_logits()
-        else:
-            logits, per_rank = map_documents(
-                accelerator,
-                len(split.docs),
-                lambda docs, split=split: split_tensors(
-                    split, processor, unwrapped, docs, "logits", args.max_batch_tokens
-                ),
-                args.eval_docs_per_step,
-                desc=None if args.no_progress else name,
-            )
-            eval_docs_per_rank[name] = per_rank
-        predictions = submission(logits, split, unwrapped.config)
-        evaluation[name] = official_scores(predictions, split, train_docs, label_set)
-        evaluation[name]["n_predictions"] = len(predictions)
-        evaluation[name]["n_candidate_pairs"] = len(split)
-        if accelerator.is_main_process:
-            os.makedirs(eval_dir, exist_ok=True)
-            with open(os.path.join(eval_dir, f"{name}_predictions.json"), "w", encoding="utf-8") as handle:
+        logits = split_logits(run, run.model, name)
+        predictions = predictions_of(logits, split, run.processor, run.config)
+        scores = evaluation[name] = official_scores(predictions, split, run.train_docs, run.label_set)
+        scores["n_predictions"] = len(predictions)
+        scores["n_candidate_pairs"] = len(split)
+        if run.accelerator.is_main_process:
+            os.makedirs(os.path.join(run.args.output_dir, "eval"), exist_ok=True)
+            path = os.path.join(run.args.output_dir, "eval", f"{name}_predictions.json")
+            with open(path, "w", encoding="utf-8") as handle:
                 json.dump(predictions, handle)
         logger.info(
             "%s: F1 %.2f, Ign F1 %.2f, P %.2f, R %.2f",
             name,
-            100 * evaluation[name]["f1"],
-            100 * (evaluation[name]["ign_f1"] or 0),
-            100 * evaluation[name]["precision"],
-            100 * evaluation[name]["recall"],
+            100 * scores["f1"],
+            100 * (scores["ign_f1"] or 0),
+            100 * scores["precision"],
+            100 * scores["recall"],
         )
-    ranks = accelerator.gather_for_metrics([accelerator.process_index], use_gather_object=True)
+    return evaluation
 
-    # ---- save the model repository ---------------------------------------------------------------------------
-    results: dict[str, Any] = {}
-    if accelerator.is_main_process:
-        unwrapped.save_pretrained(args.output_dir)
-        processor.save_pretrained(args.output_dir)
-        headline = evaluation.get("test") or evaluation.get("dev") or {}
-        dataset_name, dataset_hub_id = dataset_info(args)
-        results = {
-            "protocol": args.protocol,
-            "preset": args.preset,
-            "command": launcher() + " train.py " + shlex.join(args.argv),
-            "evaluated_on": "test" if "test" in evaluation else ("dev" if "dev" in evaluation else None),
-            "f1": headline.get("f1"),
-            "ign_f1": headline.get("ign_f1"),
-            "precision": headline.get("precision"),
-            "recall": headline.get("recall"),
-            "dev": evaluation.get("dev"),
-            "test": evaluation.get("test"),
-            "best_epoch": selected_epoch,
-            "model_selection": args.model_selection,
-            "history": progress.history,
-            "thresholds": {
-                "decision_rule": unwrapped.config.decision_rule,
-                "threshold": unwrapped.config.threshold,
-                "relation_thresholds": unwrapped.config.relation_thresholds,
-            },
-            "training_seconds": training_seconds,
-            "cache_seconds": cache_seconds,
-            "cached_pair_vectors": use_cache,
-            "optimizer_steps": progress.completed_steps,
-            "num_processes": accelerator.num_processes,
-            "ranks": sorted(ranks),
-            "eval_docs_per_rank": eval_docs_per_rank,
-            "mixed_precision": accelerator.mixed_precision,
-            "data": {
-                "dataset_name": dataset_name,
-                "dataset_hub_id": dataset_hub_id,
-                "train_file": args.train_file,
-                "train_docs": args.train_docs,
-                "dev_file": args.dev_file,
-                "dev_docs": args.dev_docs,
-                "test_file": args.test_file,
-                "test_docs": args.test_docs,
-                "n_train_docs": len(train_docs),
-                "n_train_pairs": len(train_split),
-                "n_train_related_pairs": int(train_split.is_positive().sum()),
-                "n_train_truncated_pairs": train_split.n_truncated,
-                "n_dev_docs": len(dev_docs) if dev_docs else 0,
-                "n_dev_pairs": len(dev_split) if dev_split else 0,
-                "n_dev_truncated_pairs": dev_split.n_truncated if dev_split else 0,
-                "n_test_docs": len(test_docs) if test_docs else 0,
-                "n_test_pairs": len(test_split) if test_split else 0,
-                "n_test_truncated_pairs": test_split.n_truncated if test_split else 0,
-                "n_labels": len(label_set),
-                "no_relation": label_set.no_relation,
-            },
-            "encoder": args.encoder,
-            "base_model": args.base_model or (None if os.path.isdir(args.encoder) else args.encoder),
-            "hub_model_id": args.hub_model_id,
-            "license": args.license,
-            "args": {k: v for k, v in vars(args).items() if k not in ("argv", "hub_token")},
-            "machine": machine_info(),
-            "versions": versions(),
-            "output_dir": args.output_dir,
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
+
+def run_results(run: Run, evaluation: dict[str, dict]) -> RunResults:
+    """What the run measured and how it ran (`results.json`, the model card)."""
+    args, progress = run.args, run.progress
+    headline = evaluation.get("test") or evaluation.get("dev") or {}
+    dataset_name, dataset_hub_id = dataset_info(args)
+    selected_epoch = progress.best_epoch if args.model_selection == "best_dev" else progress.epoch
+    ranks = run.accelerator.gather_for_metrics([run.accelerator.process_index], use_gather_object=True)
+    recorded_args = {k: v for k, v in vars(args).items() if k not in ("argv", "hub_token")}
+    data: dict[str, Any] = {
+        "dataset_name": dataset_name,
+        "dataset_hub_id": dataset_hub_id,
+        "n_labels": len(run.label_set),
+        "no_relation": run.label_set.no_relation,
+        "n_train_related_pairs": int(run.train_split.is_positive().sum()),
+    }
+    for name, split, path, docs in (
+        ("train", run.train_split, args.train_file, args.train_docs),
+        ("dev", run.dev_split, args.dev_file, args.dev_docs),
+        ("test", run.test_split, args.test_file, args.test_docs),
+    ):
+        data[f"{name}_file"], data[f"{name}_docs"] = path, docs
+        data[f"n_{name}_docs"] = len(split.docs) if split else 0
+        data[f"n_{name}_pairs"] = len(split) if split else 0
+        data[f"n_{name}_truncated_pairs"] = split.n_truncated if split else 0
+    return RunResults(
+        protocol=args.protocol,
+        preset=args.preset,
+        command=launcher() + " train.py " + shlex.join(args.argv),
+        evaluated_on="test" if "test" in evaluation else ("dev" if "dev" in evaluation else None),
+        f1=headline.get("f1"),
+        ign_f1=headline.get("ign_f1"),
+        precision=headline.get("precision"),
+        recall=headline.get("recall"),
+        dev=evaluation.get("dev"),
+        test=evaluation.get("test"),
+        best_epoch=selected_epoch if selected_epoch is not None else progress.epoch,
+        model_selection=args.model_selection,
+        history=progress.history,
+        thresholds={
+            "decision_rule": run.config.decision_rule,
+            "threshold": run.config.threshold,
+            "relation_thresholds": run.config.relation_thresholds,
+        },
+        training_seconds=run.training_seconds,
+        cache_seconds=run.cache_seconds,
+        cached_pair_vectors=run.use_cache,
+        optimizer_steps=progress.completed_steps,
+        num_processes=run.accelerator.num_processes,
+        ranks=sorted(ranks),
+        eval_docs_per_rank=run.eval_docs_per_rank,
+        mixed_precision=run.accelerator.mixed_precision,
+        data=data,
+        encoder=args.encoder,
+        base_model=args.base_model or (None if os.path.isdir(args.encoder) else args.encoder),
+        hub_model_id=args.hub_model_id,
+        license=args.license,
+        args=recorded_args,
+        setup=setup_rows(recorded_args),
+        machine=machine_info(),
+        versions=versions(),
+        output_dir=args.output_dir,
+        finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+
+
+def write_repository(run: Run, results: RunResults) -> None:
+    """OUTPUT_DIR as a Hub model repository: model, processor and pipeline code (`RelationExtractionPipeline
+    .save_pretrained`), `results.json` and the model card; the run's checkpoints are removed unless asked to keep
+    them."""
+    from model_card import write_model_card
+    from pipeline_globalre import RelationExtractionPipeline
+
+    args = run.args
+    if run.accelerator.is_main_process:
+        RelationExtractionPipeline(
+            model=run.model, processor=run.processor, device=run.model.device
+        ).save_pretrained(args.output_dir)
         with open(os.path.join(args.output_dir, "results.json"), "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=2)
+            json.dump(results.to_dict(), handle, indent=2)
         write_model_card(args.output_dir, results)
         if args.append_results_to:
             append_results(os.path.join(args.output_dir, "results.json"), args.append_results_to)
+        if not args.keep_checkpoints:
+            for scratch in (checkpoint_root(args.checkpoint_dir), os.path.join(args.checkpoint_dir, "best")):
+                shutil.rmtree(scratch, ignore_errors=True)
+            with contextlib.suppress(OSError):  # kept when it holds anything else (tracker logs)
+                os.rmdir(args.checkpoint_dir)
         logger.info("model repository written to %s", args.output_dir)
-    accelerator.wait_for_everyone()
+    run.accelerator.wait_for_everyone()
     if args.report_to and args.report_to != "none":
-        accelerator.end_training()
-    if args.push_to_hub and accelerator.is_main_process:
-        try:
-            url = push_to_hub(args)
-        except Exception as error:  # noqa: BLE001 - any failure: the local model is complete
-            raise TrainingError(
-                f"pushing to the Hub as {args.hub_model_id} failed ({type(error).__name__}: {error}). Everything is "
-                f"saved in {args.output_dir}; push it later with: hf upload {args.hub_model_id} {args.output_dir} . "
-                "--exclude 'checkpoints/*'"
-            ) from error
-        logger.info("pushed to %s", url)
-        results["hub_url"] = url
-    return results
-
-
-def head_logits(model, representation: torch.Tensor) -> torch.Tensor:
-    """Logits of the classification head for cached pair vectors (eval mode: no dropout)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            device = next(model.classifier.parameters()).device
-            return model.classify(representation.to(device)).logits.float().cpu()
-    finally:
-        model.train(was_training)
-
-
-def set_thresholds(config, args: argparse.Namespace, logits: torch.Tensor, split: Split) -> dict:
-    """Tunes the decision thresholds on dev logits (when asked) and writes them into the model config."""
-    if args.threshold_tuning == "none" or config.decision_rule != "threshold":
-        return {}
-    threshold, per_relation = tune_thresholds(
-        logits, split, config, args.threshold_tuning, args.min_relation_support
-    )
-    config.threshold = threshold
-    config.relation_thresholds = per_relation
-    return {"threshold": threshold, "n_relation_thresholds": len(per_relation)}
+        run.accelerator.end_training()
 
 
 def out_of_memory_message(args: argparse.Namespace) -> str:
@@ -1653,7 +1700,25 @@ def check_batch_fits(
 
 def main(argv: Sequence[str] | None = None) -> dict:
     args = resolve_args(parse_args(argv))
-    return train(args)
+    run = prepare(args)  # accelerator, label set, documents and candidate pairs, model and processor
+    cache_pair_vectors(run)  # a frozen encoder's pair vectors, once
+    stopped = fit(run)  # epochs: train, evaluate on dev, keep the best, checkpoint
+    if stopped is not None:
+        return stopped
+    evaluation = evaluate_splits(run)  # the selected model on dev and test, official metric
+    results = run_results(run, evaluation)
+    write_repository(run, results)  # model, processor, pipeline code, results.json, model card
+    if args.push_to_hub and run.accelerator.is_main_process:
+        try:
+            url = push_to_hub(args)
+        except Exception as error:  # noqa: BLE001 - any failure: the local model is complete
+            raise TrainingError(
+                f"pushing to the Hub as {args.hub_model_id} failed ({type(error).__name__}: {error}). Everything is "
+                f"saved in {args.output_dir}; push it later with: hf upload {args.hub_model_id} {args.output_dir} ."
+            ) from error
+        logger.info("pushed to %s", url)
+        return {**results.to_dict(), "hub_url": url}
+    return results.to_dict()
 
 
 if __name__ == "__main__":

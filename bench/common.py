@@ -23,7 +23,7 @@ if str(REPO) not in sys.path:
 
 from modeling_globalre import GlobalReForRelationExtraction  # noqa: E402
 from pipeline_globalre import iter_document_logits  # noqa: E402
-from processing_globalre import GlobalReProcessor, decide  # noqa: E402
+from processing_globalre import GlobalReProcessor, decide, ordered_pairs  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("GLOBALRE_DATA_DIR") or REPO.parent / "shared" / "data")
 REDOCRED_TEST = SHARED_DATA / "redocred" / "test_revised.json"
@@ -66,13 +66,12 @@ def label_set() -> tuple[dict[int, str], dict[str, str]]:
 
 
 def sample_pairs(documents: list[dict], per_doc: int | None, seed: int = 0) -> list[list[tuple[int, int]]]:
-    """Every ordered pair h != t of each document, or `per_doc` of them drawn with a fixed seed (kept in
-    (head, tail) order)."""
+    """Every candidate pair of each document (`ordered_pairs`: h != t), or `per_doc` of them drawn with a fixed seed
+    (kept in (head, tail) order)."""
     rng = random.Random(seed)
     chosen = []
     for document in documents:
-        n = len(document["vertexSet"])
-        pairs = [(h, t) for h in range(n) for t in range(n) if h != t]
+        pairs = ordered_pairs(document["vertexSet"])
         if per_doc is not None and per_doc < len(pairs):
             pairs = sorted(rng.sample(pairs, per_doc))
         chosen.append(pairs)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REDOCRED_TEST, load_documents, machine_description, minilm_dir  # noqa: E402
 
 from pipeline_globalre import iter_document_logits  # noqa: E402
-from processing_globalre import GlobalReProcessor, PairSequences, pack_batches  # noqa: E402
+from processing_globalre import GlobalReProcessor, PairSequences  # noqa: E402
 
 
 class _StubModel(torch.nn.Module):
@@ -101,7 +101,9 @@ def main(argv=None) -> None:
             processor.encode_document(document, index=i)
 
     def pack():
-        for _ in pack_batches(sequences, None, processor, args.max_batch_tokens, pad_to_multiple_of=8):
+        for _ in sequences.iter_batches(
+            args.max_batch_tokens, pad_token_id=processor.pad_token_id, pad_to_multiple_of=8
+        ):
             pass
 
     stub = _StubModel(num_labels=97)

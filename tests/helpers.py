@@ -110,9 +110,10 @@ def make_tiny_model_dir(
     path = Path(path)
     if label_set_labels is not None:
         config_kwargs["id2label"] = dict(enumerate(label_set_labels))
+    from pipeline_globalre import RelationExtractionPipeline
+
     model, processor = tiny_model_and_processor(path.parent / f"{path.name}-work", seed=seed, **config_kwargs)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
+    RelationExtractionPipeline(model=model, processor=processor).save_pretrained(path)
     return str(path)
 
 
@@ -130,4 +131,25 @@ EXAMPLE_DOCUMENT = {
         [{"name": "Poland", "sent_id": 1, "pos": [7, 8], "type": "LOC"}],
     ],
     "labels": [{"h": 0, "t": 1, "r": "P17", "evidence": [0]}, {"h": 3, "t": 4, "r": "P17", "evidence": [1]}],
+}
+
+# Three entities, two sentences; a pair with two relations, one person -> place pair, and an explicit CDR-style "NR"
+# (no relation) label.
+TINY_DOCUMENT = {
+    "title": "Tiny",
+    "sents": [["Paris", "is", "in", "France", "."], ["Curie", "lived", "in", "Paris", "."]],
+    "vertexSet": [
+        [
+            {"name": "Paris", "sent_id": 0, "pos": [0, 1], "type": "LOC"},
+            {"name": "Paris", "sent_id": 1, "pos": [3, 4], "type": "LOC"},
+        ],
+        [{"name": "France", "sent_id": 0, "pos": [3, 4], "type": "LOC"}],
+        [{"name": "Curie", "sent_id": 1, "pos": [0, 1], "type": "PER"}],
+    ],
+    "labels": [
+        {"h": 0, "t": 1, "r": "P17", "evidence": [0]},
+        {"h": 0, "t": 1, "r": "P131", "evidence": [0]},
+        {"h": 2, "t": 0, "r": "P551", "evidence": [1]},
+        {"h": 2, "t": 1, "r": "NR", "evidence": []},
+    ],
 }

@@ -16,34 +16,17 @@ from docred_data import (
     LabelSet,
     convert_rebel,
     docred_statistics,
-    iter_pair_examples,
     load_docred,
-    type_constraint_filter,
+    parse_pair_types,
+    resolve_label_set,
     validate_documents,
 )
 from tests.helpers import SHARED_DATA as DATA
+from tests.helpers import TINY_DOCUMENT as DOC
 
 REDOCRED_TEST = DATA / "redocred" / "test_revised.json"
 REDOCRED_DEV = DATA / "redocred" / "dev_revised.json"
 
-DOC = {
-    "title": "Tiny",
-    "sents": [["Paris", "is", "in", "France", "."], ["Curie", "lived", "in", "Paris", "."]],
-    "vertexSet": [
-        [
-            {"name": "Paris", "sent_id": 0, "pos": [0, 1], "type": "LOC"},
-            {"name": "Paris", "sent_id": 1, "pos": [3, 4], "type": "LOC"},
-        ],
-        [{"name": "France", "sent_id": 0, "pos": [3, 4], "type": "LOC"}],
-        [{"name": "Curie", "sent_id": 1, "pos": [0, 1], "type": "PER"}],
-    ],
-    "labels": [
-        {"h": 0, "t": 1, "r": "P17", "evidence": [0]},
-        {"h": 0, "t": 1, "r": "P131", "evidence": [0]},
-        {"h": 2, "t": 0, "r": "P551", "evidence": [1]},
-        {"h": 2, "t": 1, "r": "NR", "evidence": []},
-    ],
-}
 TINY_LABELS = LabelSet(labels=["Na", "P17", "P131", "P551"], no_relation="Na", negative_aliases=("NR",))
 
 
@@ -166,63 +149,42 @@ def test_label_sets_from_files_and_documents():
     assert (from_docs.labels, from_docs.no_relation) == (["NR", "P131", "P17", "P551"], "NR")
 
 
-def test_pair_examples_multi_hot():
-    examples = list(iter_pair_examples([DOC], TINY_LABELS))
-    assert [(e["h"], e["t"]) for e in examples] == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
-    by_pair = {(e["h"], e["t"]): e["labels"] for e in examples}
-    assert by_pair[(0, 1)] == [0.0, 1.0, 1.0, 0.0]
-    assert by_pair[(2, 0)] == [0.0, 0.0, 0.0, 1.0]
-    assert by_pair[(2, 1)] == [1.0, 0.0, 0.0, 0.0]  # an explicit "NR" label is no relation
-    assert examples[0]["title"] == "Tiny" and examples[0]["doc_index"] == 0
+def test_candidate_pairs_of_cdr_are_chemical_to_disease():
+    from docred_data import orient_pairs, pair_relations
+    from processing_globalre import ordered_pairs
 
-
-def test_pair_examples_type_filter_and_unknown_relation():
-    keep = type_constraint_filter([("PER", "LOC")])
-    assert [(e["h"], e["t"]) for e in iter_pair_examples([DOC], TINY_LABELS, pair_filter=keep)] == [
-        (2, 0),
-        (2, 1),
-    ]
-    with pytest.raises(DocredFormatError, match=r"document 0 \(title 'Tiny'\): label 0: relation 'P17'"):
-        list(iter_pair_examples([DOC], LabelSet(labels=["Na", "P131"])))
-
-
-def test_pair_examples_negative_sampling_is_seeded():
-    docs = list(load_docred(str(REDOCRED_TEST), max_docs=20))
-    labels = LabelSet.from_dir(str(DATA / "docred"))
-    stats: dict = {}
-    sampled = [
-        (e["doc_index"], e["h"], e["t"])
-        for e in iter_pair_examples(docs, labels, negative_ratio=1.0, seed=3, stats=stats)
-    ]
-    again = [
-        (e["doc_index"], e["h"], e["t"]) for e in iter_pair_examples(docs, labels, negative_ratio=1.0, seed=3)
-    ]
-    other = [
-        (e["doc_index"], e["h"], e["t"]) for e in iter_pair_examples(docs, labels, negative_ratio=1.0, seed=4)
-    ]
-    assert sampled == again and sampled != other
-    # Every document keeps as many negatives as it has related pairs (they all have more negatives than that).
-    corpus = docred_statistics(docs)
-    assert stats["negative_pairs_kept"] == stats["positive_pairs"] == corpus["related_pairs"]
-    assert (
-        stats["positive_pairs"] + stats["negative_pairs_kept"] + stats["negative_pairs_skipped"]
-        == corpus["ordered_pairs"]
-    )
-
-
-def test_cdr_chemical_to_disease_pairs():
     label_set = LabelSet.from_dir(str(DATA / "cdr"))
     docs = load_docred(str(DATA / "cdr" / "train.json"), label_set=label_set)
-    stats: dict = {}
-    examples = list(
-        iter_pair_examples(
-            docs, label_set, pair_filter=type_constraint_filter([("CHEM", "DISE")]), stats=stats
-        )
-    )
-    # Measured on the shipped file: 5,348 chemical -> disease pairs, 725 of them CID. The file also has CID
-    # labels written disease -> chemical (297 pairs), which such a filter excludes and reports.
-    assert len(examples) == 5348 and sum(e["labels"][1] for e in examples) == 725
-    assert stats["related_pairs_filtered_out"] == 297
+    pairs = [ordered_pairs(doc["vertexSet"], [["CHEM", "DISE"]]) for doc in docs]
+    # Measured on the shipped file: 5,348 chemical -> disease pairs, 725 of them CID. The file also has CID labels
+    # written disease -> chemical (297 pairs), which orient_pairs turns to the candidate direction.
+    cid = [pair_relations(doc, i, label_set) for i, doc in enumerate(docs)]
+    assert sum(map(len, pairs)) == 5348
+    assert sum(len(set(p) & cid[i].keys()) for i, p in enumerate(pairs)) == 725
+    assert sum(len(cid[i].keys() - set(p)) for i, p in enumerate(pairs)) == 297
+    oriented = orient_pairs(list(docs), parse_pair_types(["CHEM:DISE"]))
+    turned = [pair_relations(doc, i, label_set) for i, doc in enumerate(oriented)]
+    assert sum(len(turned[i].keys() - set(p)) for i, p in enumerate(pairs)) == 0
+
+
+def test_pair_types_are_parsed_in_one_place():
+    assert parse_pair_types(["CHEM:DISE", "PER:LOC"]) == [["CHEM", "DISE"], ["PER", "LOC"]]
+    assert parse_pair_types(None) is None
+    for bad in ("CHEM", "CHEM:", ":DISE", "A:B:C"):
+        with pytest.raises(ValueError, match=f"pair type '{bad}': expected HEAD:TAIL"):
+            parse_pair_types([bad])
+
+
+def test_label_set_is_resolved_from_the_folder_then_beside_the_data_then_from_documents(tmp_path, caplog):
+    assert resolve_label_set(str(DATA / "docred")).labels[:2] == ["Na", "P17"]
+    assert resolve_label_set(None, str(DATA / "cdr" / "dev.json")).relations == ["CID"]
+    with pytest.raises(FileNotFoundError, match="no rel2id.json"):
+        resolve_label_set(str(tmp_path))
+    path = write_json(tmp_path / "docs.json", [DOC])
+    assert resolve_label_set(None, path) is None
+    with caplog.at_level(logging.WARNING):
+        from_docs = resolve_label_set(None, path, [path, None])
+    assert from_docs.labels == ["NR", "P131", "P17", "P551"] and "read from the documents" in caplog.text
 
 
 def test_convert_rebel_sample():

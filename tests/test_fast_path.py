@@ -24,7 +24,7 @@ from pipeline_globalre import (
     predict_documents,
     score_sequences,
 )
-from processing_globalre import DocumentEncoding, GlobalReProcessor, PairSequences, pack_batches
+from processing_globalre import DocumentEncoding, GlobalReProcessor, PairSequences
 from tests.helpers import EXAMPLE_DOCUMENT, REDOCRED_TEST, REPO, tiny_model_and_processor
 
 
@@ -112,15 +112,15 @@ def test_score_sequences_keeps_input_order_and_matches_single_pairs(tiny):
     model, processor = tiny
     document = _documents()[-1]
     encoding = processor.encode_document(document, _sampled_pairs([document], 25)[0])
-    ids, types = encoding.input_ids, encoding.token_type_ids
-    reference = score_sequences(model, processor, ids, types, max_batch_pairs=1, output="pair_representation")
+    sequences = encoding.sequences
+    reference = score_sequences(model, processor, sequences, max_batch_pairs=1, output="pair_representation")
     with torch.inference_mode():
-        first = model.pair_representation(**processor.pad(ids[:1], types[:1]))
+        first = model.pair_representation(**sequences.pad([0], processor.pad_token_id))
     torch.testing.assert_close(reference[:1], first, atol=1e-5, rtol=1e-4)
     for kwargs in ({}, {"max_batch_tokens": 64}, {"max_batch_tokens": 4096, "max_batch_pairs": 3}):
-        got = score_sequences(model, processor, ids, types, output="pair_representation", **kwargs)
+        got = score_sequences(model, processor, sequences, output="pair_representation", **kwargs)
         torch.testing.assert_close(got, reference, atol=1e-5, rtol=1e-4)
-    logits = score_sequences(model, processor, ids, types)
+    logits = score_sequences(model, processor, sequences)
     torch.testing.assert_close(logits, model.classify(reference).logits, atol=1e-5, rtol=1e-4)
 
 
@@ -146,26 +146,17 @@ def test_pad_matches_row_by_row_padding(tiny, multiple):
     token_type_ids = [[0] * (len(ids) // 2) + [1] * (len(ids) - len(ids) // 2) for ids in input_ids]
     expected = _pad_row_by_row(processor, input_ids, token_type_ids, multiple)
     segment_lengths = [types.count(0) for types in token_type_ids]
-    arrays = [np.asarray(ids, dtype=np.int32) for ids in input_ids]
     pad_id = processor.tokenizer.pad_token_id or 0
     sequences = PairSequences.from_lists(input_ids, segment_lengths)
     halves = PairSequences.concatenate(
         [PairSequences.from_lists(input_ids[:4], segment_lengths[:4]), sequences.subset(range(4, 9))]
     )
     assert sequences.to_lists() == input_ids and halves.to_lists() == input_ids
-    for got in (
-        processor.pad(input_ids, token_type_ids, multiple),
-        processor.pad(input_ids, pad_to_multiple_of=multiple, segment_lengths=segment_lengths),
-        processor.pad(arrays, pad_to_multiple_of=multiple, segment_lengths=segment_lengths),
-        sequences.pad(range(9), pad_id, multiple),
-        halves.pad(np.arange(9), pad_id, multiple),
-    ):
+    for got in (sequences.pad(range(9), pad_id, multiple), halves.pad(np.arange(9), pad_id, multiple)):
         assert set(got) == set(expected)
         for key in expected:
             assert got[key].dtype == torch.long
             assert torch.equal(got[key], expected[key]), key
-    with pytest.raises(ValueError, match="token_type_ids or segment_lengths"):
-        processor.pad(input_ids)
     # rows in any order, repeated, each padded on its own row
     rows = [8, 0, 3, 3]
     got = sequences.pad(rows, pad_id, multiple)
@@ -191,14 +182,10 @@ def test_pair_sequences_of_an_encoding_pad_like_its_lists(tiny, markers, max_seq
     input_ids = [ids for encoding in encodings for ids in encoding.input_ids]
     segment_lengths = [length for encoding in encodings for length in encoding.segment_lengths]
     assert sequences.to_lists() == input_ids and sequences.segment_lengths.tolist() == segment_lengths
-    from_spans = list(pack_batches(sequences, None, processor, max_batch_tokens=512, pad_to_multiple_of=8))
-    from_lists = pack_batches(
-        input_ids,
-        None,
-        processor,
-        max_batch_tokens=512,
-        pad_to_multiple_of=8,
-        segment_lengths=segment_lengths,
+    pad_id = processor.pad_token_id
+    from_spans = list(sequences.iter_batches(512, pad_token_id=pad_id, pad_to_multiple_of=8))
+    from_lists = PairSequences.from_lists(input_ids, segment_lengths).iter_batches(
+        512, pad_token_id=pad_id, pad_to_multiple_of=8
     )
     for (rows, batch), (expected_rows, expected) in itertools.zip_longest(from_spans, from_lists):
         assert rows == expected_rows
@@ -239,7 +226,7 @@ def test_document_encoding_takes_pair_sequences_not_lists():
         DocumentEncoding("t", [(0, 1), (1, 0)], sequences)
 
 
-def test_pack_batches_packs_longest_first_greedily_and_pads_with_the_pad_id(tiny):
+def test_batches_are_packed_longest_first_greedily_and_padded_with_the_pad_id(tiny):
     # Lengths chosen so that a packer that forgot to restart its longest length after a batch, or sorted ties
     # unstably, yields other batches: longest first, ties in input order, a new batch when (rows + 1) x the
     # batch's longest padded length would pass the budget.
@@ -247,12 +234,9 @@ def test_pack_batches_packs_longest_first_greedily_and_pads_with_the_pad_id(tiny
     lengths = [3, 9, 5, 9, 2, 5, 4]
     input_ids = [[11 + i] * n for i, n in enumerate(lengths)]
     sequences = PairSequences.from_lists(input_ids, [1] * len(lengths))
-    got = [rows for rows, _ in pack_batches(sequences, None, processor, max_batch_tokens=20)]
+    got = [rows for rows, _ in sequences.iter_batches(20)]
     assert got == [[1, 3], [2, 5, 6, 0], [4]]
-    got = [
-        rows
-        for rows, _ in pack_batches(sequences, None, processor, max_batch_tokens=20, pad_to_multiple_of=4)
-    ]
+    got = [rows for rows, _ in sequences.iter_batches(20, pad_to_multiple_of=4)]
     assert got == [[1], [3], [2, 5], [6, 0, 4]]  # 9 pads to 12: two of them pass 20
     batch = sequences.pad([1, 4], pad_token_id=7)
     assert batch["input_ids"][1].tolist() == [15, 15] + [7] * 7
@@ -261,15 +245,12 @@ def test_pack_batches_packs_longest_first_greedily_and_pads_with_the_pad_id(tiny
 
 
 @pytest.mark.parametrize("multiple", [None, 64])
-def test_pack_batches_respects_the_token_budget_and_covers_every_sequence(tiny, multiple):
-    _, processor = tiny
+def test_batches_respect_the_token_budget_and_cover_every_sequence(multiple):
     rng = random.Random(2)
     lengths = [rng.randrange(10, 300) for _ in range(200)]
-    input_ids = [[7] * n for n in lengths]
+    sequences = PairSequences.from_lists([[7] * n for n in lengths], lengths)
     seen, shapes = [], {}
-    for rows, batch in pack_batches(
-        input_ids, [[0] * n for n in lengths], processor, max_batch_tokens=2048, pad_to_multiple_of=multiple
-    ):
+    for rows, batch in sequences.iter_batches(2048, pad_to_multiple_of=multiple):
         assert batch["input_ids"].numel() <= 2048 or len(rows) == 1  # padding included
         longest = max(lengths[r] for r in rows)
         assert batch["input_ids"].shape[1] == (-(-longest // multiple) * multiple if multiple else longest)

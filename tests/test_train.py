@@ -26,6 +26,7 @@ from tests.helpers import (
     REDOCRED_TEST,
     REPO,
     SHARED_DATA,
+    TINY_DOCUMENT,
     WITHOUT_PROJECT_ON_PATH,
     make_tiny_model_dir,
     tiny_encoder_config,
@@ -74,11 +75,14 @@ def data(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def fresh_accelerate_state():
     """train.main runs in this process several times; each run gets a fresh Accelerate state."""
+    reset_accelerate()
+    yield
+    reset_accelerate()
+
+
+def reset_accelerate():
     from accelerate.state import AcceleratorState, GradientState
 
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
-    yield
     AcceleratorState._reset_state(True)
     GradientState._reset_state()
 
@@ -210,10 +214,7 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
 
 def test_cached_and_uncached_training_give_the_same_head(tmp_path, encoder, data):
     cached = train.main(tiny_args(encoder, data, tmp_path / "cached", "--checkpointing_steps", "no"))
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
+    reset_accelerate()
     uncached = train.main(
         tiny_args(encoder, data, tmp_path / "uncached", "--checkpointing_steps", "no", "--no_cache")
     )
@@ -235,12 +236,6 @@ def test_cached_and_uncached_training_give_the_same_head(tmp_path, encoder, data
 
 @pytest.mark.parametrize("mode", ["fine_tuned", "frozen_cached"])
 def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder, data, mode):
-    from accelerate.state import AcceleratorState, GradientState
-
-    def reset():
-        AcceleratorState._reset_state(True)
-        GradientState._reset_state()
-
     extra = [
         "--checkpointing_steps",
         "3",
@@ -270,37 +265,19 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
             "--min_relation_support",
             "1",
         ]
-    full = train.main(
-        tiny_args(encoder, data, tmp_path / "full", *extra, "--per_device_train_batch_size", "4")
-    )
-    reset()
-    killed = train.main(
-        tiny_args(
-            encoder,
-            data,
-            tmp_path / "resumed",
-            *extra,
-            "--per_device_train_batch_size",
-            "4",
-            "--stop_after_steps",
-            "4",
-        )
-    )
+    extra += ["--per_device_train_batch_size", "4"]
+    full = train.main(tiny_args(encoder, data, tmp_path / "full", *extra))
+    reset_accelerate()
+    killed = train.main(tiny_args(encoder, data, tmp_path / "resumed", *extra, "--stop_after_steps", "4"))
     assert killed == {"stopped_after_steps": 4, "exit_code": 3}
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
-    assert [p.name for p in (tmp_path / "resumed" / "checkpoints").glob("step_*")] == ["step_3"]
-    reset()
+    # checkpoints live outside the model repository, numbered by accelerate; progress.json says where training was
+    saved = list((tmp_path / "resumed-checkpoints" / "checkpoints").glob("checkpoint_*"))
+    assert [p.name for p in saved] == ["checkpoint_0"]
+    assert read_json(saved[0] / "progress.json")["completed_steps"] == 3
+    reset_accelerate()
     resumed = train.main(
-        tiny_args(
-            encoder,
-            data,
-            tmp_path / "resumed",
-            *extra,
-            "--per_device_train_batch_size",
-            "4",
-            "--resume_from_checkpoint",
-            "latest",
-        )
+        tiny_args(encoder, data, tmp_path / "resumed", *extra, "--resume_from_checkpoint", "latest")
     )
     steps_per_epoch = full["optimizer_steps"] // 2
     assert steps_per_epoch > 4  # the kill happened inside the first epoch
@@ -317,41 +294,16 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
 
 def test_resume_from_a_checkpoint_at_the_last_step_still_evaluates_that_epoch(tmp_path, encoder, data):
     """Killed after the last optimizer step was checkpointed but before that epoch's dev evaluation."""
-    from accelerate.state import AcceleratorState, GradientState
-
-    def reset():
-        AcceleratorState._reset_state(True)
-        GradientState._reset_state()
-
     extra = ["--threshold_tuning", "global", "--model_selection", "best_dev", "--test_file", data["test"]]
     full = train.main(tiny_args(encoder, data, tmp_path / "full", *extra, "--checkpointing_steps", "no"))
     last = str(full["optimizer_steps"])
-    reset()
-    killed = train.main(
-        tiny_args(
-            encoder,
-            data,
-            tmp_path / "resumed",
-            *extra,
-            "--checkpointing_steps",
-            last,
-            "--stop_after_steps",
-            last,
-        )
-    )
+    reset_accelerate()
+    extra += ["--checkpointing_steps", last]
+    killed = train.main(tiny_args(encoder, data, tmp_path / "resumed", *extra, "--stop_after_steps", last))
     assert killed == {"stopped_after_steps": full["optimizer_steps"], "exit_code": 3}
-    reset()
+    reset_accelerate()
     resumed = train.main(
-        tiny_args(
-            encoder,
-            data,
-            tmp_path / "resumed",
-            *extra,
-            "--checkpointing_steps",
-            last,
-            "--resume_from_checkpoint",
-            "latest",
-        )
+        tiny_args(encoder, data, tmp_path / "resumed", *extra, "--resume_from_checkpoint", "latest")
     )
     assert [record["epoch"] for record in resumed["history"]] == [
         record["epoch"] for record in full["history"]
@@ -380,10 +332,12 @@ def test_tuned_threshold_keeps_the_top_scores_even_for_neighbouring_floats():
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, encoder, data):
     output_dir = tmp_path / "nan"
     with pytest.raises(
-        train.TrainingError, match=r"NaN or infinite at step 5.*Last good checkpoint: .*step_4"
+        train.TrainingError,
+        match=r"NaN or infinite at step 5.*Last good checkpoint: .*checkpoint_1 \(step 4;",
     ):
         train.main(tiny_args(encoder, data, output_dir, "--checkpointing_steps", "2", "--per_device_train_batch_size", "4", "--debug_nan_at_step", "5"))  # fmt: skip
-    assert sorted(p.name for p in (output_dir / "checkpoints").glob("step_*")) == ["step_2", "step_4"]
+    checkpoints = tmp_path / "nan-checkpoints" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("checkpoint_*")) == ["checkpoint_0", "checkpoint_1"]
     assert not (output_dir / "model.safetensors").exists()
 
 
@@ -396,11 +350,8 @@ def test_label_set_that_disagrees_with_the_model_is_refused(tmp_path, data):
 
 
 def test_resume_with_another_label_set_is_refused(tmp_path, encoder, data):
-    train.main(tiny_args(encoder, data, tmp_path / "run", "--num_train_epochs", "1"))
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
+    train.main(tiny_args(encoder, data, tmp_path / "run", "--num_train_epochs", "1", "--keep_checkpoints"))
+    reset_accelerate()
     rel2id = read_json(DOCRED_META / "rel2id.json")
     rel2id["P9999"] = len(rel2id)
     (tmp_path / "labels").mkdir()
@@ -409,7 +360,7 @@ def test_resume_with_another_label_set_is_refused(tmp_path, encoder, data):
     args[args.index("--label_dir") + 1] = str(tmp_path / "labels")
     with pytest.raises(
         train.TrainingError,
-        match=r"label set of checkpoint .*step_20 \(97 labels\) disagrees .* only in the data \['P9999'\]",
+        match=r"label set of checkpoint .*checkpoint_0 \(97 labels\) disagrees .* only in the data \['P9999'\]",
     ):
         train.main(args)
 
@@ -523,6 +474,43 @@ def test_negatives_are_resampled_each_epoch_and_deterministic(tmp_path, encoder,
     assert epoch0 == train.epoch_examples(split, 1.0, seed=3, epoch=0)
     assert set(epoch0) != set(train.epoch_examples(split, 1.0, seed=3, epoch=1))
     assert sorted(train.epoch_examples(split, None, seed=3, epoch=0)) == list(range(len(split)))
+
+
+def test_pair_examples_are_multi_hot_with_the_no_relation_class(tmp_path):
+    from docred_data import DocredFormatError, LabelSet
+    from processing_globalre import GlobalReProcessor
+
+    labels = LabelSet(labels=["Na", "P17", "P131", "P551"], no_relation="Na", negative_aliases=("NR",))
+    processor = GlobalReProcessor(tiny_tokenizer(tmp_path))
+    split = train.build_split([TINY_DOCUMENT], processor, labels, encode=False)
+    assert split.pairs == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
+    rows = train.multi_hot(split.label_ids, len(labels), no_relation_id=0).tolist()
+    assert rows[0] == [0.0, 1.0, 1.0, 0.0]
+    assert rows[4] == [0.0, 0.0, 0.0, 1.0]
+    assert rows[5] == [1.0, 0.0, 0.0, 0.0]  # an explicit "NR" label is no relation
+    assert split.n_gold_facts == 3 and split.n_related_outside == 0
+    # a type constraint keeps person -> place pairs; the related pair it leaves out is counted, never trained on
+    typed = GlobalReProcessor(tiny_tokenizer(tmp_path), pair_types=[["PER", "LOC"]])
+    split = train.build_split([TINY_DOCUMENT], typed, labels, encode=False)
+    assert split.pairs == [(2, 0), (2, 1)] and split.n_related_outside == 1
+    with pytest.raises(DocredFormatError, match=r"document 0 \(title 'Tiny'\): label 0: relation 'P17'"):
+        train.build_split([TINY_DOCUMENT], processor, LabelSet(labels=["Na", "P131"]), encode=False)
+
+
+def test_negative_sampling_keeps_as_many_negatives_as_related_pairs_per_document(tmp_path):
+    from docred_data import LabelSet, docred_statistics, load_docred
+    from processing_globalre import GlobalReProcessor
+
+    docs = list(load_docred(str(REDOCRED_TEST), max_docs=20))
+    split = train.build_split(docs, GlobalReProcessor(tiny_tokenizer(tmp_path)), LabelSet.from_dir(str(DOCRED_META)), encode=False)  # fmt: skip
+    chosen = train.epoch_examples(split, 1.0, seed=3, epoch=0)
+    positive = split.is_positive()
+    assert len(chosen) == len(set(chosen))
+    # every document of these has more unrelated pairs than related ones, so it keeps one negative per positive
+    for doc_index in range(len(docs)):
+        rows = [r for r in chosen if split.pair_doc[r] == doc_index]
+        assert sum(~positive[rows]) == sum(positive[rows]) == sum(positive[split.doc_rows(doc_index)])
+    assert int(positive.sum()) == docred_statistics(docs)["related_pairs"]
 
 
 def test_append_results_helper(tmp_path):
