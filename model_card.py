@@ -205,6 +205,32 @@ def render_model_card(results: RunResults | dict) -> str:
         if record.get("dev")
     ]
     machine = results.machine
+    packed = results.args.get("encoding") == "packed"
+    if packed:
+        segment = (
+            "`[CLS] [H] [T]` (levitated head and tail markers)"
+            if results.args.get("pair_segment") == "markers"
+            else "`[CLS] head [SEP] tail [SEP]`"
+        )
+        encoding_description = (
+            "the packed encoding: a BERT encoder reads each document once and every ordered entity pair as a short "
+            f"segment of its own, {segment}, that attends to the document and to itself (never to another pair's)."
+        )
+        limitations = (
+            "Document tokens do not attend to the pair, unlike in the paper's one-pair sequence; the cost grows with "
+            "the number of pairs only through their short segments. Documents longer than the sequence budget are "
+            "encoded whole as several windows whose tokens attend within their window."
+        )
+    else:
+        encoding_description = (
+            "a BERT encoder reads the whole document together with one ordered entity pair, `[CLS] document [SEP] "
+            "head [SEP] tail [SEP]`."
+        )
+        limitations = (
+            "Every ordered entity pair is one encoder pass over the whole document, so inference cost grows with the "
+            "square of the number of entities. Documents longer than the sequence budget keep only the sentences "
+            "around the pair's mentions."
+        )
     card = ModelCard.from_template(
         card_data(results),
         template_path=str(TEMPLATE),
@@ -213,6 +239,8 @@ def render_model_card(results: RunResults | dict) -> str:
         else "GlobalRE relation extraction model",
         paper=PAPER,
         repo=results.hub_model_id or "ORG/NAME",
+        encoding_description=encoding_description,
+        limitations=limitations,
         n_relations=max((data.get("n_labels") or 1) - (1 if data.get("no_relation") else 0), 0),
         dataset_name=data.get("dataset_name", "custom data"),
         preset=results.preset,

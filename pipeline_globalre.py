@@ -17,6 +17,7 @@ try:  # Hub remote code resolves sibling files only through relative imports
     from .processing_globalre import (
         DocumentEncoding,
         GlobalReProcessor,
+        PackedSequences,
         PairSequences,
         as_docred,
     )
@@ -24,6 +25,7 @@ except ImportError:  # the same file used from a source checkout or an installed
     from processing_globalre import (
         DocumentEncoding,
         GlobalReProcessor,
+        PackedSequences,
         PairSequences,
         as_docred,
     )
@@ -98,7 +100,7 @@ def encoder_precision(model, bf16: bool | None = None) -> str:
 def score_sequences(
     model,
     processor: GlobalReProcessor,
-    sequences: PairSequences,
+    sequences: PairSequences | PackedSequences,
     *,
     max_batch_tokens: int | None = None,
     max_batch_pairs: int | None = None,
@@ -118,7 +120,7 @@ def score_sequences(
     works. Batch lengths are padded to a multiple of
     `pad_to_multiple_of` (default: 8 on CUDA, for tensor cores; none on CPU); a coarser multiple means fewer
     distinct shapes, which is what compiled or graph-captured encoders want. The sequences are those of
-    `DocumentEncoding.sequences` (several documents' together with `PairSequences.concatenate`; lists of ids with
+    `DocumentEncoding.sequences` (several documents' together with their class's `concatenate`; lists of ids with
     `PairSequences.from_lists`).
     """
     device = next(model.parameters()).device
@@ -220,7 +222,8 @@ def iter_document_logits(
     if next(model.parameters()).device.type == "cuda":
         groups = _prefetch(groups, size=1)
     for group in groups:
-        sequences = PairSequences.concatenate([encoding.sequences for _, encoding in group])
+        parts = [encoding.sequences for _, encoding in group]
+        sequences = type(parts[0]).concatenate(parts)
         logits = score_sequences(
             model,
             processor,

@@ -78,29 +78,33 @@ def sample_pairs(documents: list[dict], per_doc: int | None, seed: int = 0) -> l
     return chosen
 
 
-def build_model(encoder: str, seed: int = 0):
+def build_model(encoder: str, seed: int = 0, **config_kwargs):
     """(model, processor) on CPU in fp32 with SDPA attention. `minilm`: real MiniLM-L6-H384 weights;
-    `bert-base`: bert-base shape (`BertConfig()`), random weights, MiniLM's (bert-base-uncased) vocabulary."""
+    `bert-base`: bert-base shape (`BertConfig()`), random weights, MiniLM's (bert-base-uncased) vocabulary.
+    `config_kwargs`: other `GlobalReConfig` options (e.g. `encoding="packed"`)."""
     from transformers import AutoTokenizer, BertConfig
 
-    try:
-        from configuration_globalre import GlobalReConfig
-    except ImportError:  # pragma: no cover
-        raise
+    from configuration_globalre import DEFAULT_MARKER_TOKENS, GlobalReConfig
+
     directory = minilm_dir()
     tokenizer = AutoTokenizer.from_pretrained(directory)
     id2label, names = label_set()
     torch.manual_seed(seed)
     if encoder == "minilm":
         model = GlobalReForRelationExtraction.from_encoder_pretrained(
-            directory, id2label=id2label, relation_names=names, attn_implementation="sdpa"
+            directory, id2label=id2label, relation_names=names, attn_implementation="sdpa", **config_kwargs
         )
     elif encoder == "bert-base":
+        if config_kwargs.get("entity_markers", "none") != "none":
+            config_kwargs.setdefault(
+                "marker_token_ids", tokenizer.convert_tokens_to_ids(list(DEFAULT_MARKER_TOKENS))
+            )
         config = GlobalReConfig(
             encoder_config=BertConfig(vocab_size=len(tokenizer)),
             encoder_name_or_path="random-bert-base",
             id2label=id2label,
             relation_names=names,
+            **config_kwargs,
         )
         model = GlobalReForRelationExtraction._from_config(config, attn_implementation="sdpa")
     else:
@@ -250,7 +254,9 @@ class RunResult:
     name: str
     seconds: float
     logits: torch.Tensor  # (pairs, labels), in document order
-    lengths: list[int]  # real tokens of every pair sequence
+    lengths: list[
+        int
+    ]  # real tokens of every pair sequence (the packed encoding: its document and its segment)
     processed_tokens: int  # tokens the encoder actually ran over (padding included)
     peak_bytes: int
     cpu_seconds: float  # process CPU time (user + system, all threads) spent in the path
@@ -351,7 +357,8 @@ def run_project(
 
 
 class _CountPaddedTokens:
-    """Counts the tokens (padding included) of every batch the model's encoder runs over, while entered."""
+    """Counts the tokens (padding included) of every batch the model's encoder embeds, while entered: one-pair
+    sequences, or a packed batch's document windows and its pairs' real tokens."""
 
     def __init__(self, model):
         self.model = model
@@ -362,7 +369,7 @@ class _CountPaddedTokens:
         self.tokens += kwargs["input_ids"].numel()
 
     def __enter__(self):
-        self._hook = self.model.encoder.register_forward_pre_hook(self._count, with_kwargs=True)
+        self._hook = self.model.encoder.embeddings.register_forward_pre_hook(self._count, with_kwargs=True)
         return self
 
     def __exit__(self, *exc):

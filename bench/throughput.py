@@ -1,15 +1,20 @@
-"""Pair-scoring throughput on real Re-DocRED test documents: the naive path (a plain transformers user: fp32,
-eager attention, every pair padded to 512, batches of 32 in document order) against the project's path
-(`pipeline_globalre.iter_document_logits`: length-sorted batches packed by token count, SDPA, inference mode, and
-on CUDA bf16 autocast, pinned memory and a prefetch thread), side by side in one process.
+"""Pair-scoring throughput on real Re-DocRED test documents, side by side in one process: the naive path (a plain
+transformers user: fp32, eager attention, every pair padded to 512, batches of 32 in document order), the project's
+one-pair path (`pipeline_globalre.iter_document_logits`: length-sorted batches packed by token count, SDPA,
+inference mode, and on CUDA bf16 autocast, pinned memory and a prefetch thread), and the packed encoding (the same
+path with `encoding="packed"`: each document encoded once, each pair a short segment attending to it).
 
     python bench/throughput.py --device cpu --docs 5 --pairs_per_doc 12
+    python bench/throughput.py --device cpu --docs 5 --paths pair,packed   # every pair; the packed encoding
     python bench/throughput.py --device cuda                    # every pair of all 500 test documents
     python bench/throughput.py --device cuda --encoder bert-base
 
-The last line is `speedup_vs_naive: X.XX` (project pairs/s over naive pairs/s). FLOPs count the real tokens of
-each pair sequence (see `bench.common.encoder_flops`); the floor fraction is FLOPs / (seconds x peak), the peak
-being `--peak_tflops` on CUDA and the fp32 matmul rate measured in the run on CPU.
+`--paths` chooses the rows (naive, pair, packed; default naive,pair). The last line is `speedup_vs_naive: X.XX`
+(one-pair path pairs/s over naive pairs/s), or `packed_speedup_vs_pair: X.XX` when both the one-pair and the packed
+paths ran; with the packed path the run also prints how many encoder tokens each encoding needs for all pairs of
+the whole `--data` file. FLOPs count the real tokens of each pair sequence (see `bench.common.encoder_flops`; for the
+packed path, the weight matmuls over the tokens it processed, a lower bound); the floor fraction is FLOPs /
+(seconds x peak), the peak being `--peak_tflops` on CUDA and the fp32 matmul rate measured in the run on CPU.
 """
 
 from __future__ import annotations
@@ -73,7 +78,19 @@ def parse_args(argv=None):
         default=None,
         help="timed runs of each path, interleaved; the fastest is reported (default: cpu 2, cuda 1)",
     )
-    parser.add_argument("--skip_naive", action="store_true", help="time only the project's path")
+    parser.add_argument(
+        "--paths",
+        default="naive,pair",
+        help="comma-separated rows to time: naive, pair (the project's one-pair path), packed (default naive,pair)",
+    )
+    parser.add_argument(
+        "--pair_segment",
+        choices=["names", "markers"],
+        default="markers",
+        help="the packed path's pair segment (default markers, the CPU recipe's); its model also marks every "
+        "mention in the document and pools [CLS] + head + tail mention markers, as that recipe does",
+    )
+    parser.add_argument("--skip_naive", action="store_true", help="time only the project's path (= no naive)")
     parser.add_argument(
         "--naive_docs",
         type=int,
@@ -129,11 +146,28 @@ def main(argv=None) -> dict:
     docs_limit = args.docs if args.docs is not None else (5 if device.type == "cpu" else None)
     max_batch_tokens = args.max_batch_tokens or default_max_batch_tokens(device)
 
+    paths = [path.strip() for path in args.paths.split(",") if path.strip()]
+    unknown = set(paths) - {"naive", "pair", "packed"}
+    if unknown or not paths:
+        raise SystemExit(f"--paths: expected some of naive, pair, packed; got {args.paths!r}")
+    if args.skip_naive and "naive" in paths:
+        paths.remove("naive")
     documents = load_documents(args.data, docs_limit)
     pairs = sample_pairs(documents, args.pairs_per_doc, args.seed)
     model, processor = build_model(args.encoder, seed=args.seed)
-    naive_model = None if args.skip_naive else naive_copy(model).to(device)
+    naive_model = naive_copy(model).to(device) if "naive" in paths else None
     model = model.to(device)
+    packed_settings = {
+        "encoding": "packed",
+        "pair_segment": args.pair_segment,
+        "entity_markers": "plain",
+        "pooling": "markers",
+        "marker_pooling": "logsumexp",
+    }
+    packed_model = packed_processor = None
+    if "packed" in paths:
+        packed_model, packed_processor = build_model(args.encoder, seed=args.seed, **packed_settings)
+        packed_model = packed_model.to(device)
     if args.compile:
         model.encoder = torch.compile(model.encoder, dynamic=True, mode=args.compile_mode)
     print(machine_description(device))
@@ -160,15 +194,17 @@ def main(argv=None) -> dict:
 
     # warm-up: a few pairs of the first document through each path (not timed)
     warm_pairs = [pairs[0][:4]]
-    run_project(
-        model,
-        processor,
-        documents[:1],
-        warm_pairs,
-        device,
-        max_batch_tokens,
-        pad_to_multiple_of=args.pad_multiple,
-    )
+    for warm_model, warm_processor in ((model, processor), (packed_model, packed_processor)):
+        if warm_model is not None:
+            run_project(
+                warm_model,
+                warm_processor,
+                documents[:1],
+                warm_pairs,
+                device,
+                max_batch_tokens,
+                pad_to_multiple_of=args.pad_multiple,
+            )
     if naive_model is not None:
         run_naive(naive_model, processor, documents[:1], warm_pairs, device, args.naive_batch)
 
@@ -178,10 +214,10 @@ def main(argv=None) -> dict:
     label += (f", compiled {args.compile_mode or ''}".rstrip() if args.compile else "") + ")"
     runs: dict[str, list] = {}
 
-    def time_project(name: str, bf16: bool | None = None):
+    def time_project(name: str, bf16: bool | None = None, packed: bool = False):
         return run_project(
-            model,
-            processor,
+            packed_model if packed else model,
+            packed_processor if packed else processor,
             documents,
             pairs,
             device,
@@ -204,8 +240,12 @@ def main(argv=None) -> dict:
                     name="naive" if args.naive_docs is None else f"naive (first {args.naive_docs} docs)",
                 )
             )
-        runs.setdefault("project", []).append(time_project(label))
-        if args.cpu_bf16 and device.type == "cpu":
+        if "pair" in paths:
+            runs.setdefault("project", []).append(time_project(label))
+        if "packed" in paths:
+            packed_label = label.replace("project (", f"packed, {args.pair_segment} segments (")
+            runs.setdefault("packed", []).append(time_project(packed_label, packed=True))
+        if args.cpu_bf16 and device.type == "cpu" and "pair" in paths:
             runs.setdefault("project bf16", []).append(
                 time_project(label.replace("fp32", "bf16 autocast"), bf16=True)
             )
@@ -222,7 +262,10 @@ def main(argv=None) -> dict:
         # a bf16 row on CPU is measured against the bf16 matmul rate, every other row against the fp32 (or
         # --peak_tflops) rate
         row_peak = bf16_tflops if key == "project bf16" and bf16_tflops else peak_tflops
-        flops = encoder_flops(model.config.encoder_config, result.lengths)
+        if key == "packed":  # the weight matmuls over the tokens it ran (a lower bound of its FLOPs)
+            flops = packed_weight_flops(model.config.encoder_config, result.processed_tokens)
+        else:
+            flops = encoder_flops(model.config.encoder_config, result.lengths)
         row = {
             "path": result.name,
             "pairs": result.pairs,
@@ -253,7 +296,7 @@ def main(argv=None) -> dict:
     if naive is not None:
         # both paths return logits in document order, so the naive subset is a prefix of the project's rows
         for key, result in best_runs.items():
-            if key == "naive":
+            if key in ("naive", "packed"):  # the packed encoding is another function of the weights
                 continue
             compared = result.logits[: len(naive.logits)]
             difference, agreement = same_predictions(model.config, naive.logits, compared)
@@ -269,11 +312,49 @@ def main(argv=None) -> dict:
         "date": time.strftime("%Y-%m-%d"),
         "rows": rows,
     }
+    if "packed" in best_runs:
+        summary["encoder_tokens"] = whole_file_tokens(
+            args.data, processor, packed_processor, max_batch_tokens
+        )
+        tokens = summary["encoder_tokens"]
+        print(
+            f"encoder tokens for all {tokens['pairs']} pairs of {Path(args.data).name}: one-pair encoding "
+            f"{tokens['one_pair']}, packed ({args.pair_segment} segments, batches of {max_batch_tokens} tokens) "
+            f"{tokens['packed']}: {tokens['ratio']:.1f}x fewer"
+        )
+    if "project" in best_runs and "packed" in best_runs:
+        packed_row, pair_row = rows[list(best_runs).index("packed")], rows[list(best_runs).index("project")]
+        summary["packed_speedup_vs_pair"] = packed_row["pairs_per_s"] / pair_row["pairs_per_s"]
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2))
-    if naive is not None:  # the project's default path (a --cpu_bf16 row is extra)
+    if "packed_speedup_vs_pair" in summary:
+        print(f"packed_speedup_vs_pair: {summary['packed_speedup_vs_pair']:.2f}")
+    elif naive is not None and "project" in best_runs:
+        # the project's default path (a --cpu_bf16 row is extra)
         print(f"speedup_vs_naive: {rows[list(best_runs).index('project')]['ratio']:.2f}")
     return summary
+
+
+def packed_weight_flops(encoder_config, tokens: int) -> float:
+    """The FLOPs of the encoder's weight matmuls over `tokens` tokens (what the packed path runs over)."""
+    h, i = encoder_config.hidden_size, encoder_config.intermediate_size
+    return encoder_config.num_hidden_layers * 2.0 * (4 * h * h + 2 * h * i) * tokens
+
+
+def whole_file_tokens(path, processor, packed_processor, max_batch_tokens: int) -> dict:
+    """Encoder tokens needed for every candidate pair of every document of `path` by each encoding (the packed
+    encoding's documents counted once per batch of their pairs, as `iter_batches` cuts them)."""
+    import logging
+
+    logging.getLogger("processing_globalre").setLevel(logging.ERROR)  # per-document truncation notes
+    one_pair = packed = pairs = 0
+    for index, document in enumerate(load_documents(path)):
+        encoding = processor.encode_document(document, index=index)
+        one_pair += encoding.num_tokens
+        pairs += len(encoding)
+        packed_encoding = packed_processor.encode_document(document, index=index)
+        packed += packed_encoding.sequences.encoder_tokens(max_batch_tokens=max_batch_tokens)
+    return {"pairs": pairs, "one_pair": one_pair, "packed": packed, "ratio": one_pair / max(packed, 1)}
 
 
 def print_table(rows: list[dict], device: torch.device) -> None:

@@ -85,12 +85,16 @@ def test_mean_and_logsumexp_marker_pooling_by_hand(tmp_path):
     )
     hidden = torch.tensor([[[1.0, 0.0], [2.0, 4.0], [9.0, 9.0], [4.0, 0.0]]])
     is_marker = torch.tensor([[False, True, False, True]])
-    torch.testing.assert_close(model._pool_markers(hidden, is_marker), torch.tensor([[3.0, 2.0]]))
+    torch.testing.assert_close(
+        model._pool_mentions(hidden, is_marker, hidden[:, 0]), torch.tensor([[3.0, 2.0]])
+    )
     model.config.marker_pooling = "logsumexp"
     expected = torch.tensor([[math.log(math.exp(2) + math.exp(4)), math.log(math.exp(4) + 1.0)]])
-    torch.testing.assert_close(model._pool_markers(hidden, is_marker), expected)
+    torch.testing.assert_close(model._pool_mentions(hidden, is_marker, hidden[:, 0]), expected)
     # no marker left after truncation: the [CLS] state
-    torch.testing.assert_close(model._pool_markers(hidden, torch.zeros_like(is_marker)), hidden[:, 0])
+    torch.testing.assert_close(
+        model._pool_mentions(hidden, torch.zeros_like(is_marker), hidden[:, 0]), hidden[:, 0]
+    )
 
 
 def test_bce_loss_is_the_mean_binary_cross_entropy(tmp_path):

@@ -234,7 +234,7 @@ def test_cached_and_uncached_training_give_the_same_head(tmp_path, encoder, data
 # ------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["fine_tuned", "frozen_cached"])
+@pytest.mark.parametrize("mode", ["fine_tuned", "frozen_cached", "packed"])
 def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder, data, mode):
     extra = [
         "--checkpointing_steps",
@@ -246,7 +246,10 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
         "--test_file",
         data["test"],
     ]
-    if mode == "fine_tuned":
+    if mode == "packed":  # batches keep a document's pairs together
+        extra += ["--no-freeze_encoder", "--encoding", "packed", "--pair_segment", "markers"]
+        extra += ["--pooling", "markers", "--entity_markers", "plain", "--threshold_tuning", "global"]
+    elif mode == "fine_tuned":
         extra += [
             "--no-freeze_encoder",
             "--pooling",

@@ -1,0 +1,269 @@
+"""The packed encoding (`encoding="packed"`): a document encoded once, each pair's own short segment attending to it
+and to itself. Tiny random models: seconds on CPU."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline_globalre import iter_document_logits, score_sequences
+from processing_globalre import DocumentError, GlobalReProcessor, PackedSequences
+from tests.helpers import (
+    EXAMPLE_DOCUMENT,
+    REDOCRED_TEST,
+    WITHOUT_PROJECT_ON_PATH,
+    make_tiny_model_dir,
+    tiny_model_and_processor,
+)
+
+SETTINGS = [  # (entity markers, pooling, pair segment)
+    ("none", "pooler", "names"),
+    ("plain", "markers", "names"),
+    ("typed", "markers", "markers"),
+    ("none", "mean", "markers"),
+    ("none", "cls", "names"),
+]
+
+
+def _documents() -> list[dict]:
+    # the tiny tokenizer spells words out letter by letter, so these Re-DocRED documents need several windows
+    return [copy.deepcopy(EXAMPLE_DOCUMENT), *json.loads(REDOCRED_TEST.read_text())[:2]]
+
+
+def _packed(tmp_path, markers="plain", pooling="markers", segment="names", **kwargs):
+    model, processor = tiny_model_and_processor(
+        tmp_path,
+        seed=1,
+        encoding="packed",
+        entity_markers=markers,
+        pooling=pooling,
+        marker_pooling="logsumexp",
+        pair_segment=segment,
+        **kwargs,
+    )
+    sequences = PackedSequences.concatenate([processor.encode_document(d).sequences for d in _documents()])
+    return model.eval(), processor, sequences
+
+
+def _dense_reference(model, sequences: PackedSequences, rows) -> torch.Tensor:
+    """Pair by pair through the plain BERT encoder: the document's windows and the pair's segment as one sequence,
+    with an attention mask written out token by token (a window's tokens see their window; the pair's tokens see
+    every window and their segment)."""
+    bert, logits = model.encoder, []
+    for row in rows:
+        first, count = sequences.documents[sequences.pair_doc[row]]
+        ids, positions, types, part = [], [], [], []
+        offsets = []  # where each window starts
+        for window, (start, length) in enumerate(sequences.windows[first : first + count]):
+            offsets.append(len(ids))
+            ids += sequences.tokens[start : start + length].tolist()
+            positions += list(range(length))
+            types += [0] * length
+            part += [-1 - window] * length
+        start, length = sequences.pairs[row]
+        cls = len(ids)
+        ids += sequences.tokens[start : start + length].tolist()
+        positions += sequences.positions[start : start + length].tolist()
+        types += sequences.types[start : start + length].tolist()
+        part += [1] * length
+        n = len(ids)
+        mask = torch.tensor(
+            [[part[q] == part[k] or (part[q] > 0 > part[k]) for k in range(n)] for q in range(n)]
+        )
+        hidden = bert(
+            input_ids=torch.tensor([ids]),
+            token_type_ids=torch.tensor([types]),
+            position_ids=torch.tensor([positions]),
+            attention_mask=mask[None, None],
+        ).last_hidden_state[0]
+        pooling = model.config.pooling
+        if pooling == "pooler":
+            vector = bert.pooler.activation(bert.pooler.dense(hidden[cls]))
+        elif pooling == "cls":
+            vector = hidden[cls]
+        elif pooling == "mean":
+            vector = hidden.mean(dim=0)
+        else:
+            head, tail = (_entity_state(sequences, hidden, offsets, e) for e in sequences.pair_entities[row])
+            vector = torch.cat([hidden[cls], head, tail])
+        logits.append(model.classify(vector[None]).logits[0])
+    return torch.stack(logits)
+
+
+def _entity_state(
+    sequences: PackedSequences, hidden: torch.Tensor, offsets: list[int], entity: int
+) -> torch.Tensor:
+    begin, number = sequences.entities[entity]
+    windows = sequences.mention_windows[begin : begin + number]
+    columns = sequences.mention_columns[begin : begin + number]
+    return torch.logsumexp(hidden[[offsets[w] + c for w, c in zip(windows, columns)]], dim=0)
+
+
+@pytest.mark.parametrize("markers, pooling, segment", SETTINGS)
+def test_packed_encoder_is_the_masked_sequence_and_isolates_every_pair(tmp_path, markers, pooling, segment):
+    model, processor, sequences = _packed(tmp_path, markers, pooling, segment)
+    assert len(sequences.windows) > len(sequences.documents)  # windowed documents are covered
+    with torch.inference_mode():
+        reference = score_sequences(model, processor, sequences, max_batch_tokens=100_000)
+        rows = list(range(0, len(sequences), max(1, len(sequences) // 10)))
+        torch.testing.assert_close(
+            _dense_reference(model, sequences, rows), reference[rows], atol=2e-6, rtol=1e-5
+        )
+        # the same logits whichever pairs share the batch, in whatever order, in batches of any size
+        alone = torch.cat([score_sequences(model, processor, sequences.subset([row])) for row in rows])
+        torch.testing.assert_close(alone, reference[rows], atol=2e-6, rtol=1e-5)
+        shuffled = np.random.default_rng(0).permutation(len(sequences))[:120]
+        logits = model(**sequences.pad(shuffled, processor.pad_token_id)).logits
+        torch.testing.assert_close(logits, reference[shuffled], atol=2e-6, rtol=1e-5)
+        small = score_sequences(model, processor, sequences, max_batch_tokens=64, max_batch_pairs=7)
+        torch.testing.assert_close(small, reference, atol=2e-6, rtol=1e-5)
+
+
+def test_changing_one_pair_changes_no_other_pair(tmp_path):
+    model, processor, sequences = _packed(tmp_path, segment="names")
+    doc_rows = np.flatnonzero(sequences.pair_doc == 0)
+    with torch.inference_mode():
+        before = model(**sequences.pad(doc_rows, processor.pad_token_id)).logits
+        changed = copy.deepcopy(sequences)
+        start, length = changed.pairs[doc_rows[3]]
+        changed.tokens[start + 1 : start + length] = processor.tokenizer.convert_tokens_to_ids("x")
+        after = model(**changed.pad(doc_rows, processor.pad_token_id)).logits
+    others = np.arange(len(doc_rows)) != 3
+    torch.testing.assert_close(after[others], before[others], atol=0, rtol=0)
+    assert (after[3] - before[3]).abs().max() > 1e-4
+
+
+def test_pair_segments_take_their_one_pair_positions(tmp_path):
+    _, processor = tiny_model_and_processor(tmp_path, encoding="packed")
+    one_pair = GlobalReProcessor(processor.tokenizer)
+    packed, single = processor.encode_document(EXAMPLE_DOCUMENT), one_pair.encode_document(EXAMPLE_DOCUMENT)
+    sequences = packed.sequences
+    assert packed.pairs == single.pairs and packed.windows == 1 and packed.truncated_pairs == []
+    ((window_start, window_length),) = sequences.windows
+    for row, (tokens, first) in enumerate(zip(single.input_ids, single.segment_lengths)):
+        # the window is the one-pair document segment; the pair's [CLS] comes first, its head and tail follow
+        assert sequences.tokens[window_start : window_start + window_length].tolist() == tokens[:first]
+        start, length = sequences.pairs[row]
+        assert sequences.tokens[start : start + length].tolist() == [tokens[0], *tokens[first:]]
+        assert sequences.positions[start : start + length].tolist() == [0, *range(first, len(tokens))]
+        assert sequences.types[start : start + length].tolist() == [0] + [1] * (len(tokens) - first)
+
+
+def test_levitated_markers_take_the_positions_of_the_first_mentions(tmp_path):
+    _, processor = tiny_model_and_processor(
+        tmp_path, encoding="packed", pair_segment="markers", entity_markers="plain"
+    )
+    encoding = processor.encode_document(EXAMPLE_DOCUMENT)
+    sequences = encoding.sequences
+    ((window_start, _),) = sequences.windows
+    head_start, tail_start = processor.marker_ids[2:4]
+    for row, (head, tail) in enumerate(encoding.pairs):
+        start, length = sequences.pairs[row]
+        assert sequences.tokens[start : start + length].tolist() == [
+            processor.tokenizer.cls_token_id,
+            head_start,
+            tail_start,
+        ]
+        for entity, position in zip((head, tail), sequences.positions[start + 1 : start + 3]):
+            # the document's entity start marker of that mention stands at that position
+            assert sequences.tokens[window_start + position] == processor.marker_ids[0]
+            begin, _ = sequences.entities[entity]
+            assert position == sequences.mention_columns[begin]
+
+
+def test_a_long_document_is_encoded_whole_in_windows_and_reported(tmp_path, caplog):
+    _, processor = tiny_model_and_processor(tmp_path, encoding="packed", max_seq_length=40)
+    document = _documents()[1]
+    with caplog.at_level("WARNING"):
+        encoding = processor.encode_document(document)
+    sequences = encoding.sequences
+    assert encoding.windows == len(sequences.windows) > 1 and encoding.truncated_pairs == []
+    assert "windows" in encoding.notes[-1] and "windows" in caplog.text
+    # every position id, a window's and a pair segment's after the longest window, stays within the budget
+    assert sequences.positions.max() < 40 and sequences.positions[sequences.pairs[:, 0]].max() == 0
+    # every token of the document is kept, in order, once
+    tokens = np.concatenate([sequences.tokens[s + 1 : s + n - 1] for s, n in sequences.windows])
+    assert tokens.tolist() == processor.tokenize_document(document).ids
+
+
+def test_bad_input_fails_as_clearly_as_with_one_pair_sequences(tmp_path):
+    _, processor = tiny_model_and_processor(tmp_path, encoding="packed")
+    with pytest.raises(DocumentError, match=r"pair \(0, 9\) names an entity outside 0..4"):
+        processor.encode_document(EXAMPLE_DOCUMENT, pairs=[(0, 9)])
+    broken = copy.deepcopy(EXAMPLE_DOCUMENT)
+    broken["vertexSet"][1][0]["pos"] = [5, 40]
+    with pytest.raises(DocumentError, match=r"entity 1 \('France'\), mention 0: pos \[5, 40\] is outside"):
+        processor.encode_document(broken)
+    squeezed = GlobalReProcessor(
+        processor.tokenizer, encoding="packed", max_seq_length=16, max_entity_tokens=16
+    )
+    with pytest.raises(DocumentError, match="leaves no room for the document within max_seq_length=16"):
+        squeezed.encode_document(EXAMPLE_DOCUMENT)
+
+
+def test_documents_without_pairs_and_mixed_batches(tmp_path):
+    model, processor = tiny_model_and_processor(tmp_path, encoding="packed", pair_types=[["PER", "PER"]])
+    outputs = list(iter_document_logits(model, processor, [EXAMPLE_DOCUMENT, _documents()[1]]))
+    assert [len(encoding) for _, encoding, _ in outputs] == [0, len(outputs[1][1])]
+    assert outputs[0][2].shape == (0, model.config.num_labels)
+
+
+def test_the_packed_encoding_needs_the_packed_option_for_marker_segments():
+    from configuration_globalre import GlobalReConfig
+
+    with pytest.raises(ValueError, match='pair_segment="markers" needs encoding="packed"'):
+        GlobalReConfig(pair_segment="markers")
+
+
+def test_a_packed_model_folder_loads_in_a_fresh_process_and_predicts_the_same(tmp_path):
+    settings = {
+        "encoding": "packed",
+        "pair_segment": "markers",
+        "entity_markers": "plain",
+        "pooling": "markers",
+    }
+    model_dir = make_tiny_model_dir(tmp_path / "model", **settings)
+    from pipeline_globalre import load_globalre, predict_documents
+
+    model, processor = load_globalre(model_dir, device="cpu")
+    expected = predict_documents(model, processor, [EXAMPLE_DOCUMENT], threshold=0.3)[0]
+    (tmp_path / "doc.json").write_text(json.dumps(EXAMPLE_DOCUMENT))
+    script = textwrap.dedent(
+        f"""
+        import json
+        import torch
+        from transformers import AutoConfig, AutoModel, AutoProcessor, pipeline
+        directory, document = {model_dir!r}, json.load(open({str(tmp_path / "doc.json")!r}))
+        assert AutoConfig.from_pretrained(directory, trust_remote_code=True).encoding == "packed"
+        model = AutoModel.from_pretrained(directory, trust_remote_code=True).eval()
+        batch = AutoProcessor.from_pretrained(directory, trust_remote_code=True)(document)
+        with torch.no_grad():
+            assert model(**batch).logits.shape == (20, model.config.num_labels)
+        extractor = pipeline("relation-extraction", model=directory, trust_remote_code=True, device="cpu")
+        print(json.dumps(extractor(document, threshold=0.3)))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PROJECT_ON_PATH + script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    triples = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(triples) == len(expected) > 0
+    for got, want in zip(triples, expected):
+        assert (got["head"], got["tail"], got["relation"]) == (want["head"], want["tail"], want["relation"])
+        assert got["score"] == pytest.approx(want["score"], abs=1e-5)
