@@ -163,7 +163,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "pooling": "markers",
         "marker_pooling": "logsumexp",
         "entity_markers": "plain",
-        "num_train_epochs": 15,
+        "num_train_epochs": 10,
         "per_device_train_batch_size": 64,
         "learning_rate": 3e-4,
         "encoder_learning_rate": 1e-4,
