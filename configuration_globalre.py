@@ -160,6 +160,17 @@ OPTIONS: tuple[Option, ...] = (
         "keeps all.",
         role="decision", type_name="int",
     ),
+    Option(
+        "type_constraints", False, "Keep only relations whose (head type, tail type) was seen with that relation "
+        "in the training data (`relation_type_pairs`), so that, for instance, a number is never a country. A pair "
+        "with an untyped entity is not filtered. The pipeline's `type_constraints=` overrides it per call.",
+        choices=(False, True), role="decision", card="type constraints", type_name="bool",
+    ),
+    Option(
+        "relation_type_pairs", None, "For each relation, the `[head type, tail type]` pairs it holds between in the "
+        "training data; `train.py` records them. Read by `type_constraints`.",
+        role="decision", cli=False, type_name="dict[str, list[list[str]]]",
+    ),
 )  # fmt: skip
 OPTION = {option.name: option for option in OPTIONS}
 #: The settings of a `GlobalReProcessor`, stored in the model config too so the two always agree.
@@ -234,6 +245,8 @@ class GlobalReConfig(PreTrainedConfig):
         threshold: float = OPTION["threshold"].default,
         relation_thresholds: dict[str, float] | None = None,
         max_relations_per_pair: int | None = OPTION["max_relations_per_pair"].default,
+        type_constraints: bool = OPTION["type_constraints"].default,
+        relation_type_pairs: dict[str, list[list[str]]] | None = None,
         loss: str = OPTION["loss"].default,
         pair_types: list[list[str]] | None = None,
         marker_token_ids: list[int] | None = None,
@@ -262,6 +275,12 @@ class GlobalReConfig(PreTrainedConfig):
         self.threshold = threshold
         self.relation_thresholds = dict(relation_thresholds or {})
         self.max_relations_per_pair = max_relations_per_pair
+        self.type_constraints = type_constraints
+        self.relation_type_pairs = (
+            {label: [list(types) for types in pairs] for label, pairs in relation_type_pairs.items()}
+            if relation_type_pairs
+            else None
+        )
         self.loss = loss
         self.pair_types = [list(p) for p in pair_types] if pair_types else None
         self.marker_token_ids = list(marker_token_ids) if marker_token_ids else None
@@ -276,6 +295,11 @@ class GlobalReConfig(PreTrainedConfig):
             option.check(getattr(self, option.name))
         if self.pair_segment != "names" and self.encoding != "packed":
             raise ValueError(f'GlobalReConfig.pair_segment="{self.pair_segment}" needs encoding="packed".')
+        if self.type_constraints and not self.relation_type_pairs:
+            raise ValueError(
+                "GlobalReConfig.type_constraints=True needs relation_type_pairs (the type pairs seen with each "
+                "relation in training; train.py records them)."
+            )
         if self.pooling == "markers" and self.entity_markers == "none":
             raise ValueError('GlobalReConfig.pooling="markers" needs entity_markers="plain" or "typed".')
         if len(self.marker_tokens) != 4:

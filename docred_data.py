@@ -608,7 +608,10 @@ def parse_pair_types(items: Sequence[str] | None) -> list[list[str]] | None:
         return None
     parsed = []
     for item in items:
-        head, sep, tail = item.partition(":")
+        if isinstance(item, (list, tuple)) and len(item) == 2:  # already parsed
+            parsed.append([str(item[0]), str(item[1])])
+            continue
+        head, sep, tail = str(item).partition(":")
         if not sep or not head or not tail or ":" in tail:
             raise ValueError(f"pair type {item!r}: expected HEAD:TAIL, e.g. CHEM:DISE")
         parsed.append([head, tail])
@@ -646,6 +649,21 @@ def orient_pairs(docs: list[dict], allowed: Sequence[tuple[str, str]], source: s
             ", ".join(f"{a}->{b}" for a, b in sorted(allowed_set)),
         )
     return oriented
+
+
+def relation_type_pairs(docs: Iterable[dict], label_set: LabelSet) -> dict[str, list[list[str]]]:
+    """For each relation of the labels, the `[head type, tail type]` pairs it holds between in `docs` (entity types
+    by `entity_type`), sorted: what `GlobalReConfig.type_constraints` keeps a prediction to. No-relation labels
+    and untyped entities are left out."""
+    seen: dict[str, set[tuple[str, str]]] = {}
+    for doc in docs:
+        types = [entity_type(entity) for entity in doc["vertexSet"]]
+        for label in doc.get("labels") or []:
+            head_type, tail_type = types[label["h"]], types[label["t"]]
+            if label_set.is_no_relation(label["r"]) or not head_type or not tail_type:
+                continue
+            seen.setdefault(label["r"], set()).add((head_type, tail_type))
+    return {relation: [list(pair) for pair in sorted(pairs)] for relation, pairs in sorted(seen.items())}
 
 
 def pair_relations(doc: dict, doc_index: int, label_set: LabelSet) -> dict[tuple[int, int], set[str]]:

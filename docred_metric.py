@@ -27,6 +27,26 @@ The algorithm follows `code/evaluation.py` of thunlp/DocRED (the CodaLab scorer)
 Labels in `no_relation_labels` ("Na", and CDR's explicit negatives "NR") are never relations: they are removed
 from the gold facts, the training facts and the predictions (the count of such predictions is reported).
 
+A figure that measures nothing is `None` (printed "n/a"), never 0. For the whole file and for every breakdown
+group (intra, inter, frequent, long_tail, each per-relation row, the diagnostics):
+
+- recall and F1 are `None` when the group has no gold facts: there was nothing to find (e.g. the inter-sentence
+  group of a corpus whose documents are single sentences, or a relation of the label set absent from the data);
+- precision is `None` only when the group has neither gold facts nor predictions. With predictions but no gold
+  facts it is 0 (every prediction is wrong); with gold facts but no predictions it is 0 and F1 is 0 (the model
+  found nothing), as every DocRED scorer reports a model that predicts nothing;
+- Ign F1 (`ign_precision`, `ign_f1`) is `None`, and `ign_note` says why, without training documents, when the
+  training documents hold no relation label, when they share documents with the gold file (the same title, the
+  official key, or the same sentences and entities under another title: facts seen in training are then the
+  gold facts themselves), or when every prediction is a correct fact seen in training (nothing is left to measure).
+
+Gold documents without a `labels` key (or with `labels: null`) are unlabelled, e.g. DocRED's test split; an
+empty list is a labelled document without relations. When no gold document has labels the file is unlabelled:
+every score, gold count and breakdown figure is `None` and `gold_labelled` is False (the predictions are still
+counted). Some documents labelled and others not is an error naming the unlabelled ones (`gold_is_labelled`).
+Whatever makes a figure `None`, or otherwise limits what the scores mean, is also a sentence in `warnings`
+(and is logged).
+
 This module depends on the standard library only, because the `evaluate` module in `metrics/docred_re`
 ships a copy of it.
 """
@@ -34,7 +54,9 @@ ships a copy of it.
 from __future__ import annotations
 
 import json
+import logging
 import numbers
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -61,6 +83,10 @@ DIAGNOSTICS_NOTE = (
 )
 
 Fact = tuple[str, int, int, str]
+#: How many titles a warning or a report field names before "and N more".
+MAX_NAMED = 10
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,7 +95,17 @@ class _Counts:
     n_gold: int = 0
     n_correct: int = 0
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self, labelled: bool = True) -> dict[str, float | int | None]:
+        """Figures and counts; with `labelled=False` (unlabelled gold) only the prediction count is known."""
+        if not labelled:
+            return {
+                "precision": None,
+                "recall": None,
+                "f1": None,
+                "n_pred": self.n_pred,
+                "n_gold": None,
+                "n_correct": None,
+            }
         precision, recall, f1 = precision_recall_f1(self.n_correct, self.n_pred, self.n_gold)
         return {
             "precision": precision,
@@ -81,15 +117,65 @@ class _Counts:
         }
 
 
-def precision_recall_f1(n_correct: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
-    """Precision, recall and F1 as fractions; an empty denominator gives 0 rather than an error."""
-    precision = n_correct / n_pred if n_pred else 0.0
-    recall = n_correct / n_gold if n_gold else 0.0
+def precision_recall_f1(n_correct: int, n_pred: int, n_gold: int) -> tuple[float | None, ...]:
+    """Precision, recall and F1 as fractions, `None` where they measure nothing (the rule of the module docstring):
+    recall and F1 without gold facts, precision without gold facts and predictions. Without predictions but
+    with gold facts precision is 0, as F1 is."""
+    recall = n_correct / n_gold if n_gold else None
+    if n_pred:
+        precision = n_correct / n_pred
+    else:
+        precision = 0.0 if n_gold else None
     return precision, recall, f1_score(precision, recall)
 
 
-def f1_score(precision: float, recall: float) -> float:
+def f1_score(precision: float | None, recall: float | None) -> float | None:
+    """Harmonic mean; `None` when either figure is `None` (see `precision_recall_f1`), 0 when both are 0."""
+    if precision is None or recall is None:
+        return None
     return 2.0 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+
+
+def gold_is_labelled(gold_docs: Sequence[dict]) -> bool:
+    """Whether the gold documents are labelled: True when every document has a `labels` list (an empty one is a
+    document without relations), False when none has one (missing or null: an unlabelled split such as DocRED's
+    test set). A `ValueError` naming the documents when only some have labels: their facts would silently count
+    as absent."""
+    missing = [(index, doc.get("title")) for index, doc in enumerate(gold_docs) if doc.get("labels") is None]
+    if not missing:
+        return True
+    if len(missing) == len(gold_docs):
+        return False
+    raise ValueError(
+        f"gold documents {_name_documents(missing)} have no 'labels' while the other "
+        f"{len(gold_docs) - len(missing)} documents have them: give a document without relations "
+        "'labels': [], or score a wholly unlabelled file (no scores)"
+    )
+
+
+def _name_documents(documents: Sequence[tuple[int, Any]]) -> str:
+    named = ", ".join(f"{index} ({title!r})" for index, title in documents[:MAX_NAMED])
+    return named + (f" and {len(documents) - MAX_NAMED} more" if len(documents) > MAX_NAMED else "")
+
+
+def _content_key(doc: dict) -> str:
+    # the words and the entities: a shared template text (as in hand-built tests) with other entities differs
+    return json.dumps([doc["sents"], doc["vertexSet"]], sort_keys=True)
+
+
+def shared_documents(gold_docs: Iterable[dict], train_docs: Iterable[dict]) -> list[str]:
+    """Titles of the gold documents that are also training documents: the same title (the official key of a
+    document) or the same sentences and entities (`sents` and `vertexSet`) under another title. Facts seen in
+    training are then the gold facts themselves, so Ign F1 no longer says anything about unseen facts."""
+    train_titles, train_contents = set(), set()
+    for doc in train_docs:
+        train_titles.add(doc["title"])
+        train_contents.add(_content_key(doc))
+    return [
+        doc["title"]
+        for doc in gold_docs
+        if doc["title"] in train_titles or _content_key(doc) in train_contents
+    ]
 
 
 class _GoldIndex:
@@ -233,14 +319,37 @@ def score_docred(
             pair h != t. The official figures never use it.
 
     Returns:
-        A dict of fractions in [0, 1] (`precision`, `recall`, `f1`, `ign_precision`, `ign_f1`), counts
-        (`n_pred`, `n_gold`, `n_correct`, `n_correct_in_train`, and the predictions set aside as duplicates,
-        "no relation", unknown titles or invalid entity indices), the breakdowns `intra`, `inter`, `frequent`,
-        `long_tail` and `per_relation`, and with `diagnostics=True` a `diagnostics` dict.
+        A dict of fractions in [0, 1] or `None` where they measure nothing (see the module docstring:
+        `precision`, `recall`, `f1`, `ign_precision`, `ign_f1`, and `ign_note` saying why Ign F1 is `None`),
+        counts (`n_pred`, `n_gold`, `n_correct`, `n_correct_in_train`, and the predictions set aside as
+        duplicates, "no relation", unknown titles or invalid entity indices), `gold_labelled`,
+        `n_train_documents_shared` and `train_documents_shared` (up to `MAX_NAMED` titles; `None` without
+        training documents), the breakdowns `intra`, `inter`, `frequent`, `long_tail` and `per_relation`, with
+        `diagnostics=True` a `diagnostics` dict (`None` for unlabelled gold), and `warnings` (sentences).
+
+    Raises:
+        ValueError: duplicate gold titles, a malformed prediction, or gold documents of which only some have
+            labels (see `gold_is_labelled`).
     """
+    labelled = gold_is_labelled(gold_docs)
     gold = _GoldIndex(gold_docs, no_relation_labels)
     unique, input_counts = unique_predictions(predictions, no_relation_labels)
+    warnings: list[str] = []
+    if not labelled:
+        warnings.append(
+            f"the gold documents ({len(gold_docs)}) have no labels: nothing is scored (every figure is n/a)"
+        )
+    elif not gold.facts:
+        warnings.append(
+            f"the gold documents ({len(gold_docs)}) hold no relation fact: recall and F1 are n/a"
+            + (" and precision is 0 (every prediction is wrong)" if unique else "")
+            + "; if this is an unlabelled split stored with empty labels, no figure means anything"
+        )
     in_train = train_facts(train_docs, no_relation_labels) if train_docs is not None else None
+    shared = shared_documents(gold_docs, train_docs) if train_docs is not None else None
+    ign_note = _ign_unavailable(train_docs, in_train, shared)
+    if ign_note is not None and train_docs is not None:
+        warnings.append(f"Ign F1 is n/a: {ign_note}")
     if frequent is not None:
         frequent, frequent_source = list(frequent), "given"
     else:
@@ -284,21 +393,38 @@ def score_docred(
         if correct and in_train is not None and _is_in_train(gold.docs[title], h, t, r, in_train):
             n_correct_in_train += 1
 
-    result: dict[str, Any] = overall.as_dict()
-    result["n_correct_in_train"] = n_correct_in_train if in_train is not None else None
-    result.update(_ign_scores(overall, n_correct_in_train, result["recall"], in_train is not None))
+    result: dict[str, Any] = overall.as_dict(labelled)
+    result["gold_labelled"] = labelled
+    result["n_correct_in_train"] = n_correct_in_train if in_train is not None and labelled else None
+    if labelled:
+        ign = _ign_scores(overall, n_correct_in_train, result["precision"], result["recall"], ign_note)
+        if ign_note is None and ign["ign_note"] is not None:
+            warnings.append(f"Ign F1 is n/a: {ign['ign_note']}")
+    else:
+        ign = {"ign_precision": None, "ign_f1": None, "ign_note": "the gold documents have no labels"}
+    result.update(ign)
+    result["n_train_documents_shared"] = len(shared) if shared is not None else None
+    result["train_documents_shared"] = shared[:MAX_NAMED] if shared is not None else None
     result.update(input_counts)
     result["n_pred_unknown_title"] = n_unknown_title
     result["n_pred_invalid_pair"] = n_invalid_pair
-    result["intra"] = intra.as_dict()
-    result["inter"] = inter.as_dict()
-    result["frequent"] = freq.as_dict()
-    result["long_tail"] = tail.as_dict()
+    result["intra"] = intra.as_dict(labelled)
+    result["inter"] = inter.as_dict(labelled)
+    if labelled and gold.facts and not inter.n_gold and not inter.n_pred:
+        # e.g. a corpus of single sentences: "inter-sentence F1 0.00" would read as a model failure
+        warnings.append(
+            "no gold fact and no prediction is inter-sentence: the inter-sentence figures are n/a"
+        )
+    result["frequent"] = freq.as_dict(labelled)
+    result["long_tail"] = tail.as_dict(labelled)
     result["frequent_relations"] = frequent
     result["frequent_relations_source"] = frequent_source
-    result["per_relation"] = _per_relation_table(per_relation, label_set)
+    result["per_relation"] = _per_relation_table(per_relation, label_set, labelled)
     if diagnostics:
-        result["diagnostics"] = non_official_diagnostics(unique, gold, candidate_pairs)
+        result["diagnostics"] = non_official_diagnostics(unique, gold, candidate_pairs) if labelled else None
+    result["warnings"] = warnings
+    for warning in warnings:
+        logger.warning("%s", warning)
     return result
 
 
@@ -311,22 +437,58 @@ def _is_in_train(doc: dict, h: int, t: int, r: str, in_train: set) -> bool:
     )
 
 
-def _ign_scores(overall: _Counts, n_correct_in_train: int, recall: float, available: bool) -> dict:
-    if not available:
-        return {"ign_precision": None, "ign_f1": None}
+def _ign_unavailable(
+    train_docs: list[dict] | None, in_train: set | None, shared: list[str] | None
+) -> str | None:
+    """Why Ign F1 cannot be computed from the training documents at all, or `None` when it can."""
+    if train_docs is None:
+        return "no training documents"
+    if shared:
+        more = f" and {len(shared) - MAX_NAMED} more" if len(shared) > MAX_NAMED else ""
+        return (
+            f"the training documents share {len(shared)} document{'s' if len(shared) > 1 else ''} with the "
+            "evaluated ones (same title, or "
+            f"same sentences and entities: {', '.join(repr(title) for title in shared[:MAX_NAMED])}{more}), "
+            "so the facts 'seen in training' are gold facts themselves"
+        )
+    if not in_train:
+        return f"the {len(train_docs)} training documents hold no relation label"
+    return None
+
+
+def _ign_scores(
+    overall: _Counts,
+    n_correct_in_train: int,
+    precision: float | None,
+    recall: float | None,
+    unavailable: str | None,
+) -> dict:
+    if unavailable is not None:
+        return {"ign_precision": None, "ign_f1": None, "ign_note": unavailable}
     denominator = overall.n_pred - n_correct_in_train
-    ign_precision = (overall.n_correct - n_correct_in_train) / denominator if denominator else 0.0
-    return {"ign_precision": ign_precision, "ign_f1": f1_score(ign_precision, recall)}
+    if denominator:
+        ign_precision = (overall.n_correct - n_correct_in_train) / denominator
+    elif not overall.n_pred:
+        ign_precision = precision  # nothing predicted: as precision (0 with gold facts, else None)
+    else:
+        # every prediction is a correct fact seen in training: no unseen prediction is left to measure
+        return {
+            "ign_precision": None,
+            "ign_f1": None,
+            "ign_note": "every prediction is a correct fact seen in training",
+        }
+    return {"ign_precision": ign_precision, "ign_f1": f1_score(ign_precision, recall), "ign_note": None}
 
 
-def _per_relation_table(per_relation: dict[str, _Counts], label_set: Any) -> dict[str, dict]:
+def _per_relation_table(per_relation: dict[str, _Counts], label_set: Any, labelled: bool) -> dict[str, dict]:
     relations = list(label_set.relations) if label_set is not None else []
     relations += sorted(r for r in per_relation if r not in set(relations))
     table = {}
     for r in relations:
+        # a relation of the label set with no gold fact and no prediction gets n/a figures, not 0.00
         counts = per_relation.get(r, _Counts())
-        row = counts.as_dict()
-        row["support"] = counts.n_gold
+        row = counts.as_dict(labelled)
+        row["support"] = counts.n_gold if labelled else None
         row["name"] = label_set.name(r) if label_set is not None else r
         table[r] = row
     return table
@@ -397,18 +559,41 @@ def _read_json_list(path: str, what: str) -> list:
     return data
 
 
+def load_gold_documents(path: str, *, max_docs: int | None = None) -> list[dict]:
+    """Gold documents read and validated as `docred_data.load_documents` does, except that a document whose
+    `labels` is missing or null in the file keeps no `labels` key. The loader makes such labels `[]`, which the
+    scorer could not tell from a document without relations: an unlabelled file would score 0 instead of n/a
+    (see `gold_is_labelled`). Hub sources are left to the loader: a Hub dataset has a labels column in every
+    row, and an `hf://` file whose documents lack labels then scores as a file without relation facts (recall
+    and F1 n/a, with a warning)."""
+    # Imported here so that this module stays standard-library only for the `evaluate` module's copy.
+    from docred_data import load_documents, read_documents, validate_documents
+
+    if not os.path.isfile(path):
+        return load_documents(path, max_docs=max_docs)
+    raw_docs = read_documents(path)
+    docs, _ = validate_documents(raw_docs, path, max_docs=max_docs)
+    # validation raises on the first bad document, so the first len(docs) raw documents are the validated ones
+    return [
+        doc
+        if raw_doc.get("labels") is not None
+        else {key: value for key, value in doc.items() if key != "labels"}
+        for raw_doc, doc in zip(raw_docs[: len(docs)], docs, strict=True)
+    ]
+
+
 def score_predictions_file(
     pred_path: str, gold_path: str, train_path: str | None = None, **kwargs: Any
 ) -> dict:
     """Score an official submission file (a JSON list of `{title, h_idx, t_idx, r}`) against a gold file.
 
-    The gold and training files are read and validated with `docred_data.load_documents`; `kwargs` go to
-    `score_docred`.
+    The gold file is read with `load_gold_documents` (an unlabelled gold file gives n/a scores) and the training
+    file with `docred_data.load_documents`; `kwargs` go to `score_docred`.
     """
     # Imported here so that this module stays standard-library only for the `evaluate` module's copy.
     from docred_data import load_documents
 
     predictions = _read_json_list(pred_path, "predictions")
-    gold_docs = load_documents(gold_path)
+    gold_docs = load_gold_documents(gold_path)
     train_docs = load_documents(train_path) if train_path is not None else None
     return score_docred(predictions, gold_docs, train_docs, **kwargs)

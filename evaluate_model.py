@@ -14,10 +14,17 @@ Score an existing predictions file in the official submission format (a JSON lis
     python evaluate_model.py --predictions result.json --data ../shared/data/redocred/test_revised.json \\
         --train_file train_revised.json --output_dir OUT
 
-Either way `OUT/report.json` holds `precision`, `recall`, `f1`, `ign_f1` (fractions in [0, 1]), the
-breakdowns (intra / inter, frequent / long-tail, per relation) and the command's arguments; with `--model`,
-`OUT/predictions.json` holds the predictions in submission format with a `score` key. A readable table is
-printed. `--diagnostics` adds two clearly labelled, non-official protocols (see `docred_metric.DIAGNOSTICS_NOTE`).
+Either way `OUT/report.json` holds `precision`, `recall`, `f1`, `ign_f1` (fractions in [0, 1], or null where
+they measure nothing: see `docred_metric`), the breakdowns (intra / inter, frequent / long-tail, per relation),
+`label_coverage` (how much of the data's relations the model, or the label set, knows), `warnings` and the
+command's arguments; with `--model`, `OUT/predictions.json` holds the predictions in submission format with a
+`score` key. A readable table is printed, "n/a" for a figure that measures nothing. `--diagnostics` adds two
+clearly labelled, non-official protocols (see `docred_metric.DIAGNOSTICS_NOTE`).
+
+A gold file without labels (no document has a `labels` key, e.g. DocRED's test split) is not scored: the
+predictions are still written and the report says `gold_labelled: false` with every score null. A file where
+only some documents have labels is refused, naming them. A training file that shares documents with `--data`
+gives Ign F1 null (n/a) with a warning: its "facts seen in training" would be the gold facts themselves.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import logging
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,7 +47,15 @@ from docred_data import (
     parse_pair_types,
     resolve_label_set,
 )
-from docred_metric import DIAGNOSTICS_NOTE, REDOCRED_FREQUENT_RELATIONS, score_docred, to_submission
+from docred_metric import (
+    DIAGNOSTICS_NOTE,
+    MAX_NAMED,
+    REDOCRED_FREQUENT_RELATIONS,
+    gold_is_labelled,
+    load_gold_documents,
+    score_docred,
+    to_submission,
+)
 
 logger = logging.getLogger("evaluate_model")
 
@@ -147,6 +163,67 @@ def read_predictions(path: str) -> list[dict]:
     return predictions
 
 
+def label_coverage(
+    label_set: LabelSet, gold_docs: list[dict], predictions: list[dict], against: str, labelled: bool
+) -> tuple[dict, list[str]]:
+    """How much of the data a label set covers, and the warnings to give. The report's `label_coverage`:
+
+    - `n_gold_relations` / `n_gold_relations_known`: the relations of the gold facts, and those in the label set;
+      `n_gold_facts` / `n_gold_facts_known`: the unique gold facts, and those whose relation is in the label set
+      (a model can never predict the others: they count as missed); `gold_relations_unknown`: relation ->
+      number of gold facts. All `None` for unlabelled gold.
+    - `n_pred_relation_unknown` and `pred_relations_unknown` (relation -> predictions): unique predictions
+      whose relation is outside the label set.
+
+    `against` names the label set in the report and the warnings (e.g. "model").
+    """
+    no_relation = set(NO_RELATION_ALIASES)
+    gold_facts = {
+        (doc["title"], label["h"], label["t"], label["r"])
+        for doc in gold_docs
+        for label in doc.get("labels") or []
+        if label["r"] not in no_relation and not label_set.is_no_relation(label["r"])
+    }
+    gold_counts = Counter(fact[3] for fact in gold_facts)
+    unknown_gold = {r: n for r, n in gold_counts.most_common() if r not in label_set}
+    predicted = {
+        (p["title"], p["h_idx"], p["t_idx"], p["r"])
+        for p in predictions
+        if p["r"] not in no_relation and not label_set.is_no_relation(p["r"])
+    }
+    unknown_pred = dict(Counter(fact[3] for fact in predicted if fact[3] not in label_set).most_common())
+    coverage: dict[str, Any] = {
+        "label_set": against,
+        "n_relations_known": len(label_set.relations),
+        "n_gold_relations": len(gold_counts) if labelled else None,
+        "n_gold_relations_known": len(gold_counts) - len(unknown_gold) if labelled else None,
+        "n_gold_facts": len(gold_facts) if labelled else None,
+        "n_gold_facts_known": len(gold_facts) - sum(unknown_gold.values()) if labelled else None,
+        "gold_relations_unknown": unknown_gold if labelled else None,
+        "n_pred_relation_unknown": sum(unknown_pred.values()),
+        "pred_relations_unknown": unknown_pred,
+    }
+    warnings = []
+    if unknown_gold:
+        warnings.append(
+            f"the {against} knows {coverage['n_gold_relations_known']} of the {len(gold_counts)} relations of the "
+            f"gold labels ({coverage['n_gold_facts_known']} of {len(gold_facts)} gold facts): the "
+            f"{sum(unknown_gold.values())} facts of {_name_relations(unknown_gold)} can never be predicted and "
+            "count as missed"
+        )
+    if unknown_pred:
+        warnings.append(
+            f"{coverage['n_pred_relation_unknown']} predictions have relations outside the {against} "
+            f"({_name_relations(unknown_pred)}): a mismatched label set or predictions file?"
+        )
+    return coverage, warnings
+
+
+def _name_relations(counts: dict[str, int]) -> str:
+    named = ", ".join(f"{r} ({n})" for r, n in list(counts.items())[:MAX_NAMED])
+    return named + (f" and {len(counts) - MAX_NAMED} more" if len(counts) > MAX_NAMED else "")
+
+
 def restrict_to_titles(predictions: list[dict], titles: set[str]) -> tuple[list[dict], int]:
     """With --max_docs, predictions for documents not loaded are set aside (and counted), not scored as wrong."""
     kept = [prediction for prediction in predictions if prediction.get("title") in titles]
@@ -158,11 +235,19 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
     # relation names from rel2id.json / rel_info.json beside the data (or --label_dir), else the model's
     label_set = resolve_label_set(args.label_dir, args.data)
     pair_types = parse_pair_types(args.pair_types)
-    gold_docs = load_documents(args.data, max_docs=args.max_docs)
+    # documents without labels keep no labels key, so that an unlabelled file is not scored as all-negative
+    gold_docs = load_gold_documents(args.data, max_docs=args.max_docs)
+    # before the model runs: a file with some documents unlabelled is refused, naming them
+    labelled = gold_is_labelled(gold_docs)
+    if not labelled:
+        logger.warning(
+            "%s: no document has labels: the predictions are written but nothing is scored (n/a)", args.data
+        )
     train_docs = load_documents(args.train_file) if args.train_file else None
     if pair_types:
         # labels stored against the candidate direction would be unreachable for any model
-        gold_docs = orient_pairs(gold_docs, pair_types, source=args.data)
+        if labelled:
+            gold_docs = orient_pairs(gold_docs, pair_types, source=args.data)
         train_docs = orient_pairs(train_docs, pair_types, source=args.train_file) if train_docs else None
     if train_docs is None:
         logger.warning(
@@ -173,6 +258,8 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
     report: dict[str, Any] = {}
     if args.model:
         predictions, report["inference"], model_label_set = run_model(args, gold_docs)
+        # what the model can predict, not the names' label set: gold relations outside it are always missed
+        known, against = model_label_set, "model"
         label_set = label_set or model_label_set
         predictions_path = os.path.join(args.output_dir, "predictions.json")
         with open(predictions_path, "w", encoding="utf-8") as handle:
@@ -185,6 +272,8 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
             predictions, report["n_pred_outside_max_docs"] = restrict_to_titles(
                 predictions, {doc["title"] for doc in gold_docs}
             )
+        known = label_set
+        against = "label set of --label_dir" if args.label_dir else "label set beside --data (rel2id.json)"
 
     candidate_pairs = None
     if pair_types:
@@ -205,7 +294,14 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
         candidate_pairs=candidate_pairs,
         frequent=frequent,
     )
+    # after scoring, which has checked that every prediction has a relation
+    report["label_coverage"], coverage_warnings = (
+        label_coverage(known, gold_docs, predictions, against, labelled) if known is not None else (None, [])
+    )
+    for warning in coverage_warnings:
+        logger.warning("%s", warning)
     report = {**scores, **report}
+    report["warnings"] = scores["warnings"] + coverage_warnings
     report["n_documents"] = len(gold_docs)
     report["args"] = vars(args)
     report["command"] = (
@@ -220,18 +316,63 @@ def _percent(value: float | None) -> str:
     return "   n/a" if value is None else f"{100 * value:6.2f}"
 
 
+def _count(value: int | None) -> str:
+    return f"{'n/a' if value is None else value:>8}"
+
+
 def _row(name: str, scores: dict) -> str:
     return (
         f"{name:<28} {_percent(scores['precision'])} {_percent(scores['recall'])} {_percent(scores['f1'])}"
-        f" {scores['n_pred']:>8} {scores['n_gold']:>8} {scores['n_correct']:>8}"
+        f" {_count(scores['n_pred'])} {_count(scores['n_gold'])} {_count(scores['n_correct'])}"
     )
 
 
+NA_NOTE = (
+    "n/a: nothing to measure (recall and F1 need gold facts; precision needs gold facts or predictions; "
+    "Ign F1 see above)"
+)
+
+
 def format_report(report: dict, n_relations: int = TABLE_RELATIONS) -> str:
-    """The report as a readable table (percentages)."""
+    """The report as a readable table (percentages; "n/a" for a figure that measures nothing)."""
     header = f"{'':<28} {'P':>6} {'R':>6} {'F1':>6} {'pred':>8} {'gold':>8} {'correct':>8}"
+    if report.get("gold_labelled") is False:
+        lines = [
+            f"No scores on {report['n_documents']} documents: the gold file has no labels (every figure is n/a)",
+            f"predictions: {report['n_pred']} unique, in {report['predictions_file']}",
+        ]
+    else:
+        lines = _format_scores(report, header, n_relations)
+    if report.get("diagnostics"):
+        diagnostics = report["diagnostics"]
+        lines += [
+            "",
+            "NON-OFFICIAL DIAGNOSTICS (not comparable with published DocRED results)",
+            DIAGNOSTICS_NOTE,
+            header,
+        ]
+        lines.append(_row("micro, with no-relation", diagnostics["micro_with_no_relation_class"]))
+        lines.append(_row("related pairs only", diagnostics["related_pairs_only"]))
+    if "inference" in report:
+        inference = report["inference"]
+        lines.append(
+            f"\ninference: {inference['n_documents']} documents, {inference['n_candidate_pairs']} pairs in "
+            f"{inference['seconds']:.1f} s on {inference['device']}"
+            + (f" ({inference['precision']})" if inference.get("precision") else "")
+        )
+    if report.get("warnings"):
+        lines += ["", *(f"WARNING: {warning}" for warning in report["warnings"])]
+    return "\n".join(lines)
+
+
+def _format_scores(report: dict, header: str, n_relations: int) -> list[str]:
     lines = [f"Official DocRED scores on {report['n_documents']} documents", header, _row("all", report)]
-    lines.append(f"{'Ign F1':<28} {_percent(report['ign_precision'])} {'':>6} {_percent(report['ign_f1'])}")
+    ign_line = f"{'Ign F1':<28} {_percent(report['ign_precision'])} {'':>6} {_percent(report['ign_f1'])}"
+    note = report.get("ign_note")
+    if report.get("ign_f1") is None and note:
+        in_warnings = any(note in warning for warning in report.get("warnings", ()))
+        ign_line += "  (see the warnings below)" if in_warnings else f"  ({note})"
+    lines.append(ign_line)
     lines.append(_row("intra-sentence", report["intra"]))
     lines.append(_row("inter-sentence", report["inter"]))
     frequent_source = report["frequent_relations_source"]
@@ -252,27 +393,21 @@ def format_report(report: dict, n_relations: int = TABLE_RELATIONS) -> str:
         "predictions set aside or wrong by construction: "
         + ", ".join(f"{k}={v}" for k, v in set_aside.items())
     )
-    by_support = sorted(report["per_relation"].items(), key=lambda item: (-item[1]["support"], item[0]))
+    coverage = report.get("label_coverage")
+    if coverage and coverage["n_gold_relations"] is not None:
+        lines.append(
+            f"{coverage['label_set']}: knows {coverage['n_gold_relations_known']} of the "
+            f"{coverage['n_gold_relations']} gold relations ({coverage['n_gold_facts_known']} of "
+            f"{coverage['n_gold_facts']} gold facts); {coverage['n_pred_relation_unknown']} predictions outside it"
+        )
+    by_support = sorted(
+        report["per_relation"].items(), key=lambda item: (-(item[1]["support"] or 0), item[0])
+    )
     lines += ["", f"Per relation (top {n_relations} by support)", header]
     lines += [_row(f"{code} {row['name']}"[:28], row) for code, row in by_support[:n_relations]]
-    if "diagnostics" in report:
-        diagnostics = report["diagnostics"]
-        lines += [
-            "",
-            "NON-OFFICIAL DIAGNOSTICS (not comparable with published DocRED results)",
-            DIAGNOSTICS_NOTE,
-            header,
-        ]
-        lines.append(_row("micro, with no-relation", diagnostics["micro_with_no_relation_class"]))
-        lines.append(_row("related pairs only", diagnostics["related_pairs_only"]))
-    if "inference" in report:
-        inference = report["inference"]
-        lines.append(
-            f"\ninference: {inference['n_documents']} documents, {inference['n_candidate_pairs']} pairs in "
-            f"{inference['seconds']:.1f} s on {inference['device']}"
-            + (f" ({inference['precision']})" if inference.get("precision") else "")
-        )
-    return "\n".join(lines)
+    if "n/a" in "\n".join(lines):
+        lines.append(NA_NOTE)
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> dict:

@@ -22,7 +22,21 @@ from typing import Any
 PAPER = "https://arxiv.org/abs/2507.22926"
 TASK_TYPE = "relation-extraction"
 TASK_NAME = "Document-level relation extraction"
-TEMPLATE = Path(__file__).resolve().parent / "model_card.md"
+
+
+def template_path() -> Path:
+    """The card's Jinja template, `model_card.md`: beside this file (a checkout, an editable install), else where a
+    regular install puts it (`<prefix>/share/globalre/`, pyproject's data-files). `FileNotFoundError` names both."""
+    candidates = (
+        Path(__file__).resolve().parent / "model_card.md",
+        Path(sys.prefix) / "share" / "globalre" / "model_card.md",
+    )
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"the model card template is missing: looked for {' and '.join(map(str, candidates))}"
+    )
 
 
 @dataclass
@@ -67,6 +81,7 @@ class RunResults:
     machine: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     output_dir: str | None = None
+    warnings: list[str] = field(default_factory=list)
     finished_at: str | None = None
 
     @classmethod
@@ -93,8 +108,8 @@ def card_data(results: RunResults):
     from huggingface_hub import EvalResult, ModelCardData
 
     data = results.data
-    dataset_name = data.get("dataset_name") or "custom"
-    dataset_type = data.get("dataset_hub_id") or dataset_name
+    dataset_name = data.get("dataset_name") or "custom data"
+    dataset_type = data.get("dataset_hub_id") or "custom"
     eval_results = []
     for split in ("test", "dev"):
         scores = getattr(results, split)
@@ -116,9 +131,8 @@ def card_data(results: RunResults):
                     metric_value=round(100 * scores[key], 2),
                 )
             )
-    model_name = (
-        results.hub_model_id or os.path.basename(os.path.normpath(results.output_dir or "model"))
-    ).split("/")[-1]
+    # the model-index name: the Hub repository's, else what the model is
+    model_name = results.hub_model_id.split("/")[-1] if results.hub_model_id else f"GlobalRE ({dataset_name})"
     return ModelCardData(
         language="en",
         license=results.license or "mit",
@@ -233,7 +247,7 @@ def render_model_card(results: RunResults | dict) -> str:
         )
     card = ModelCard.from_template(
         card_data(results),
-        template_path=str(TEMPLATE),
+        template_path=str(template_path()),
         title=results.hub_model_id.split("/")[-1]
         if results.hub_model_id
         else "GlobalRE relation extraction model",
@@ -242,7 +256,7 @@ def render_model_card(results: RunResults | dict) -> str:
         encoding_description=encoding_description,
         limitations=limitations,
         n_relations=max((data.get("n_labels") or 1) - (1 if data.get("no_relation") else 0), 0),
-        dataset_name=data.get("dataset_name", "custom data"),
+        dataset_name=data.get("dataset_name") or "custom data",
         preset=results.preset,
         protocol=results.protocol,
         scores=scores,
@@ -255,8 +269,9 @@ def render_model_card(results: RunResults | dict) -> str:
         hardware=f"{machine.get('gpu') or 'CPU only'}; CPU {machine.get('cpu')}",
         software=", ".join(f"{k} {v}" for k, v in results.versions.items()),
         command=results.command,
+        warnings=results.warnings,
     )
-    return str(card)
+    return str(card).rstrip("\n") + "\n"
 
 
 def write_model_card(model_dir: str, results: RunResults | dict) -> str:

@@ -251,14 +251,17 @@ def predict_documents(
     progress: bool = False,
     bf16: bool | None = None,
 ) -> list[list[dict]]:
-    """Relation triples for each document (DocRED or text form), in input order: per document a list of
-    `{"head", "head_name", "tail", "tail_name", "relation", "relation_name", "score"}`, best first. `bf16`: see
-    `score_sequences` (default: on CUDA only)."""
+    """Relation triples for each document (DocRED or text form), in input order: per document a list of triples
+    (see `GlobalReProcessor.post_process`), best first. `bf16`: see `score_sequences` (default: on CUDA only).
+    `progress` shows a bar of the candidate pairs scored (documents are encoded ahead of scoring, so a bar over
+    the input would run ahead of the work)."""
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        documents = list(documents)
-        documents = tqdm(documents, desc="documents", unit="doc")
+        documents = [as_docred(document, index) for index, document in enumerate(documents)]
+        total = sum(len(processor.candidate_pairs(document)) for document in documents)
+        bar = tqdm(total=total, desc="pairs scored", unit="pair", unit_scale=True)
     results = []
     for document, encoding, logits in iter_document_logits(
         model, processor, documents, max_batch_tokens=max_batch_tokens, max_batch_pairs=batch_size, bf16=bf16
@@ -268,6 +271,10 @@ def predict_documents(
                 logits, encoding.pairs, document, model.config, threshold=threshold, relations=relations
             )
         )
+        if bar is not None:
+            bar.update(len(encoding))
+    if bar is not None:
+        bar.close()
     return results
 
 
@@ -303,8 +310,14 @@ class RelationExtractionPipeline(Pipeline):
     `max_batch_tokens` tokens (and `batch_size` pairs, when given), so memory stays bounded for documents with
     many entities.
 
-    Call parameters: `threshold` (overrides the model's global threshold), `relations` (only return these
-    relation ids), `pairs` (score only these `(head, tail)` pairs of a single document), `max_batch_tokens`,
+    Each triple also gives the head's and tail's mentions (`head_mentions`, `tail_mentions`: sentence and word
+    positions, and character offsets `char_span` for text input) and `evidence` (the sentence ids that the
+    document's own labels give for the fact, else `None`); see `GlobalReProcessor.post_process`.
+
+    Call parameters: `threshold` (overrides the model's thresholds), `relations` (only these relations, by id
+    `"P17"` or name `"country"`), `top_k` (each pair's k best relations whatever their score, with `kept`),
+    `type_constraints` (only relations seen in training between the pair's entity types; default: the model's
+    setting), `pairs` (score only these `(head, tail)` pairs of a single document), `max_batch_tokens`,
     `batch_size`, `bf16` (bf16 autocast for the encoder: on by default on CUDA; `bf16=True` on a CPU with
     AVX-512 BF16 or AMX ran ~1.5x faster there in bench/RESULTS.md, with logits within bf16 rounding of fp32).
     """
@@ -339,9 +352,35 @@ class RelationExtractionPipeline(Pipeline):
                     f"{expected!r}; build it with GlobalReProcessor.from_config(tokenizer, model.config)."
                 )
 
+    # the call options (`_sanitize_parameters`); anything else is an error, not silently ignored
+    CALL_OPTIONS = (
+        "threshold",
+        "relations",
+        "top_k",
+        "type_constraints",
+        "pairs",
+        "max_batch_tokens",
+        "bf16",
+        "num_workers",
+    )
+
     def __call__(self, inputs, *args, batch_size: int | None = None, **kwargs):
         # A pipeline's batch_size normally stacks several inputs; here it bounds the pairs of one model call,
         # and documents go through one at a time.
+        unknown = sorted(set(kwargs) - set(self.CALL_OPTIONS))
+        if unknown or args:
+            raise TypeError(
+                f"relation-extraction pipeline: unknown option(s) {unknown or list(args)}; the options are "
+                f"{', '.join(('batch_size', *self.CALL_OPTIONS[:-1]))}."
+            )
+        if isinstance(inputs, (list, tuple)) and not inputs:
+            return []
+        for name in ("batch_size", "max_batch_tokens"):
+            value = batch_size if name == "batch_size" else kwargs.get(name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(
+                    f"relation-extraction pipeline: {name} must be a positive integer; got {value!r}."
+                )
         if kwargs.get("pairs") is not None and not isinstance(inputs, dict):
             raise ValueError(
                 "pairs= names the pairs of one document; call the pipeline on a single document with it."
@@ -355,6 +394,8 @@ class RelationExtractionPipeline(Pipeline):
         self,
         threshold=None,
         relations=None,
+        top_k=None,
+        type_constraints=None,
         pairs=None,
         max_batch_tokens=None,
         pair_batch_size=None,
@@ -374,6 +415,10 @@ class RelationExtractionPipeline(Pipeline):
             postprocess["threshold"] = threshold
         if relations is not None:
             postprocess["relations"] = relations
+        if top_k is not None:
+            postprocess["top_k"] = top_k
+        if type_constraints is not None:
+            postprocess["type_constraints"] = type_constraints
         return preprocess, forward, postprocess
 
     def preprocess(self, document, pairs=None):
@@ -398,7 +443,7 @@ class RelationExtractionPipeline(Pipeline):
         )
         return {"document": model_inputs["document"], "encoding": encoding, "logits": logits}
 
-    def postprocess(self, model_outputs, threshold=None, relations=None):
+    def postprocess(self, model_outputs, threshold=None, relations=None, top_k=None, type_constraints=None):
         return self.processor.post_process(
             model_outputs["logits"],
             model_outputs["encoding"].pairs,
@@ -406,6 +451,8 @@ class RelationExtractionPipeline(Pipeline):
             self.model.config,
             threshold=threshold,
             relations=relations,
+            top_k=top_k,
+            type_constraints=type_constraints,
         )
 
 

@@ -8,6 +8,7 @@ import bisect
 import dataclasses
 import itertools
 import logging
+import numbers
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -96,24 +97,37 @@ def split_words(
     return sentences, offsets
 
 
-def _find_occurrences(text: str, name: str) -> list[tuple[int, int]]:
-    """Character spans of every whole-word occurrence of `name`; case-insensitive only when exact finds none."""
+def _find_occurrences(text: str, name: str) -> tuple[list[tuple[int, int]], bool]:
+    """Character spans of every whole-word occurrence of `name`, and whether they were found ignoring case
+    (only when an exact search finds none)."""
     escaped = re.escape(name.strip())
     if not escaped:
-        return []
+        return [], False
     for flags in (0, re.IGNORECASE):
         pattern = re.compile(rf"(?<!\w){escaped}(?!\w)", flags)
         spans = [(m.start(), m.end()) for m in pattern.finditer(text)]
         if spans:
-            return spans
-    return []
+            return spans, bool(flags)
+    return [], False
+
+
+def _normalized(text: str) -> str:
+    """A name as names are compared: white space collapsed, case folded."""
+    return " ".join(text.split()).casefold()
 
 
 def text_to_docred(document: dict, index: int | None = None) -> dict:
     """Converts `{"text": ..., "entities": [...]}` into DocRED form (`sents`, `vertexSet`).
 
-    An entity is a name (every whole-word occurrence in the text is a mention) or a dict with `name`, optional
-    `type`, and either `spans` (character `[start, end)` offsets) or optional `mentions` (more names to look up).
+    An entity is a name, or a dict with `name`, optional `type`, and either `spans` or optional `mentions`:
+    - a name (and each of `mentions`) matches every whole-word occurrence in the text (`"Oslo"` matches in
+      `"Oslo-based"`, whose hyphen is a word of its own, but not in `"Oslovian"`); exact case first, and only when
+      the exact name never occurs, ignoring case, with a warning;
+    - `spans` are character offsets `[start, end)` into `text`, each covering the entity's name or one of its
+      `mentions` (white space and case aside); a span that starts or ends inside a word takes the whole word,
+      with a warning.
+    Errors (`DocumentError`, naming the document and the entity): a name that does not occur, a span outside the
+    text or covering other text (token indices given by mistake), two entities with the same mentions.
     """
     label = document_label(document, index)
     text = document.get("text")
@@ -132,17 +146,54 @@ def text_to_docred(document: dict, index: int | None = None) -> dict:
                 f"{label}, entity {entity_index}: expected a name or a dict with 'name'; got {entity!r}."
             )
         entity_label = f"entity {entity_index} ({entity['name']!r})"
+        mentions = entity.get("mentions", [])
+        names = [entity["name"], *(mentions if isinstance(mentions, list) else [mentions])]
+        if not isinstance(mentions, list) or not all(isinstance(name, str) for name in names):
+            raise DocumentError(
+                f"{label}, {entity_label}: 'mentions' must be a list of strings; got {names[1:]!r}."
+            )
+        if "spans" in entity and not (isinstance(entity["spans"], list) and entity["spans"]):
+            raise DocumentError(
+                f"{label}, {entity_label}: 'spans' must be a non-empty list of [start, end) character offsets."
+            )
         if "spans" in entity:
-            spans = [tuple(span) for span in entity["spans"]]
-            for start, end in spans:
+            spans = []
+            for span in entity["spans"]:
+                if not (
+                    isinstance(span, (list, tuple))
+                    and len(span) == 2
+                    and all(isinstance(x, int) and not isinstance(x, bool) for x in span)
+                ):
+                    raise DocumentError(
+                        f"{label}, {entity_label}: span {span!r} is not [start, end) of two integers."
+                    )
+                start, end = span
                 if not 0 <= start < end <= len(text):
                     raise DocumentError(
                         f"{label}, {entity_label}: span [{start}, {end}) is outside the text "
                         f"(length {len(text)}); expected 0 <= start < end <= {len(text)}."
                     )
+                if _normalized(text[start:end]) not in {_normalized(name) for name in names}:
+                    raise DocumentError(
+                        f"{label}, {entity_label}: span [{start}, {end}) covers {text[start:end]!r}, which is neither "
+                        "the entity's name nor one of its 'mentions'; spans are character offsets [start, end) into "
+                        "'text' (not token indices): give the offsets of the name, or list that text in 'mentions'."
+                    )
+                spans.append((start, end))
+            spans = sorted(set(spans))
         else:
-            names = [entity["name"], *entity.get("mentions", [])]
-            found = {span for name in names for span in _find_occurrences(text, name)}
+            found = set()
+            for name in names:
+                occurrences, ignoring_case = _find_occurrences(text, name)
+                if ignoring_case:
+                    logger.warning(
+                        "%s, %s: %r does not occur as written; matched ignoring case: %s",
+                        label,
+                        entity_label,
+                        name,
+                        ", ".join(repr(text[a:b]) for a, b in occurrences[:3]),
+                    )
+                found.update(occurrences)
             # "Curie" inside "Marie Curie" is the same mention, not a second one
             spans = sorted(
                 s for s in found if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in found)
@@ -153,6 +204,15 @@ def text_to_docred(document: dict, index: int | None = None) -> dict:
                     "or a name that appears verbatim."
                 )
         entity_spans.append((entity_label, str(entity.get("type", "")), spans))
+    same = {}
+    for entity_label, _, spans in entity_spans:
+        if tuple(spans) in same:
+            raise DocumentError(
+                f"{label}: {same[tuple(spans)]} and {entity_label} have the same mentions ("
+                + ", ".join(repr(text[a:b]) for a, b in spans[:3])
+                + "); list an entity once, or give each its own spans."
+            )
+        same[tuple(spans)] = entity_label
 
     sentences, offsets = split_words(text, [span for _, _, spans in entity_spans for span in spans])
     word_starts = [
@@ -165,11 +225,24 @@ def text_to_docred(document: dict, index: int | None = None) -> dict:
         covered = [w for w in word_starts[first:] if w[2][0] < char_end and w[2][1] > char_start]
         if not covered:
             raise DocumentError(f"{label}, {entity_label}: span [{char_start}, {char_end}) covers no word.")
-        # a span that starts or ends inside a word takes the whole word
+        begin, finish = covered[0][2][0], covered[-1][2][1]
+        if (begin, finish) != (char_start, char_end) and text[begin:finish].strip() != text[
+            char_start:char_end
+        ].strip():
+            logger.warning(
+                "%s, %s: span [%d, %d) %r starts or ends inside a word; it takes the whole word(s): %r",
+                label,
+                entity_label,
+                char_start,
+                char_end,
+                text[char_start:char_end],
+                text[begin:finish],
+            )
         return {
-            "name": text[covered[0][2][0] : covered[-1][2][1]],
+            "name": text[begin:finish],
             "sent_id": covered[0][0],
             "pos": [covered[0][1], covered[-1][1] + 1],
+            "char_span": [begin, finish],
         }
 
     vertex_set = [
@@ -704,8 +777,8 @@ class GlobalReProcessor(ProcessorMixin):
     Args:
         tokenizer (`PreTrainedTokenizerBase`):
             A fast BERT-family tokenizer (word alignment needs `word_ids()`).
-        max_seq_length, encoding, pair_segment, entity_text, entity_separator, max_entity_tokens, entity_markers, marker_tokens,
-        long_document_strategy, pair_types:
+        max_seq_length, encoding, pair_segment, entity_text, entity_separator, max_entity_tokens, entity_markers,
+        marker_tokens, long_document_strategy, pair_types:
             The processor options (`configuration_globalre.PROCESSOR_OPTIONS`), documented with their defaults and
             choices in [`GlobalReConfig`]. `GlobalReProcessor.from_config(tokenizer, config)` takes them from a
             model's config, so the two always agree.
@@ -786,14 +859,29 @@ class GlobalReProcessor(ProcessorMixin):
     ) -> list[tuple[int, int]]:
         num_entities = len(document["vertexSet"])
         if pairs is not None:
-            checked = []
+            where = document_label(document, index)
+            checked, seen = [], set()
             for pair in pairs:
-                head, tail = (int(x) for x in pair)
+                valid = isinstance(pair, (list, tuple)) and len(pair) == 2
+                if not valid or not all(
+                    isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in pair
+                ):
+                    raise DocumentError(
+                        f"{where}: pair {pair!r} is not (head, tail) with two integer entity indices."
+                    )
+                head, tail = int(pair[0]), int(pair[1])
                 if not (0 <= head < num_entities and 0 <= tail < num_entities):
                     raise DocumentError(
-                        f"{document_label(document, index)}: pair ({head}, {tail}) names an entity outside "
-                        f"0..{num_entities - 1}."
+                        f"{where}: pair ({head}, {tail}) names an entity outside 0..{num_entities - 1}."
                     )
+                if head == tail:
+                    raise DocumentError(
+                        f"{where}: pair ({head}, {tail}) relates an entity to itself; candidate pairs have "
+                        "head != tail."
+                    )
+                if (head, tail) in seen:
+                    raise DocumentError(f"{where}: pair ({head}, {tail}) is given twice.")
+                seen.add((head, tail))
                 checked.append((head, tail))
             return checked
         return ordered_pairs(document["vertexSet"], self.pair_types)
@@ -802,7 +890,20 @@ class GlobalReProcessor(ProcessorMixin):
     # Tokenization
     # ----------------------------------------------------------------------------------------------------------
 
-    def _entity_text(self, mentions: list[dict]) -> str:
+    def entity_names(self, document: Any) -> list[str]:
+        """The text that stands for each entity in the model's input (its segment, `entity_text`): what triples
+        show as `head_name` / `tail_name`."""
+        document = as_docred(document)
+        return [self._entity_text(entity, document["sents"]) for entity in document["vertexSet"]]
+
+    def _entity_text(self, entity: list[dict], sentences: list[list[str]]) -> str:
+        # a mention without a name is named by its words
+        mentions = [
+            m if "name" in m else {**m, "name": " ".join(sentences[m["sent_id"]][m["pos"][0] : m["pos"][1]])}
+            for m in entity
+        ]
+        if not mentions:
+            return ""
         names = [m["name"] for m in mentions]
         if self.entity_text == "first_mention":
             first = min(mentions, key=lambda m: (m["sent_id"], m["pos"][0]))
@@ -856,18 +957,33 @@ class GlobalReProcessor(ProcessorMixin):
                 first_word = sentence_word_start[sent_id] + pos[0]
                 spans.append((word_token_start[first_word], word_token_start[first_word + pos[1] - pos[0]]))
             mentions.append(spans)
-            named = [
-                m
-                if "name" in m
-                else {**m, "name": " ".join(sentences[m["sent_id"]][m["pos"][0] : m["pos"][1]])}
-                for m in entity
-            ]
-            entity_texts.append(self._entity_text(named))
+            entity_texts.append(self._entity_text(entity, sentences))
             entity_types.append(entity_type(entity))
         if entity_texts:
             entity_ids = self.tokenizer(entity_texts, add_special_tokens=False)["input_ids"]
         else:
             entity_ids = []
+        first_with = {}
+        for entity_index, spans in enumerate(mentions):
+            key = tuple(sorted(spans))
+            if key in first_with:  # DocRED data has a few: scored as two entities, so only a warning
+                logger.warning(
+                    "%s: entities %d and %d have the same mentions; they are scored as two entities",
+                    label,
+                    first_with[key],
+                    entity_index,
+                )
+            first_with.setdefault(key, entity_index)
+        for entity_index, (text, pieces, spans) in enumerate(zip(entity_texts, entity_ids, mentions)):
+            # white space, zero-width or control characters only: the model sees nothing of this entity
+            if not pieces or all(start == end for start, end in spans):
+                logger.warning(
+                    "%s, entity %d (%r): %s no word piece; the model sees nothing of it there",
+                    label,
+                    entity_index,
+                    text,
+                    "its text has" if not pieces else "its mentions cover",
+                )
         type_ids: dict[str, list[int]] = {}
         if self.entity_markers == "typed":
             for type_name in set(entity_types):
@@ -1398,47 +1514,168 @@ class GlobalReProcessor(ProcessorMixin):
         config,
         threshold: float | None = None,
         relations: Sequence[str] | None = None,
+        top_k: int | None = None,
+        type_constraints: bool | None = None,
     ) -> list[dict]:
-        """Turns the logits of a document's pairs into triples
-        `{"head", "head_name", "tail", "tail_name", "relation", "relation_name", "score"}`, best first.
+        """Turns the logits of a document's pairs into triples, best first:
+        `{"head", "head_name", "head_mentions", "tail", "tail_name", "tail_mentions", "relation", "relation_name",
+        "score", "evidence"}`.
+
+        `head_name` / `tail_name` are the entity texts the model read (`entity_names`). `head_mentions` /
+        `tail_mentions` list the entity's mentions as `{"name", "sent_id", "pos"}` (sentence and word positions,
+        end exclusive) plus `"char_span": [start, end)` (character offsets) for text input. `evidence` is the
+        sorted sentence ids that the document's own `labels` give for this fact, `None` when they give none (the
+        model does not predict evidence).
 
         Args:
             logits: `(num_pairs, num_labels)` logits, row i for `pairs[i]`.
-            config: the model's `GlobalReConfig` (label set, decision rule and thresholds).
-            threshold: overrides the global threshold of the `"threshold"` rule.
-            relations: only return these relation ids (each must be in the label set).
+            config: the model's `GlobalReConfig` (label set, decision rule, thresholds, type constraints).
+            threshold: overrides the stored thresholds (see `decide`).
+            relations: only these relations, each a relation id (`"P17"`) or name (`"country"`, any case).
+            top_k: instead of the relations the decision rule keeps, each pair's `top_k` highest-scoring relations
+                whatever their score, each with `"kept"`: whether the decision rule keeps it (a large `top_k`
+                gives every score of a pair).
+            type_constraints: keep only relations whose (head type, tail type) was seen with the relation in
+                training (`config.relation_type_pairs`); default `config.type_constraints`.
+
+        Raises:
+            ValueError: an unknown relation, a `top_k` that is not a positive integer, or type constraints on a
+                model without recorded type pairs.
         """
         document = as_docred(document)
         scores, keep = decide(logits, config, threshold)
+        allowed = torch.ones(keep.shape, dtype=torch.bool)
+        if config.no_relation_label is not None:
+            allowed[:, config.no_relation_id] = False
         if relations is not None:
-            unknown = [r for r in relations if r not in config.label2id]
-            if unknown:
-                raise ValueError(
-                    f"Unknown relation label(s) {unknown}; this model knows {len(config.label2id)} labels, "
-                    f"e.g. {list(config.label2id)[:5]}."
-                )
-            allowed = torch.zeros(keep.shape[1], dtype=torch.bool)
-            allowed[[config.label2id[r] for r in relations]] = True
-            keep &= allowed
-        names = [entity[0].get("name", "") if entity else "" for entity in document["vertexSet"]]
-        rows, columns = keep.nonzero(as_tuple=True)
+            chosen = torch.zeros(keep.shape[1], dtype=torch.bool)
+            chosen[relation_class_ids(relations, config)] = True
+            allowed &= chosen
+        if config.type_constraints if type_constraints is None else type_constraints:
+            allowed &= self._type_mask(pairs, document, config)
+        keep &= allowed
+        if top_k is not None:
+            if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+                raise ValueError(f"top_k must be a positive integer; got {top_k!r}.")
+            masked = scores.masked_fill(~allowed, -1.0)
+            best = masked.topk(min(top_k, masked.shape[1]), dim=-1).indices
+            chosen = torch.zeros(keep.shape, dtype=torch.bool).scatter_(1, best, True) & allowed
+        else:
+            chosen = keep
+        names = self.entity_names(document)
+        mentions = [
+            [_mention_position(m, document["sents"]) for m in entity] for entity in document["vertexSet"]
+        ]
+        labels = document.get("labels")
+        # only DocRED-form labels (a list of {h, t, r, evidence}) give evidence; other forms give none
+        evidence = {
+            (label["h"], label["t"], label["r"]): sorted(label["evidence"])
+            for label in (labels if isinstance(labels, list) else [])
+            if isinstance(label, dict) and label.get("evidence") and {"h", "t", "r"} <= label.keys()
+        }
+        rows, columns = chosen.nonzero(as_tuple=True)
         triples = []
         for row, column in zip(rows.tolist(), columns.tolist()):
             head, tail = pairs[row]
             label = config.id2label[column]
-            triples.append(
-                {
-                    "head": head,
-                    "head_name": names[head],
-                    "tail": tail,
-                    "tail_name": names[tail],
-                    "relation": label,
-                    "relation_name": config.relation_name(label),
-                    "score": float(scores[row, column]),
-                }
-            )
+            triple = {
+                "head": head,
+                "head_name": names[head],
+                "head_mentions": mentions[head],
+                "tail": tail,
+                "tail_name": names[tail],
+                "tail_mentions": mentions[tail],
+                "relation": label,
+                "relation_name": config.relation_name(label),
+                "score": float(scores[row, column]),
+                "evidence": evidence.get((head, tail, label)),
+            }
+            if top_k is not None:
+                triple["kept"] = bool(keep[row, column])
+            triples.append(triple)
         triples.sort(key=lambda triple: -triple["score"])
         return triples
+
+    def _type_mask(self, pairs: Sequence[tuple[int, int]], document: dict, config) -> torch.Tensor:
+        """`(num_pairs, num_labels)`: whether a relation was seen in training between the pair's entity types. A
+        pair with an untyped entity keeps every relation (with a warning naming the entities)."""
+        if not config.relation_type_pairs:
+            raise ValueError(
+                "type constraints need the entity-type pairs seen with each relation in training "
+                "(config.relation_type_pairs, recorded by train.py); this model has none."
+            )
+        by_types: dict[tuple[str, str], torch.Tensor] = {}
+        for label, type_pairs in config.relation_type_pairs.items():
+            if label not in config.label2id:
+                continue
+            for head_type, tail_type in type_pairs:
+                row = by_types.setdefault(
+                    (head_type, tail_type), torch.zeros(len(config.id2label), dtype=torch.bool)
+                )
+                row[config.label2id[label]] = True
+        types = [entity_type(entity) for entity in document["vertexSet"]]
+        untyped = [index for index, kind in enumerate(types) if not kind]
+        if untyped:
+            logger.warning(
+                "%s: entities %s have no type, so type constraints do not filter their pairs",
+                document_label(document, None),
+                untyped[:10],
+            )
+        nothing = torch.zeros(len(config.id2label), dtype=torch.bool)
+        everything = torch.ones(len(config.id2label), dtype=torch.bool)
+        return (
+            torch.stack(
+                [
+                    by_types.get((types[h], types[t]), nothing) if types[h] and types[t] else everything
+                    for h, t in pairs
+                ]
+            )
+            if pairs
+            else torch.zeros((0, len(config.id2label)), dtype=torch.bool)
+        )
+
+
+def _mention_position(mention: dict, sentences: list[list[str]]) -> dict:
+    start, end = mention["pos"]
+    name = mention["name"] if "name" in mention else " ".join(sentences[mention["sent_id"]][start:end])
+    position = {"name": name, "sent_id": mention["sent_id"], "pos": [start, end]}
+    if "char_span" in mention:
+        position["char_span"] = list(mention["char_span"])
+    return position
+
+
+def relation_class_ids(relations: Sequence[str], config) -> list[int]:
+    """Class ids of relations given by id (`"P17"`) or by name (`"country"`, compared ignoring case).
+
+    Raises:
+        ValueError: naming the relations that are neither an id nor a name of the model's label set, or a name
+            that several relations share.
+    """
+    if isinstance(relations, str):
+        relations = [relations]
+    by_name: dict[str, list[str]] = {}
+    for label in config.label2id:
+        if label != config.no_relation_label:
+            by_name.setdefault(config.relation_name(label).casefold(), []).append(label)
+    ids, unknown = [], []
+    for relation in relations:
+        if relation in config.label2id and relation != config.no_relation_label:
+            ids.append(config.label2id[relation])
+        elif len(by_name.get(str(relation).casefold(), [])) == 1:
+            ids.append(config.label2id[by_name[str(relation).casefold()][0]])
+        elif str(relation).casefold() in by_name:
+            raise ValueError(
+                f"The relation name {relation!r} is shared by {by_name[str(relation).casefold()]}; give the id."
+            )
+        else:
+            unknown.append(relation)
+    if unknown:
+        examples = [f"{label} ({config.relation_name(label)})" for label in list(config.label2id)[1:6]]
+        raise ValueError(
+            f"Unknown relation(s) {unknown}: give relation ids or names of this model's "
+            f"{len(config.label2id)} labels, e.g. {', '.join(examples)}."
+        )
+    return ids
 
 
 def decide(logits: torch.Tensor, config, threshold: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -1449,6 +1686,10 @@ def decide(logits: torch.Tensor, config, threshold: float | None = None) -> tupl
     beats the no-relation logit. A `threshold` given here replaces every stored threshold (the 0.5 of the adaptive
     rule included). The no-relation class is never kept; `max_relations_per_pair` keeps the best of a pair.
     """
+    if threshold is not None and not (
+        isinstance(threshold, numbers.Real) and not isinstance(threshold, bool) and 0.0 <= threshold <= 1.0
+    ):
+        raise ValueError(f"threshold must be a probability between 0 and 1; got {threshold!r}.")
     logits = logits.detach().float().cpu()
     num_labels = logits.shape[-1]
     if config.decision_rule == "adaptive":
@@ -1541,5 +1782,6 @@ __all__ = [
     "as_docred",
     "decide",
     "length_sorted_batches",
+    "relation_class_ids",
     "split_words",
 ]

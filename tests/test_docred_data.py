@@ -21,11 +21,12 @@ from docred_data import (
     resolve_label_set,
     validate_documents,
 )
+from tests.helpers import DOCRED_META, FULL_REDOCRED_DEV, FULL_REDOCRED_TEST, needs_shared_data
 from tests.helpers import SHARED_DATA as DATA
 from tests.helpers import TINY_DOCUMENT as DOC
 
-REDOCRED_TEST = DATA / "redocred" / "test_revised.json"
-REDOCRED_DEV = DATA / "redocred" / "dev_revised.json"
+REDOCRED_TEST = FULL_REDOCRED_TEST
+REDOCRED_DEV = FULL_REDOCRED_DEV
 
 TINY_LABELS = LabelSet(labels=["Na", "P17", "P131", "P551"], no_relation="Na", negative_aliases=("NR",))
 
@@ -35,6 +36,7 @@ def write_json(path: Path, data) -> str:
     return str(path)
 
 
+@needs_shared_data
 @pytest.mark.parametrize(
     "path, expected",
     [
@@ -53,7 +55,7 @@ def write_json(path: Path, data) -> str:
     ],
 )
 def test_redocred_counts_match_sources_md(path, expected):
-    dataset = load_docred(str(path), label_set=LabelSet.from_dir(str(DATA / "docred")))
+    dataset = load_docred(str(path), label_set=LabelSet.from_dir(str(DOCRED_META)))
     assert dataset.features == DOCRED_FEATURES
     stats = docred_statistics(dataset)
     assert {key: stats[key] for key in expected} == expected
@@ -77,6 +79,7 @@ def test_json_lines_and_json_list_give_the_same_rows(tmp_path):
     assert len(load_docred(str(lines), max_docs=1)) == 1
 
 
+@needs_shared_data
 def test_cdr_null_evidence_loads():
     label_set = LabelSet.from_dir(str(DATA / "cdr"))
     dataset = load_docred(str(DATA / "cdr" / "dev.json"), label_set=label_set)
@@ -137,8 +140,9 @@ def test_skip_invalid_reports_count_and_reasons(tmp_path, caplog):
     assert "skipped 2 of 3 documents" in caplog.text
 
 
+@needs_shared_data
 def test_label_sets_from_files_and_documents():
-    docred = LabelSet.from_dir(str(DATA / "docred"))
+    docred = LabelSet.from_dir(str(DOCRED_META))
     assert len(docred) == 97 and docred.id2label[0] == "Na" and docred.no_relation == "Na"
     assert docred.name("P17") == "country" and docred.label2id["P1376"] == 79
     # CDR's rel2id.json is {"Na": 0, "CID": 1, "NR": 2}: "NR" is the no-relation class, "Na" an alias.
@@ -149,6 +153,7 @@ def test_label_sets_from_files_and_documents():
     assert (from_docs.labels, from_docs.no_relation) == (["NR", "P131", "P17", "P551"], "NR")
 
 
+@needs_shared_data
 def test_candidate_pairs_of_cdr_are_chemical_to_disease():
     from docred_data import orient_pairs, pair_relations
     from processing_globalre import ordered_pairs
@@ -175,8 +180,9 @@ def test_pair_types_are_parsed_in_one_place():
             parse_pair_types([bad])
 
 
+@needs_shared_data
 def test_label_set_is_resolved_from_the_folder_then_beside_the_data_then_from_documents(tmp_path, caplog):
-    assert resolve_label_set(str(DATA / "docred")).labels[:2] == ["Na", "P17"]
+    assert resolve_label_set(str(DOCRED_META)).labels[:2] == ["Na", "P17"]
     assert resolve_label_set(None, str(DATA / "cdr" / "dev.json")).relations == ["CID"]
     with pytest.raises(FileNotFoundError, match="no rel2id.json"):
         resolve_label_set(str(tmp_path))
@@ -187,6 +193,7 @@ def test_label_set_is_resolved_from_the_folder_then_beside_the_data_then_from_do
     assert from_docs.labels == ["NR", "P131", "P17", "P551"] and "read from the documents" in caplog.text
 
 
+@needs_shared_data
 def test_convert_rebel_sample():
     docs, report = convert_rebel(str(DATA / "rebel" / "sample.jsonl"))
     counts = {key: value for key, value in report.items() if key not in ("dropped", "relation_names")}
@@ -254,6 +261,7 @@ def test_convert_rebel_drops_have_reasons(tmp_path):
     assert docs[0]["labels"] == [{"h": 0, "t": 1, "r": "P1", "evidence": []}]
 
 
+@needs_shared_data
 def test_orient_pairs_turns_cdr_labels_to_chemical_disease():
     from docred_data import orient_pairs
 

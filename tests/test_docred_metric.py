@@ -13,7 +13,7 @@ import pytest
 
 from docred_data import LabelSet, load_documents
 from docred_metric import score_docred, score_predictions_file
-from tests.helpers import SHARED_DATA as DATA
+from tests.helpers import DOCRED_META, FULL_REDOCRED_DEV, FULL_REDOCRED_TEST, needs_shared_data
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -149,9 +149,9 @@ def test_edge_cases():
 
 @pytest.fixture(scope="module")
 def redocred():
-    label_set = LabelSet.from_dir(str(DATA / "docred"))
-    test = load_documents(str(DATA / "redocred" / "test_revised.json"))
-    dev = load_documents(str(DATA / "redocred" / "dev_revised.json"))
+    label_set = LabelSet.from_dir(str(DOCRED_META))
+    test = load_documents(str(FULL_REDOCRED_TEST))
+    dev = load_documents(str(FULL_REDOCRED_DEV))
     return test, dev, label_set
 
 
@@ -163,6 +163,7 @@ def gold_as_predictions(docs: list[dict]) -> list[dict]:
     ]
 
 
+@needs_shared_data
 def test_gold_against_itself_on_redocred_test(redocred):
     test, dev, label_set = redocred
     # The dev file stands in for the training file, which is not available offline.
@@ -210,6 +211,7 @@ def official_like_scores(submission: list[dict], truth: list[dict], train: list[
     return p, r, f1, 2 * ign_p * r / (ign_p + r)
 
 
+@needs_shared_data
 def test_matches_a_direct_transcription_on_perturbed_gold(redocred):
     test, dev, label_set = redocred
     rng = random.Random(0)

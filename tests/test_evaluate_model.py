@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 
 import evaluate_model
-from tests.helpers import SHARED_DATA as DATA
+from tests.helpers import DOCRED_META as SLICE_META
+from tests.helpers import REDOCRED_DEV as SLICE_TRAIN
+from tests.helpers import REDOCRED_TEST as SLICE_TEST
 
-REDOCRED_TEST = str(DATA / "redocred" / "test_revised.json")
-REDOCRED_DEV = str(DATA / "redocred" / "dev_revised.json")
-DOCRED_META = str(DATA / "docred")
+# the committed slice: 12 test documents, and 48 dev documents that stand in for training documents
+REDOCRED_TEST = str(SLICE_TEST)
+REDOCRED_DEV = str(SLICE_TRAIN)
+DOCRED_META = str(SLICE_META)
 
 
 def read_json(path: Path):
@@ -38,7 +41,7 @@ def test_scores_a_predictions_file(tmp_path, capsys):
 
     assert report == read_json(out / "report.json")
     n_gold = sum(len(doc["labels"]) for doc in gold[:5])
-    # Predictions for the 495 documents beyond --max_docs are set aside, not counted as wrong.
+    # Predictions for the 7 documents of the slice beyond --max_docs are set aside, not counted as wrong.
     assert report["n_pred_outside_max_docs"] == len(predictions) - n_gold - 2
     counts = (report["n_gold"], report["n_pred"], report["n_correct"], report["n_pred_duplicates"])
     assert counts == (n_gold, n_gold + 1, n_gold, 1)
@@ -69,13 +72,13 @@ def test_diagnostics_are_labelled(tmp_path, capsys):
 
 
 def test_runs_a_tiny_saved_model(tmp_path):
-    # A random 2-layer, hidden-32 model over the 3 smallest Re-DocRED test documents (42 pairs); a 4th, larger
-    # one is written to show that --max_docs keeps the first 3. The whole file (198,670 pairs) is for a GPU.
+    # A random 2-layer, hidden-32 model over the 3 smallest test documents of the slice (12, 13 and 15 entities:
+    # 498 pairs); a 4th, larger one is written to show that --max_docs keeps the first 3.
     from tests.helpers import make_tiny_model_dir
 
     gold = read_json(Path(REDOCRED_TEST))
     data = tmp_path / "subset.json"
-    data.write_text(json.dumps([gold[318], gold[366], gold[474], gold[0]]))
+    data.write_text(json.dumps([gold[6], gold[8], gold[0], gold[9]]))
     model_dir = make_tiny_model_dir(tmp_path / "model")
     out = tmp_path / "out"
     report = evaluate_model.main(
@@ -83,13 +86,16 @@ def test_runs_a_tiny_saved_model(tmp_path):
         + ["--max_docs", "3", "--device", "cpu", "--batch_size", "16", "--no_progress", "--diagnostics"]
     )
     predictions = read_json(out / "predictions.json")
-    titles = {doc["title"] for doc in (gold[318], gold[366], gold[474])}
+    titles = {doc["title"] for doc in (gold[6], gold[8], gold[0])}
     assert predictions and all(set(p) == {"title", "h_idx", "t_idx", "r", "score"} for p in predictions)
     assert {p["title"] for p in predictions} <= titles
     assert report == read_json(out / "report.json")
     assert report["n_pred"] == len({(p["title"], p["h_idx"], p["t_idx"], p["r"]) for p in predictions})
-    assert report["inference"]["n_documents"] == 3 and report["inference"]["n_candidate_pairs"] == 20 + 20 + 2
-    assert report["n_gold"] == 13
+    assert (
+        report["inference"]["n_documents"] == 3
+        and report["inference"]["n_candidate_pairs"] == 132 + 156 + 210
+    )
+    assert report["n_gold"] == 20 + 13 + 11
     for key in ("precision", "recall", "f1", "ign_f1"):
         assert 0.0 <= report[key] <= 1.0
     assert report["inference"]["precision"] == "float32"  # fp32 by default on CPU

@@ -156,7 +156,9 @@ def test_from_encoder_pretrained_loads_the_encoder_weights(tmp_path):
     assert model.config.marker_token_ids == tokenizer.convert_tokens_to_ids(
         ["[unused0]", "[unused1]", "[unused2]", "[unused3]"]
     )
-    assert model.config.encoder_name_or_path == str(tmp_path / "encoder")
+    assert (
+        model.config.encoder_name_or_path == "encoder"
+    )  # a local folder by its name: no path of this machine
     torch.testing.assert_close(
         model.encoder.embeddings.word_embeddings.weight, encoder.embeddings.word_embeddings.weight
     )

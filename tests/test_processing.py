@@ -11,7 +11,14 @@ import pytest
 import torch
 
 from processing_globalre import DocumentError, GlobalReProcessor, decide, text_to_docred
-from tests.helpers import EXAMPLE_DOCUMENT, REDOCRED_TEST, tiny_model_and_processor, tiny_tokenizer
+from tests.helpers import (
+    EXAMPLE_DOCUMENT,
+    FULL_REDOCRED_TEST,
+    REDOCRED_TEST,
+    needs_shared_data,
+    tiny_model_and_processor,
+    tiny_tokenizer,
+)
 
 
 @pytest.fixture(scope="module")
@@ -104,13 +111,16 @@ def test_pair_whose_mentions_cover_no_token_is_truncated_in_document_order(token
     # no sentence holds a mention, so the kept sentences follow document order (this once raised ValueError).
     document = {
         "title": "Empty mention",
-        "sents": [["Paris", "is", "the"], ["capital", "of", "France"], ["\u200b"]],
-        "vertexSet": [[{"name": "\u200b", "sent_id": 2, "pos": [0, 1], "type": "MISC"}]],
+        "sents": [["Paris", "is", "the"], ["capital", "of", "France"], ["\u200b", "\ufeff"]],
+        "vertexSet": [
+            [{"name": "\u200b", "sent_id": 2, "pos": [0, 1], "type": "MISC"}],
+            [{"name": "\ufeff", "sent_id": 2, "pos": [1, 2], "type": "MISC"}],
+        ],
     }
     # entity parts: no tokens and a [SEP] each; the budget left, 8 tokens, holds either the first sentence (7
     # tokens) or the second (8), not both
     processor = GlobalReProcessor(tokenizer, max_seq_length=2 + 2 + 8)
-    encoding = processor.encode_document(document, [(0, 0)])
+    encoding = processor.encode_document(document, [(0, 1)])
     assert encoding.truncated_pairs == [0]
     assert tokenizer.decode(encoding.input_ids[0]) == "[CLS] paris is the [SEP] [SEP] [SEP]"
 
@@ -150,7 +160,9 @@ def test_text_form_with_names_spans_and_aliases():
         ("Curie", 2, [0, 1]),
     ]
     assert [m["pos"] for m in converted["vertexSet"][1]] == [[5, 6], [0, 1]]
-    assert converted["vertexSet"][2] == [{"name": "Poland", "sent_id": 1, "pos": [5, 6], "type": "LOC"}]
+    assert converted["vertexSet"][2] == [
+        {"name": "Poland", "sent_id": 1, "pos": [5, 6], "char_span": [57, 63], "type": "LOC"}
+    ]
     # case-insensitive only as a fallback
     assert converted["vertexSet"][3][0]["name"] == "Paris"
 
@@ -250,7 +262,9 @@ def test_marked_documents_built_together_equal_the_one_pair_builder(tokenizer, m
     ]
     processor = GlobalReProcessor(tokenizer, entity_markers=markers)
     n = len(document["vertexSet"])
-    pairs = [(h, t) for h in range(n) for t in range(n)]  # (e, e) too: both roles' markers on one entity
+    # (e, e) pairs are refused since candidate pairs have h != t; nested and identical mentions of two entities put
+    # both roles' markers around one span
+    pairs = [(h, t) for h in range(n) for t in range(n) if h != t]
     encoding = processor.encode_document(document, pairs=pairs)
     assert encoding.truncated_pairs == []
     tokens = processor.tokenize_document(document)
@@ -333,7 +347,7 @@ def test_post_process_threshold_rules_and_relation_filter(tmp_path):
         logits, [(0, 1), (1, 0)], EXAMPLE_DOCUMENT, config, threshold=0.4, relations=["P131"]
     )
     assert [t["relation"] for t in only] == ["P131"]
-    with pytest.raises(ValueError, match=r"Unknown relation label\(s\) \['P999999'\]"):
+    with pytest.raises(ValueError, match=r"Unknown relation\(s\) \['P999999'\]"):
         processor.post_process(logits, [(0, 1), (1, 0)], EXAMPLE_DOCUMENT, config, relations=["P999999"])
 
 
@@ -361,11 +375,12 @@ def test_processor_batch_call_returns_pair_index(tokenizer):
     ]
 
 
+@needs_shared_data
 def test_pipeline_batches_a_42_entity_document_with_bounded_memory(tmp_path):
     """The largest Re-DocRED test document (42 entities, 1,722 pairs) runs in token-bounded batches."""
     from pipeline_globalre import RelationExtractionPipeline
 
-    documents = json.loads(REDOCRED_TEST.read_text())
+    documents = json.loads(FULL_REDOCRED_TEST.read_text())
     largest = max(documents, key=lambda d: len(d["vertexSet"]))
     assert len(largest["vertexSet"]) == 42
     model, processor = tiny_model_and_processor(tmp_path)

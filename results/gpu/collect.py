@@ -3,7 +3,7 @@ device tool's $OUT (the reply's `files_at` folder), appends every training run's
 results/accuracy.json (once: a run already there is skipped), and prints the benchmark tables for
 bench/RESULTS.md.
 
-    python results/gpu/collect.py /work/.device/.../files [--accuracy results/accuracy.json]
+    python results/gpu/collect.py FILES_AT [--accuracy results/accuracy.json]
 """
 
 from __future__ import annotations
