@@ -38,6 +38,7 @@ def main(path: str = "results/accuracy.json") -> None:
     entries = json.loads(Path(path).read_text())
     print("| run | protocol | F1 | Ign F1 | P | R | training s | machine |")
     print("|---|---|---|---|---|---|---|---|")
+    notes: list[str] = []  # an entry's "note" (e.g. how a resumed run's time was counted) is printed below
     for entry in entries:
         machine = entry.get("machine") or {}
         if isinstance(machine, dict):
@@ -45,7 +46,14 @@ def main(path: str = "results/accuracy.json") -> None:
         seconds = entry.get("training_seconds")
         seconds = f"{seconds:.0f}" if isinstance(seconds, (int, float)) else "-"
         figures = " | ".join(percent(entry.get(key)) for key in ("f1", "ign_f1", "precision", "recall"))
-        print(f"| {describe(entry)} | {entry.get('protocol')} | {figures} | {seconds} | {machine} |")
+        marker = f" [{len(notes) + 1}]" if entry.get("note") else ""
+        if entry.get("note"):
+            notes.append(entry["note"])
+        print(f"| {describe(entry)}{marker} | {entry.get('protocol')} | {figures} | {seconds} | {machine} |")
+    if notes:
+        print()
+        for number, note in enumerate(notes, 1):
+            print(f"[{number}] {note}")
 
 
 if __name__ == "__main__":
