@@ -86,6 +86,14 @@ Fact = tuple[str, int, int, str]
 #: How many titles a warning or a report field names before "and N more".
 MAX_NAMED = 10
 
+
+def name_some(names: Sequence[str]) -> str:
+    """`names` joined by commas, the first `MAX_NAMED` of them, then "and N more": how warnings and report fields
+    name documents, titles and relations."""
+    named = ", ".join(names[:MAX_NAMED])
+    return named + (f" and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else "")
+
+
 logger = logging.getLogger(__name__)
 
 
@@ -154,8 +162,7 @@ def gold_is_labelled(gold_docs: Sequence[dict]) -> bool:
 
 
 def _name_documents(documents: Sequence[tuple[int, Any]]) -> str:
-    named = ", ".join(f"{index} ({title!r})" for index, title in documents[:MAX_NAMED])
-    return named + (f" and {len(documents) - MAX_NAMED} more" if len(documents) > MAX_NAMED else "")
+    return name_some([f"{index} ({title!r})" for index, title in documents])
 
 
 def _content_key(doc: dict) -> str:
@@ -444,11 +451,10 @@ def _ign_unavailable(
     if train_docs is None:
         return "no training documents"
     if shared:
-        more = f" and {len(shared) - MAX_NAMED} more" if len(shared) > MAX_NAMED else ""
         return (
             f"the training documents share {len(shared)} document{'s' if len(shared) > 1 else ''} with the "
             "evaluated ones (same title, or "
-            f"same sentences and entities: {', '.join(repr(title) for title in shared[:MAX_NAMED])}{more}), "
+            f"same sentences and entities: {name_some([repr(title) for title in shared])}), "
             "so the facts 'seen in training' are gold facts themselves"
         )
     if not in_train:

@@ -49,10 +49,10 @@ from docred_data import (
 )
 from docred_metric import (
     DIAGNOSTICS_NOTE,
-    MAX_NAMED,
     REDOCRED_FREQUENT_RELATIONS,
     gold_is_labelled,
     load_gold_documents,
+    name_some,
     score_docred,
     to_submission,
 )
@@ -220,8 +220,7 @@ def label_coverage(
 
 
 def _name_relations(counts: dict[str, int]) -> str:
-    named = ", ".join(f"{r} ({n})" for r, n in list(counts.items())[:MAX_NAMED])
-    return named + (f" and {len(counts) - MAX_NAMED} more" if len(counts) > MAX_NAMED else "")
+    return name_some([f"{relation} ({count})" for relation, count in counts.items()])
 
 
 def restrict_to_titles(predictions: list[dict], titles: set[str]) -> tuple[list[dict], int]:

@@ -89,21 +89,26 @@ def _pair_tiles(
     device = real.device
     lengths = real.sum(dim=1)
     starts = torch.cumsum(lengths, 0) - lengths  # each pair's first flat token (its [CLS])
+    # the loops below read these per pair: as Python lists, not one device-to-host copy per read on a GPU
+    lengths_list, starts_list = lengths.tolist(), starts.tolist()
+    pairs_of: dict[int, list[int]] = {}
+    for pair, document in enumerate(pair_document.tolist()):
+        pairs_of.setdefault(document, []).append(pair)
     groups = []
     for document in torch.unique(window_document).tolist():
         windows = (window_document == document).nonzero().squeeze(1)
-        pairs = (pair_document == document).nonzero().squeeze(1).tolist()
+        pairs = pairs_of.get(document, [])
         if not pairs:
             continue
         tiles, current, used = [], [], 0
         for pair in pairs:
-            if current and used + int(lengths[pair]) > PACKED_TILE_TOKENS:
+            if current and used + lengths_list[pair] > PACKED_TILE_TOKENS:
                 tiles.append(current)
                 current, used = [], 0
             current.append(pair)
-            used += int(lengths[pair])
+            used += lengths_list[pair]
         tiles.append(current)
-        size = max(int(lengths[tile].sum()) for tile in tiles)
+        size = max(sum(lengths_list[pair] for pair in tile) for tile in tiles)
         most = max(len(tile) for tile in tiles)
         token_index = torch.full((len(tiles), size), -1, dtype=torch.long)
         owner = torch.full(
@@ -113,7 +118,7 @@ def _pair_tiles(
         for t, tile in enumerate(tiles):
             column = 0
             for position, pair in enumerate(tile):
-                n, first = int(lengths[pair]), int(starts[pair])
+                n, first = lengths_list[pair], starts_list[pair]
                 token_index[t, column : column + n] = torch.arange(first, first + n)
                 owner[t, column : column + n] = position
                 cls_index[t, position] = pair

@@ -364,15 +364,15 @@ class RelationExtractionPipeline(Pipeline):
         "num_workers",
     )
 
+    # what transformers' `pipeline()` reads for loading and still hands to the constructor (transformers 5.x)
+    LOADING_OPTIONS = ("local_files_only",)
+
     def __call__(self, inputs, *args, batch_size: int | None = None, **kwargs):
         # A pipeline's batch_size normally stacks several inputs; here it bounds the pairs of one model call,
         # and documents go through one at a time.
         unknown = sorted(set(kwargs) - set(self.CALL_OPTIONS))
         if unknown or args:
-            raise TypeError(
-                f"relation-extraction pipeline: unknown option(s) {unknown or list(args)}; the options are "
-                f"{', '.join(('batch_size', *self.CALL_OPTIONS[:-1]))}."
-            )
+            raise self._unknown_options(unknown or list(args))
         if isinstance(inputs, (list, tuple)) and not inputs:
             return []
         for name in ("batch_size", "max_batch_tokens"):
@@ -390,6 +390,12 @@ class RelationExtractionPipeline(Pipeline):
             kwargs["pair_batch_size"] = pair_batch_size
         return super().__call__(inputs, *args, batch_size=1, **kwargs)
 
+    def _unknown_options(self, names: list) -> TypeError:
+        return TypeError(
+            f"relation-extraction pipeline: unknown option(s) {names}; the options are "
+            f"{', '.join(('batch_size', *self.CALL_OPTIONS[:-1]))}."
+        )
+
     def _sanitize_parameters(
         self,
         threshold=None,
@@ -402,6 +408,12 @@ class RelationExtractionPipeline(Pipeline):
         bf16=None,
         **kwargs,
     ):
+        # options given to the constructor (`pipeline(..., threshold=0.3)`) arrive here only, so this is where an
+        # unknown one is caught there; `pipeline()` also passes on the loading options it read and did not remove
+        for loading_option in self.LOADING_OPTIONS:
+            kwargs.pop(loading_option, None)
+        if kwargs:
+            raise self._unknown_options(sorted(kwargs))
         preprocess, forward, postprocess = {}, {}, {}
         if pairs is not None:
             preprocess["pairs"] = pairs

@@ -1180,7 +1180,8 @@ def claim_checkpoint_dir(run: Run) -> None:
     """Makes --checkpoint_dir this run's: refused when it belongs to another model repository's run, or holds
     checkpoints while this run does not resume (they would be rotated away, or resumed later by mistake); a
     checkpoint that a killed run left half-written (no progress.json) is removed, so accelerate's rotation counts
-    only good ones."""
+    only good ones. Called in `prepare`, before the model is built: a run that fails after it leaves the folder
+    claimed for its --output_dir (the same command runs again; another --output_dir needs another folder)."""
     args, accelerator = run.args, run.accelerator
     owner_file = os.path.join(args.checkpoint_dir, CHECKPOINT_OWNER)
     output_dir = os.path.abspath(args.output_dir)
@@ -1389,6 +1390,7 @@ class Run:
     train_cache: torch.Tensor | None = None
     dev_cache: list[torch.Tensor] | None = None
     cache_seconds: float = 0.0
+    resume_path: str | None = None  # the checkpoint to continue, checked in `prepare`
     training_seconds: float = 0.0
     progress: Progress = field(default_factory=Progress)
     # documents each process scored, padding duplicates included
@@ -1455,6 +1457,9 @@ def prepare(args: argparse.Namespace) -> Run:
     run.progress.labels = list(label_set.labels)
     train_docs = load_split(args.train_file, args.train_docs, label_set, args.max_train_docs, args.pair_types)
     run.progress.signature = run_signature(args, train_docs, accelerator.num_processes)
+    claim_checkpoint_dir(run)
+    if args.resume_from_checkpoint:
+        run.resume_path = checkpoint_to_resume(run)
     dev_docs = test_docs = None
     if args.dev_file:
         dev_docs = load_split(args.dev_file, args.dev_docs, label_set, args.max_eval_docs, args.pair_types)
@@ -1583,10 +1588,11 @@ def optimizer_groups(model, args: argparse.Namespace) -> list[dict]:
     return [group for group in groups if group["params"]]
 
 
-def resume(run: Run) -> None:
-    """Loads the checkpoint named by --resume_from_checkpoint (model, optimizer, scheduler, random states and
-    `Progress`), after checking that it was trained with this label set."""
-    args, accelerator = run.args, run.accelerator
+def checkpoint_to_resume(run: Run) -> str:
+    """The checkpoint --resume_from_checkpoint names ("latest": the newest finished one), after checking that it
+    continues this run: the same label set and `run_signature`. Called in `prepare`, so that a refused resume
+    costs no caching or encoding pass."""
+    args = run.args
     path = args.resume_from_checkpoint
     if path == "latest":
         found = list_checkpoints(args.checkpoint_dir)
@@ -1617,7 +1623,14 @@ def resume(run: Run) -> None:
         logger.warning(
             "%s predates run signatures: the data and options it was trained with are not checked", path
         )
-    accelerator.load_state(path)
+    return path
+
+
+def resume(run: Run) -> None:
+    """Loads the checkpoint `prepare` checked (`run.resume_path`): model, optimizer, scheduler, random states and
+    `Progress`."""
+    path = run.resume_path
+    run.accelerator.load_state(path)
     # the time up to the checkpoint counts; the work done after it and lost with the interruption does not
     run.start_time = time.time() - run.progress.seconds
     logger.info(
@@ -1684,8 +1697,7 @@ def fit(run: Run) -> dict | None:
     # Dropout draws start from the seed whatever was computed before (caching, batch-size probe), so cached and
     # uncached runs draw the same masks; a resumed run then replaces this state by the checkpoint's.
     set_seed(args.seed)
-    claim_checkpoint_dir(run)
-    if args.resume_from_checkpoint:
+    if run.resume_path:
         resume(run)
     # accelerate numbers checkpoints itself; the next one follows every one there, finished or not
     numbers = [int(name.rsplit("_", 1)[-1]) for name in _checkpoint_folders(args.checkpoint_dir)]

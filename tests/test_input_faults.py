@@ -147,6 +147,29 @@ def test_empty_input_unknown_options_and_bad_thresholds(extractor):
             extractor(EXAMPLE_DOCUMENT, **options)
 
 
+def test_unknown_constructor_option_is_an_error(tiny):
+    from transformers import pipeline
+
+    import pipeline_globalre  # noqa: F401 - registers the task
+
+    model, processor = tiny
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['treshold'\]; the options are batch_size"):
+        pipeline("relation-extraction", model=model, processor=processor, device="cpu", treshold=0.3)
+    # a known option given to the constructor is the call's default
+    plain = pipeline("relation-extraction", model=model, processor=processor, device="cpu")
+    low = pipeline(
+        "relation-extraction",
+        model=model,
+        processor=processor,
+        device="cpu",
+        threshold=0.0,
+        local_files_only=True,
+    )
+    expected = plain(EXAMPLE_DOCUMENT, threshold=0.0)
+    assert expected and low(EXAMPLE_DOCUMENT) == expected
+    assert len(plain(EXAMPLE_DOCUMENT)) < len(expected)
+
+
 def test_the_name_shown_is_the_text_the_model_encoded(tiny):
     model, processor = tiny
     document = {

@@ -345,12 +345,12 @@ def test_resuming_a_run_whose_data_or_options_changed_is_refused(tmp_path, encod
         "batch": "per_device_train_batch_size: 4 then, 8 now",
         "schedule": "num_train_epochs: 2 then, 3 now",
     }[change]
+    argv = tiny_args(
+        encoder, files, tmp_path / "out", *extra, *more[change], "--resume_from_checkpoint", "latest"
+    )
+    # refused while the run is prepared: before any caching or encoding pass is spent on it
     with pytest.raises(train.TrainingError, match=r"not the one the checkpoint continues(.|\n)*" + expected):
-        train.main(
-            tiny_args(
-                encoder, files, tmp_path / "out", *extra, *more[change], "--resume_from_checkpoint", "latest"
-            )
-        )
+        train.prepare(train.resolve_args(train.parse_args(argv)))
 
 
 def test_checkpoints_stay_out_of_the_repository_and_belong_to_one_run(tmp_path, encoder, data):

@@ -12,6 +12,7 @@
 #   bench-bert-extra  issue 5: bert-base with 64k-token batches, and the scaling table
 #   cdr               issue 6: CDR, paper recipe (tuned threshold) and --preset best
 #   ablations         issue 6: one option of the best recipe changed at a time
+#   bench-packed      issue 12: the packed encoding against the one-pair path, all pairs of 100 test documents
 #
 # Several parts may be named in one call; every step runs under the call's deadline (DEADLINE, below). Each part leaves its results (JSON, logs, model cards; no weights) in
 # $OUT/PART.tar.gz, which the device tool brings back; `python results/gpu/collect.py DIR` then appends the
@@ -47,11 +48,13 @@ if nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | grep -q H200;
 fi
 SCALING=(--entities 2 10 20 30 42 --length_pairs 0)
 NAIVE_DOCS=100  # documents the naive path is timed on (see bench-minilm)
+PACKED_DOCS=100  # documents bench-packed times both paths on
 if [ -n "${GLOBALRE_DRY_RUN:-}" ]; then  # the same commands on a few documents, on CPU: checks this script here
     DEVICE=cpu
     DIR_PREFIX=dryrun  # never mistaken for GPU results by collect.py
     BF16=()  # bf16 autocast is emulated on CPUs without AVX-512-BF16: a training step takes minutes
     BENCH=(--docs 2 --pairs_per_doc 3)
+    PACKED_DOCS=2
     SCALING=(--entities 3 --lengths 100 --length_pairs 2)
     TRAIN+=(--max_train_docs 3 --max_eval_docs 2 --num_train_epochs 1 --test_docs 0:2 --per_device_train_batch_size 4)
 fi
@@ -117,6 +120,10 @@ print('cuda', torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_d
         # pairs/s on all (69 s saved); the project's path runs over all pairs of the test set.
         step minilm "${THROUGHPUT[@]}" --encoder minilm --naive_docs "$NAIVE_DOCS" --json "$dir/minilm.json"
         ;;
+    bench-packed)
+        step packed "${THROUGHPUT[@]}" --encoder minilm --docs "$PACKED_DOCS" --paths pair,packed \
+            --json "$dir/packed.json"
+        ;;
     bench-minilm-batches)
         for tokens in 65536 131072; do
             step "minilm-$tokens" "${THROUGHPUT[@]}" --encoder minilm --skip_naive --max_batch_tokens $tokens \
@@ -167,7 +174,7 @@ print('cuda', torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_d
         ;;
     *)
         echo "unknown part $part (check, best, paper, bench-minilm, bench-bert, bench-minilm-batches, bench-compile," \
-            "bench-bert-extra, cdr, ablations)"
+            "bench-bert-extra, cdr, ablations, bench-packed)"
         return 2
         ;;
     esac
