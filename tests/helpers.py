@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from transformers import BertConfig, BertTokenizer
@@ -165,3 +168,15 @@ TINY_DOCUMENT = {
         {"h": 2, "t": 1, "r": "NR", "evidence": []},
     ],
 }
+
+
+def run_offline_script(script: str, cwd: str | Path) -> Any:
+    """Runs `script` in a fresh Python process as a user's would (no PYTHONPATH into the repository, Hub offline,
+    its own module cache under `cwd`) and returns the JSON it prints on its last line."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(Path(cwd) / "modules"))
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1])

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from docred_data import LabelSet, load_documents
 from docred_metric import score_docred, score_predictions_file
-from tests.helpers import DOCRED_META, FULL_REDOCRED_DEV, FULL_REDOCRED_TEST, needs_shared_data
+from tests.helpers import (
+    DOCRED_META,
+    FULL_REDOCRED_DEV,
+    FULL_REDOCRED_TEST,
+    needs_shared_data,
+    run_offline_script,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -272,13 +275,7 @@ print(json.dumps({{k: result[k] for k in ("n_pred", "n_gold", "n_correct", "f1",
     (tmp_path / "gold.json").write_text(json.dumps(GOLD))
     (tmp_path / "train.json").write_text(json.dumps(TRAIN))
     (tmp_path / "predictions.json").write_text(json.dumps(PREDICTIONS))
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
-    completed = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result = run_offline_script(script, tmp_path)
     # The prediction for the unknown title "C" cannot be given to the module (it has no reference document).
     assert (result["n_pred"], result["n_gold"], result["n_correct"]) == (4, 4, 3)
     assert result["f1"] == pytest.approx(2 * 0.75 * 0.75 / 1.5)

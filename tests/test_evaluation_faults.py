@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +21,7 @@ from docred_metric import (
     score_docred,
     score_predictions_file,
 )
+from tests.helpers import run_offline_script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -350,13 +348,7 @@ for name, references in json.loads(open("inputs.json").read()).items():
 print(json.dumps(out))
 """
     (tmp_path / "inputs.json").write_text(json.dumps(inputs))
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
-    completed = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert completed.returncode == 0, completed.stderr
-    out = json.loads(completed.stdout.strip().splitlines()[-1])
+    out = run_offline_script(script, tmp_path)
     assert out["no_evidence"] == {"f1": pytest.approx(2 / 3), "recall": 0.5, "n_gold": 2, "n_pred": 1,
                                   "gold_labelled": True}  # fmt: skip
     assert out["no_labels"] == {
