@@ -40,7 +40,7 @@ from typing import Any
 
 import datasets
 
-from processing_globalre import entity_type, split_words
+from documents_globalre import entity_type, split_words
 
 logger = logging.getLogger(__name__)
 
@@ -697,7 +697,7 @@ def convert_rebel(
 ) -> tuple[list[dict], dict]:
     """Convert REBEL raw JSON lines (text, entities with character boundaries and URIs, triples) to DocRED form.
 
-    - Words and sentences: as text input is split (`processing_globalre.split_words`: `\\w+` runs and single
+    - Words and sentences: as text input is split (`documents_globalre.split_words`: `\\w+` runs and single
       punctuation characters; sentences end after `.`, `!`, `?` followed by whitespace and at line breaks), except
       that no sentence ends inside an entity mention (e.g. after "St."), so no mention is lost to the splitter.
     - Entities: mentions are grouped by Wikidata URI, one entity per URI in order of first mention; a mention

@@ -14,21 +14,17 @@ from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 try:  # Hub remote code resolves sibling files only through relative imports
-    from .processing_globalre import (
-        DocumentEncoding,
-        GlobalReProcessor,
-        PackedSequences,
-        PairSequences,
-        as_docred,
-    )
+    from .documents_globalre import as_docred
+    from .packed_encoding_globalre import PackedSequences
+    from .pair_encoding_globalre import PairSequences
+    from .processing_globalre import GlobalReProcessor
+    from .sequences_globalre import DocumentEncoding
 except ImportError:  # the same file used from a source checkout or an installed package
-    from processing_globalre import (
-        DocumentEncoding,
-        GlobalReProcessor,
-        PackedSequences,
-        PairSequences,
-        as_docred,
-    )
+    from documents_globalre import as_docred
+    from packed_encoding_globalre import PackedSequences
+    from pair_encoding_globalre import PairSequences
+    from processing_globalre import GlobalReProcessor
+    from sequences_globalre import DocumentEncoding
 
 PIPELINE_TASK = "relation-extraction"
 # Padded tokens per encoder call. On CPU, 4096-token batches keep activations in cache and ran ~25% faster than

@@ -32,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import REDOCRED_TEST, load_documents, machine_description, minilm_dir  # noqa: E402
 
+from pair_encoding_globalre import PairSequences, document_segment, kept_intervals  # noqa: E402
 from pipeline_globalre import iter_document_logits  # noqa: E402
-from processing_globalre import GlobalReProcessor, PairSequences  # noqa: E402
+from processing_globalre import GlobalReProcessor  # noqa: E402
 
 
 class _StubModel(torch.nn.Module):
@@ -128,6 +129,7 @@ def main(argv=None) -> None:
                 processor.tokenize_document(document, index=i)
 
         truncated = []  # (tokenized document, head, tail, document-token budget) of every pair that was cut
+        settings = processor.encoding_settings()
         for i, (document, encoding) in enumerate(zip(documents, encodings)):
             if encoding.truncated_pairs:
                 tokenized = processor.tokenize_document(document, index=i)
@@ -139,11 +141,11 @@ def main(argv=None) -> None:
 
         def interval_search():
             for tokenized, head, tail, budget in truncated:
-                processor._kept_intervals(tokenized, head, tail, budget)
+                kept_intervals(tokenized, head, tail, budget, settings)
 
         def truncated_segments():  # the one-pair path that truncated pairs take, interval search included
             for tokenized, head, tail, budget in truncated:
-                processor._document_segment(tokenized, head, tail, budget)
+                document_segment(tokenized, head, tail, budget, settings)
 
         parts = (
             ("tokenizing the documents", tokenize),

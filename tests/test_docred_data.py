@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from docred_data import (
     resolve_label_set,
     validate_documents,
 )
-from tests.helpers import DOCRED_META, FULL_REDOCRED_DEV, FULL_REDOCRED_TEST, needs_shared_data
+from tests.helpers import DOCRED_META, FULL_REDOCRED_DEV, FULL_REDOCRED_TEST, REPO, needs_shared_data
 from tests.helpers import SHARED_DATA as DATA
 from tests.helpers import TINY_DOCUMENT as DOC
 
@@ -276,3 +278,17 @@ def test_orient_pairs_turns_cdr_labels_to_chemical_disease():
     # 735 stored chemical -> disease, 303 turned around, less 16 labels the source file repeats verbatim
     assert directions[("CHEM", "DISE", "CID")] == 735 + 303 - 16
     assert cdr[0]["labels"] is not oriented[0]["labels"]  # inputs untouched
+
+
+def test_loading_data_imports_neither_torch_nor_transformers():
+    # reading, checking and converting data (docred_data, documents_globalre) is host work that must not pay for
+    # torch and transformers; a fresh interpreter, since this one has imported both
+    script = (
+        "import sys, docred_data, documents_globalre\n"
+        "print(sorted(name for name in ('torch', 'transformers') if name in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.strip() == "[]", result.stdout

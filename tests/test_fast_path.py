@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from pair_encoding_globalre import PairSequences
 from pipeline_globalre import (
     CPU_MAX_BATCH_TOKENS,
     default_max_batch_tokens,
@@ -24,7 +25,8 @@ from pipeline_globalre import (
     predict_documents,
     score_sequences,
 )
-from processing_globalre import DocumentEncoding, GlobalReProcessor, PairSequences
+from processing_globalre import GlobalReProcessor
+from sequences_globalre import DocumentEncoding
 from tests.helpers import EXAMPLE_DOCUMENT, REDOCRED_TEST, REPO, tiny_model_and_processor
 
 

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from processing_globalre import DocumentError, text_to_docred
+from documents_globalre import DocumentError, text_to_docred
 from tests.helpers import EXAMPLE_DOCUMENT, tiny_model_and_processor
 
 

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 import torch
 
+from documents_globalre import DocumentError
+from packed_encoding_globalre import PackedSequences
 from pipeline_globalre import iter_document_logits, score_sequences
-from processing_globalre import DocumentError, GlobalReProcessor, PackedSequences
+from processing_globalre import GlobalReProcessor
 from tests.helpers import (
     EXAMPLE_DOCUMENT,
     REDOCRED_TEST,

@@ -10,7 +10,9 @@ import logging
 import pytest
 import torch
 
-from processing_globalre import DocumentError, GlobalReProcessor, decide, text_to_docred
+from documents_globalre import DocumentError, text_to_docred
+from pair_encoding_globalre import document_segment
+from processing_globalre import GlobalReProcessor, decide
 from tests.helpers import (
     EXAMPLE_DOCUMENT,
     FULL_REDOCRED_TEST,
@@ -57,7 +59,9 @@ def test_whole_document_fast_path_matches_the_budgeted_path_at_the_boundary(toke
     # the budgeted path, given exactly the document's tokens as budget, keeps the whole document too
     first = full.segment_lengths[position]
     tokens = GlobalReProcessor(tokenizer).tokenize_document(EXAMPLE_DOCUMENT)
-    segment, truncated = GlobalReProcessor(tokenizer)._document_segment(tokens, 0, 1, first - 2)
+    segment, truncated = document_segment(
+        tokens, 0, 1, first - 2, GlobalReProcessor(tokenizer).encoding_settings()
+    )
     assert not truncated and full.input_ids[position][1 : first - 1] == segment
 
 
@@ -92,15 +96,19 @@ def test_marked_pairs_that_fit_exactly_stay_whole_and_one_token_less_truncates(t
 
 
 def test_marked_segments_built_in_chunks_equal_one_chunk(tokenizer, monkeypatch):
-    import processing_globalre
+    import pair_encoding_globalre
 
     processor = GlobalReProcessor(tokenizer, entity_markers="typed")
     whole = processor.encode_document(EXAMPLE_DOCUMENT)
     chunks = []
-    build = processor._marked_documents
-    monkeypatch.setattr(processor, "_marked_documents", lambda *a: chunks.append(len(a[1])) or build(*a))
+    build = pair_encoding_globalre.marked_documents
+    monkeypatch.setattr(
+        pair_encoding_globalre, "marked_documents", lambda *a: chunks.append(len(a[1])) or build(*a)
+    )
     tokens = len(processor.tokenize_document(EXAMPLE_DOCUMENT).ids)
-    monkeypatch.setattr(processing_globalre, "MARKED_CHUNK_TOKENS", 3 * (tokens + 1))  # three pairs a chunk
+    monkeypatch.setattr(
+        pair_encoding_globalre, "MARKED_CHUNK_TOKENS", 3 * (tokens + 1)
+    )  # three pairs a chunk
     chunked = processor.encode_document(EXAMPLE_DOCUMENT)
     assert chunks == [3] * 6 + [2]  # 20 pairs
     assert chunked == whole and chunked.input_ids == whole.input_ids
@@ -248,7 +256,7 @@ def test_marked_documents_built_together_equal_the_one_pair_builder(tokenizer, m
     # Awkward layouts: nested and identical mentions of different entities, a mention at the first and at the last
     # word, an entity with several mentions, a word without tokens inside a mention, and a pair of an entity with
     # itself. Every pair fits, so encode_document builds them all at once; each must equal the segment that
-    # _document_segment builds for that pair alone.
+    # document_segment builds for that pair alone.
     document = copy.deepcopy(EXAMPLE_DOCUMENT)
     document["sents"][1][6] = "\u200b"  # tokenizes to nothing
     document["vertexSet"] += [
@@ -270,7 +278,9 @@ def test_marked_documents_built_together_equal_the_one_pair_builder(tokenizer, m
     tokens = processor.tokenize_document(document)
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
     for position, (head, tail) in enumerate(pairs):
-        segment, truncated = processor._document_segment(tokens, head, tail, processor.max_seq_length)
+        segment, truncated = document_segment(
+            tokens, head, tail, processor.max_seq_length, processor.encoding_settings()
+        )
         first = encoding.segment_lengths[position]
         assert encoding.input_ids[position][:first] == [cls_id, *segment, sep_id], (head, tail)
         assert not truncated
