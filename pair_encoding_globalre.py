@@ -137,7 +137,7 @@ class PairSequences:
         self, rows: Sequence[int] | np.ndarray, pad_token_id: int, pad_to_multiple_of: int | None = None
     ) -> dict[str, torch.Tensor]:
         """Sequences `rows` padded to the longest of them: `input_ids`, `token_type_ids` and `attention_mask`,
-        as `GlobalReProcessor.pad` makes them."""
+        int64 tensors of shape (rows, longest length, rounded up to `pad_to_multiple_of`)."""
         spans = self.spans[np.asarray(rows, dtype=np.int64)]
         starts, lengths = spans[:, :, 0], spans[:, :, 1]
         ends = np.cumsum(lengths, axis=1)  # where each span ends within its sequence
@@ -193,8 +193,10 @@ def _marked_mentions(
 def kept_intervals(
     doc: TokenizedDocument, head: int, tail: int, budget: int, settings: EncodingSettings
 ) -> list[tuple[int, int]]:
-    """Token intervals of the document whose tokens, with the markers of the mentions they contain, fit
-    `budget`, chosen by the long-document strategy."""
+    """Token intervals `[start, end)` of `doc.ids` whose tokens, with the markers of the pair's mentions they
+    contain, fit `budget` tokens, chosen by `long_document_strategy`: the whole document when it fits; else its
+    first tokens (`truncate_tail`), or (`mention_windows`) the sentences of the pair's mentions and their nearest
+    neighbours, then windows of equal radius around the mentions, then the mentions alone."""
     total = len(doc.ids)
     marked = _marked_mentions(doc, head, tail, settings)
 
@@ -246,6 +248,8 @@ def kept_intervals(
 def document_segment(
     doc: TokenizedDocument, head: int, tail: int, budget: int, settings: EncodingSettings
 ) -> tuple[list[int], bool]:
+    """The document part of one pair's sequence, without `[CLS]` and `[SEP]`: the tokens `kept_intervals` keeps
+    within `budget`, with the head's and the tail's markers around their mentions there; and whether it was cut."""
     intervals = kept_intervals(doc, head, tail, budget, settings)
     truncated = intervals != [(0, len(doc.ids))]
     if settings.entity_markers == "none":
