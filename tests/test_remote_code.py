@@ -22,6 +22,7 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
         "model.safetensors",
         "configuration_globalre.py",
         "modeling_globalre.py",
+        "modeling_packed_globalre.py",
         "processing_globalre.py",
         "pipeline_globalre.py",
         "processor_config.json",
@@ -84,8 +85,8 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
         triples = extractor([document, document], batch_size=3)
         assert isinstance(triples, list) and len(triples) == 2
         # every GlobalRE module in use came from the saved folder: none was imported as a top-level module
-        local = [name for name in ("configuration_globalre", "modeling_globalre", "processing_globalre",
-                                   "pipeline_globalre") if name in sys.modules]
+        local = [name for name in ("configuration_globalre", "modeling_globalre", "modeling_packed_globalre",
+                                   "processing_globalre", "pipeline_globalre") if name in sys.modules]
         assert not local, local
         print("FRESH-PROCESS-OK")
         """
