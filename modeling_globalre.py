@@ -1,6 +1,8 @@
 # Copyright 2026 The GlobalRE authors. Licensed under the MIT licence.
-"""PyTorch GlobalRE model: one BERT sequence per ordered entity pair, `[CLS] document [SEP] head [SEP] tail [SEP]`,
-classified into a multi-label relation set."""
+"""PyTorch GlobalRE model: a BERT encoder reads a document with one ordered entity pair, as one sequence
+`[CLS] document [SEP] head [SEP] tail [SEP]` per pair or, with `encoding="packed"`, every document once with each
+pair's short segment attending to it (`modeling_packed_globalre.py`); the pair's pooled vector is classified into a
+multi-label relation set."""
 
 from __future__ import annotations
 
@@ -15,8 +17,20 @@ from transformers.utils import ModelOutput
 
 try:  # Hub remote code resolves sibling files only through relative imports
     from .configuration_globalre import DEFAULT_MARKER_TOKENS, GlobalReConfig
+    from .modeling_packed_globalre import (
+        GlobalRePackedEncoder,
+        PackedInputs,
+        packed_token_mean,
+        window_token_states,
+    )
 except ImportError:  # the same file used from a source checkout or an installed package
     from configuration_globalre import DEFAULT_MARKER_TOKENS, GlobalReConfig
+    from modeling_packed_globalre import (
+        GlobalRePackedEncoder,
+        PackedInputs,
+        packed_token_mean,
+        window_token_states,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -59,85 +73,81 @@ def adaptive_threshold_loss(logits: torch.Tensor, labels: torch.Tensor, threshol
     return (positive_loss + negative_loss).mean()
 
 
-# Tokens of pair segments per attention tile of the packed encoder: a tile's queries attend to their document's keys
-# and the tile's own keys, so a larger tile repeats the document's keys less and wastes more scores on other pairs'
-# tokens (masked); about 128 was fastest on CPU (MiniLM, Re-DocRED).
-PACKED_TILE_TOKENS = 128
-
-
 @dataclass
-class _TileGroup:
-    windows: torch.Tensor  # the document's window rows
-    tokens: torch.Tensor  # (tiles, tile tokens): flat pair-token index, -1 for padding
-    mask: torch.Tensor  # (tiles, 1, tile tokens, document tokens + tile tokens): who attends to whom
-    cls_queries: torch.Tensor  # (tiles, pairs in a tile): the pairs of each tile, -1 for padding
-    cls_mask: torch.Tensor  # (tiles, 1, pairs in a tile, document tokens + tile tokens)
+class PairStates(ModelOutput):
+    """
+    The encoder's states of each entity pair that the head pools (`pool_pair_states`), the same structure for the
+    one-pair and the packed encoding. Only the fields that `config.pooling` reads are filled.
+
+    Args:
+        cls_state (`torch.FloatTensor` of shape `(num_pairs, hidden_size)`):
+            The last hidden state of the pair's `[CLS]`.
+        pooled_output (`torch.FloatTensor` of shape `(num_pairs, hidden_size)`, *optional*):
+            BERT's pooler (dense, tanh) over `cls_state`; with `pooling="pooler"`.
+        token_mean (`torch.FloatTensor` of shape `(num_pairs, hidden_size)`, *optional*):
+            The mean last hidden state of the real tokens of the pair's sequence (its document and its head and
+            tail); with `pooling="mean"`.
+        head_marker_states, tail_marker_states (`torch.FloatTensor` of shape `(num_pairs, num_states,
+            hidden_size)`, *optional*):
+            Last hidden states among which stand the start markers of the head's and the tail's mentions; with
+            `pooling="markers"`.
+        head_marker_mask, tail_marker_mask (`torch.BoolTensor` of shape `(num_pairs, num_states)`, *optional*):
+            Which of those states are the markers' (none where truncation cut them all).
+    """
+
+    cls_state: torch.FloatTensor | None = None
+    pooled_output: torch.FloatTensor | None = None
+    token_mean: torch.FloatTensor | None = None
+    head_marker_states: torch.FloatTensor | None = None
+    head_marker_mask: torch.BoolTensor | None = None
+    tail_marker_states: torch.FloatTensor | None = None
+    tail_marker_mask: torch.BoolTensor | None = None
 
 
-@dataclass
-class _PairTiles:
-    groups: list[_TileGroup]
-    cls_tokens: torch.Tensor  # flat index of every pair's [CLS], in pair order
+def pool_mentions(
+    states: torch.Tensor, valid: torch.Tensor, fallback: torch.Tensor, marker_pooling: str
+) -> torch.Tensor:
+    """One vector per pair from the states of an entity's mention markers.
+
+    Args:
+        states (`torch.FloatTensor` of shape `(num_pairs, num_states, hidden_size)`): candidate states.
+        valid (`torch.BoolTensor` of shape `(num_pairs, num_states)`): which of them are the entity's markers.
+        fallback (`torch.FloatTensor` of shape `(num_pairs, hidden_size)`): the vector of a pair whose entity has
+            no marker left (cut by truncation): its `[CLS]` state.
+        marker_pooling (`str`): `"first"` (the first marker), `"mean"`, or `"logsumexp"` (the smooth maximum of
+            ATLOP's entity pooling, Zhou et al., 2021, section 2.2).
+
+    Returns `(num_pairs, hidden_size)`.
+    """
+    has_any = valid.any(dim=1, keepdim=True)
+    if marker_pooling == "first":
+        rows = torch.arange(states.shape[0], device=states.device)
+        pooled = states[rows, valid.int().argmax(dim=1)]
+    elif marker_pooling == "mean":
+        weights = valid.unsqueeze(-1).to(states.dtype)
+        pooled = (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+    else:
+        masked = states.masked_fill(~valid.unsqueeze(-1), torch.finfo(states.dtype).min)
+        pooled = torch.logsumexp(masked.float(), dim=1).to(states.dtype)
+    return torch.where(has_any, pooled, fallback)
 
 
-def _pair_tiles(
-    real: torch.Tensor, pair_document: torch.Tensor, window_document: torch.Tensor, window_keep: torch.Tensor
-) -> _PairTiles:
-    """The attention tiles of a packed batch (see `GlobalReForRelationExtraction.packed_encoder`): per document,
-    its pairs in order, cut greedily into tiles of at most `PACKED_TILE_TOKENS` real tokens (a longer pair gets a
-    tile of its own), with the masks that let a token see its document's real tokens and its own pair's."""
-    device = real.device
-    lengths = real.sum(dim=1)
-    starts = torch.cumsum(lengths, 0) - lengths  # each pair's first flat token (its [CLS])
-    # the loops below read these per pair: as Python lists, not one device-to-host copy per read on a GPU
-    lengths_list, starts_list = lengths.tolist(), starts.tolist()
-    pairs_of: dict[int, list[int]] = {}
-    for pair, document in enumerate(pair_document.tolist()):
-        pairs_of.setdefault(document, []).append(pair)
-    groups = []
-    for document in torch.unique(window_document).tolist():
-        windows = (window_document == document).nonzero().squeeze(1)
-        pairs = pairs_of.get(document, [])
-        if not pairs:
-            continue
-        tiles, current, used = [], [], 0
-        for pair in pairs:
-            if current and used + lengths_list[pair] > PACKED_TILE_TOKENS:
-                tiles.append(current)
-                current, used = [], 0
-            current.append(pair)
-            used += lengths_list[pair]
-        tiles.append(current)
-        size = max(sum(lengths_list[pair] for pair in tile) for tile in tiles)
-        most = max(len(tile) for tile in tiles)
-        token_index = torch.full((len(tiles), size), -1, dtype=torch.long)
-        owner = torch.full(
-            (len(tiles), size), -1, dtype=torch.long
-        )  # the pair (position in its tile) of a token
-        cls_index = torch.full((len(tiles), most), -1, dtype=torch.long)
-        for t, tile in enumerate(tiles):
-            column = 0
-            for position, pair in enumerate(tile):
-                n, first = lengths_list[pair], starts_list[pair]
-                token_index[t, column : column + n] = torch.arange(first, first + n)
-                owner[t, column : column + n] = position
-                cls_index[t, position] = pair
-                column += n
-        token_index, owner, cls_index = token_index.to(device), owner.to(device), cls_index.to(device)
-        document_keys = window_keep[windows].reshape(1, 1, -1)
-        own = (owner[:, :, None] == owner[:, None, :]) & (owner[:, None, :] >= 0)
-        positions = torch.arange(most, device=device)
-        cls_own = (positions[None, :, None] == owner[:, None, :]) & (owner[:, None, :] >= 0)
-        groups.append(
-            _TileGroup(
-                windows=windows,
-                tokens=token_index,
-                mask=torch.cat([document_keys.expand(len(tiles), size, -1), own], dim=2)[:, None],
-                cls_queries=cls_index,
-                cls_mask=torch.cat([document_keys.expand(len(tiles), most, -1), cls_own], dim=2)[:, None],
-            )
-        )
-    return _PairTiles(groups=groups, cls_tokens=starts)
+def pool_pair_states(states: PairStates, pooling: str, marker_pooling: str) -> torch.Tensor:
+    """The pooled vector of each pair (`config.pooling`), whichever the encoding: `"pooler"` BERT's pooled
+    `[CLS]`, `"cls"` the `[CLS]` state, `"mean"` the mean token state, `"markers"` the `[CLS]` state with the
+    head's and the tail's pooled start-marker states (`marker_pooling`, see `pool_mentions`; the entity-marker
+    representation of Baldini Soares et al., 2019, section 3.3). Shape `(num_pairs, hidden_size)`, or
+    `(num_pairs, 3 x hidden_size)` for `"markers"`."""
+    if pooling == "pooler":
+        return states.pooled_output
+    if pooling == "cls":
+        return states.cls_state
+    if pooling == "mean":
+        return states.token_mean
+    cls = states.cls_state
+    head = pool_mentions(states.head_marker_states, states.head_marker_mask, cls, marker_pooling)
+    tail = pool_mentions(states.tail_marker_states, states.tail_marker_mask, cls, marker_pooling)
+    return torch.cat([cls, head, tail], dim=-1)
 
 
 class GlobalRePreTrainedModel(PreTrainedModel):
@@ -286,7 +296,7 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             model.freeze_encoder()
         return model
 
-    def pair_representation(
+    def pair_states(
         self,
         input_ids: torch.LongTensor,
         attention_mask: torch.LongTensor | None = None,
@@ -300,49 +310,33 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         pair_document: torch.LongTensor | None = None,
         head_mentions: torch.LongTensor | None = None,
         tail_mentions: torch.LongTensor | None = None,
-    ) -> torch.Tensor:
-        """The pooled vector of each pair (`config.pooling`), before tanh, dropout and classifier: one per row of
-        `input_ids` (the one-pair encoding), or one per row of `pair_input_ids` (the packed encoding, see
-        `forward`). Shape `(num_pairs, representation_size)`."""
-        pooling = self.config.pooling
-        if pair_input_ids is not None:
-            documents, pairs = self.packed_encoder(
-                input_ids,
-                attention_mask,
-                token_type_ids,
-                position_ids,
-                window_document,
-                pair_input_ids,
-                pair_attention_mask,
-                pair_token_type_ids,
-                pair_position_ids,
-                pair_document,
-                outputs={"mean": "all", "markers": "cls_and_documents"}.get(pooling, "cls"),
-            )
-            cls = pairs[:, 0]
-            if pooling == "pooler":
-                return self.encoder.pooler.activation(self.encoder.pooler.dense(cls))
-            if pooling == "cls":
-                return cls
-            if pooling == "mean":
-                # the tokens the pair's one-pair sequence would hold: its document's and its own segment's
-                window_mask = attention_mask.to(documents.dtype).unsqueeze(-1)
-                num_documents = int(window_document.max()) + 1
-                width = documents.shape[-1]
-                document_sum = documents.new_zeros(num_documents, width)
-                document_sum.index_add_(0, window_document, (documents * window_mask).sum(dim=1))
-                document_count = documents.new_zeros(num_documents)
-                document_count.index_add_(0, window_document, window_mask.sum(dim=(1, 2)))
-                pair_mask = pair_attention_mask.to(pairs.dtype).unsqueeze(-1)
-                total = document_sum[pair_document] + (pairs * pair_mask).sum(dim=1)
-                count = document_count[pair_document] + pair_mask.sum(dim=(1, 2))
-                return total / count.clamp(min=1.0).unsqueeze(-1)
-            if head_mentions is None or tail_mentions is None:
-                raise ValueError('pooling="markers" with packed inputs needs head_mentions and tail_mentions')
-            tokens = documents.reshape(-1, documents.shape[-1])
-            head = self._pool_mentions(tokens[head_mentions.clamp(min=0)], head_mentions >= 0, cls)
-            tail = self._pool_mentions(tokens[tail_mentions.clamp(min=0)], tail_mentions >= 0, cls)
-            return torch.cat([cls, head, tail], dim=-1)
+    ) -> PairStates:
+        """The encoder's states of each pair that `config.pooling` reads: one pair per row of `input_ids` (the
+        one-pair encoding) or of `pair_input_ids` (the packed encoding); `forward` describes the inputs."""
+        if pair_input_ids is None:
+            return self._one_pair_states(input_ids, attention_mask, token_type_ids, position_ids)
+        inputs = PackedInputs(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            window_document=window_document,
+            pair_input_ids=pair_input_ids,
+            pair_attention_mask=pair_attention_mask,
+            pair_token_type_ids=pair_token_type_ids,
+            pair_position_ids=pair_position_ids,
+            pair_document=pair_document,
+        )
+        return self._packed_pair_states(inputs, head_mentions, tail_mentions)
+
+    def _one_pair_states(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.LongTensor | None,
+        token_type_ids: torch.LongTensor | None,
+        position_ids: torch.LongTensor | None,
+    ) -> PairStates:
+        """One BERT sequence per pair, `[CLS] document [SEP] head [SEP] tail [SEP]`."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         outputs = self.encoder(
@@ -351,149 +345,55 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
         )
-        if pooling == "pooler":
-            return outputs.pooler_output
         hidden = outputs.last_hidden_state
-        if pooling == "cls":
-            return hidden[:, 0]
-        if pooling == "mean":
+        fields = {"cls_state": hidden[:, 0], "pooled_output": outputs.pooler_output}
+        if self.config.pooling == "mean":
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-        # markers: [CLS] with the head's and the tail's start markers
-        head_start, _, tail_start, _ = self.marker_token_ids()
-        head = self._pool_mentions(hidden, input_ids == head_start, hidden[:, 0])
-        tail = self._pool_mentions(hidden, input_ids == tail_start, hidden[:, 0])
-        return torch.cat([hidden[:, 0], head, tail], dim=-1)
-
-    def packed_encoder(
-        self,
-        input_ids: torch.LongTensor,
-        attention_mask: torch.LongTensor,
-        token_type_ids: torch.LongTensor,
-        position_ids: torch.LongTensor,
-        window_document: torch.LongTensor,
-        pair_input_ids: torch.LongTensor,
-        pair_attention_mask: torch.LongTensor,
-        pair_token_type_ids: torch.LongTensor,
-        pair_position_ids: torch.LongTensor,
-        pair_document: torch.LongTensor,
-        outputs: str = "all",
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The encoder over the packed encoding: every document once, every pair's short segment attending to its
-        document and to itself (`encoding="packed"`; `forward` describes the inputs).
-
-        Layer by layer, the document windows are ordinary BERT sequences (a token attends within its window, so a
-        document's states never depend on pairs); a pair's tokens attend to every token of its document's
-        windows, through those windows' keys and values of the same layer, and to their own segment, never to
-        another pair's. This is the attention of one packed sequence `[CLS] document [SEP] [CLS] head [SEP] tail
-        [SEP] [CLS] head [SEP] tail [SEP] ...` under that mask, computed without materialising it: the document is
-        encoded once however many pairs follow it, and the pairs' tokens go through the linear layers without
-        their padding. For the attention, a document's pairs are cut into tiles of about `PACKED_TILE_TOKENS`
-        tokens; a tile's queries attend to the document's keys and the tile's own keys (masked to their pair), in
-        one `scaled_dot_product_attention` call for all tiles. The weights are the encoder's own (embeddings,
-        attention projections, feed-forward blocks, layer norms, dropouts).
-
-        `outputs` says which last states are needed, so that no more is computed: `"all"`; `"cls_and_documents"`
-        (the last layer of the pairs for their `[CLS]` only); `"cls"` (nor the documents' last layer).
-
-        Returns the last hidden states of the windows, `(num_windows, window_length, hidden)` (with
-        `outputs="cls"`, those of the layer before), and of the pair segments, `(num_pairs, segment_length,
-        hidden)` (`(num_pairs, 1, hidden)` unless `outputs="all"`).
-        """
-        bert = self.encoder
-        documents = bert.embeddings(
-            input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids
-        )
-        real = pair_attention_mask.bool()
-        # the pairs' real tokens, (tokens, hidden), in pair order
-        tokens = bert.embeddings(
-            input_ids=pair_input_ids[real][None],
-            token_type_ids=pair_token_type_ids[real][None],
-            position_ids=pair_position_ids[real][None],
-        )[0]
-        num_pairs, width = pair_input_ids.shape
-        window_keep = attention_mask.bool()
-        tiles = _pair_tiles(real, pair_document, window_document, window_keep)
-        num_heads = bert.config.num_attention_heads
-        layers = bert.encoder.layer
-        for number, layer in enumerate(layers):
-            attention = layer.attention.self
-            dropout = attention.dropout.p if self.training else 0.0
-            cls_only = number == len(layers) - 1 and outputs != "all"
-
-            def heads(states: torch.Tensor) -> torch.Tensor:
-                return states.unflatten(-1, (num_heads, -1))  # (..., heads, head size)
-
-            key, value = (
-                heads(attention.key(documents)),
-                heads(attention.value(documents)),
-            )  # (windows, tokens, ...)
-            if not (cls_only and outputs == "cls"):
-                # ordinary self-attention within each window
-                context = nn.functional.scaled_dot_product_attention(
-                    heads(attention.query(documents)).transpose(1, 2),
-                    key.transpose(1, 2),
-                    value.transpose(1, 2),
-                    attn_mask=window_keep[:, None, None, :],
-                    dropout_p=dropout,
-                    scale=attention.scaling,
-                )
-                documents = layer.feed_forward_chunk(
-                    layer.attention.output(context.transpose(1, 2).flatten(2), documents)
-                )
-            pair_query = heads(attention.query(tokens[tiles.cls_tokens] if cls_only else tokens))
-            pair_key, pair_value = heads(attention.key(tokens)), heads(attention.value(tokens))
-            pair_context = pair_query.new_zeros(pair_query.shape)
-            for group in tiles.groups:
-                # each tile's keys: its document's (the same for all its tiles) and its own tokens'
-                document_key, document_value = (
-                    key[group.windows].flatten(0, 1),
-                    value[group.windows].flatten(0, 1),
-                )
-                count = len(group.tokens)
-                tile_key = torch.cat([document_key.expand(count, -1, -1, -1), pair_key[group.tokens]], dim=1)
-                tile_value = torch.cat(
-                    [document_value.expand(count, -1, -1, -1), pair_value[group.tokens]], dim=1
-                )
-                queries = group.cls_queries if cls_only else group.tokens
-                context = nn.functional.scaled_dot_product_attention(
-                    pair_query[queries].transpose(1, 2),
-                    tile_key.transpose(1, 2),
-                    tile_value.transpose(1, 2),
-                    attn_mask=group.cls_mask if cls_only else group.mask,
-                    dropout_p=dropout,
-                    scale=attention.scaling,
-                ).transpose(1, 2)
-                is_query = queries >= 0
-                pair_context[queries[is_query]] = context[is_query]
-            tokens = layer.feed_forward_chunk(
-                layer.attention.output(
-                    pair_context.flatten(1), tokens[tiles.cls_tokens] if cls_only else tokens
-                )
+            fields["token_mean"] = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        elif self.config.pooling == "markers":
+            head_start, _, tail_start, _ = self.marker_token_ids()
+            fields.update(
+                head_marker_states=hidden,
+                head_marker_mask=input_ids == head_start,
+                tail_marker_states=hidden,
+                tail_marker_mask=input_ids == tail_start,
             )
-        if outputs == "all":
-            grid = tokens.new_zeros(num_pairs, width, tokens.shape[-1])
-            grid[real] = tokens
-            return documents, grid
-        return documents, tokens[:, None]
+        return PairStates(**fields)
 
-    def _pool_mentions(
-        self, states: torch.Tensor, valid: torch.Tensor, fallback: torch.Tensor
-    ) -> torch.Tensor:
-        """One vector per pair from the states of an entity's mentions, `(num_pairs, num_states, hidden)` where
-        `valid` (`(num_pairs, num_states)`) marks them (`config.marker_pooling`); a pair whose entity has none left
-        (its markers cut by truncation) gets `fallback`, its [CLS] state."""
-        has_any = valid.any(dim=1, keepdim=True)
-        if self.config.marker_pooling == "first":
-            rows = torch.arange(states.shape[0], device=states.device)
-            pooled = states[rows, valid.int().argmax(dim=1)]
-        elif self.config.marker_pooling == "mean":
-            weights = valid.unsqueeze(-1).to(states.dtype)
-            pooled = (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-        else:
-            masked = states.masked_fill(~valid.unsqueeze(-1), torch.finfo(states.dtype).min)
-            pooled = torch.logsumexp(masked.float(), dim=1).to(states.dtype)
-        return torch.where(has_any, pooled, fallback)
+    def _packed_pair_states(
+        self,
+        inputs: PackedInputs,
+        head_mentions: torch.LongTensor | None,
+        tail_mentions: torch.LongTensor | None,
+    ) -> PairStates:
+        """Every document once, each pair's segment attending to it (`GlobalRePackedEncoder`); the markers are
+        the document's, found by their flat indices in `head_mentions` and `tail_mentions`."""
+        pooling = self.config.pooling
+        if pooling == "markers" and (head_mentions is None or tail_mentions is None):
+            raise ValueError('pooling="markers" with packed inputs needs head_mentions and tail_mentions')
+        # only the last states the pooling reads: a pair's [CLS] and, for markers, the documents' tokens
+        outputs = {"mean": "all", "markers": "cls_and_documents"}.get(pooling, "cls")
+        encoded = GlobalRePackedEncoder(self.encoder)(inputs, outputs=outputs, training=self.training)
+        fields = {"cls_state": encoded.pair_states[:, 0]}
+        if pooling == "pooler":
+            fields["pooled_output"] = self.encoder.pooler(encoded.pair_states)
+        elif pooling == "mean":
+            fields["token_mean"] = packed_token_mean(encoded, inputs)
+        elif pooling == "markers":
+            head_states, head_mask = window_token_states(encoded, head_mentions)
+            tail_states, tail_mask = window_token_states(encoded, tail_mentions)
+            fields.update(
+                head_marker_states=head_states,
+                head_marker_mask=head_mask,
+                tail_marker_states=tail_states,
+                tail_marker_mask=tail_mask,
+            )
+        return PairStates(**fields)
+
+    def pair_representation(self, **inputs: torch.Tensor | None) -> torch.Tensor:
+        """The pooled vector of each pair (`config.pooling`, `pool_pair_states`), before tanh, dropout and
+        classifier, from `forward`'s inputs (`labels` excepted). Shape `(num_pairs, representation_size)`."""
+        return pool_pair_states(self.pair_states(**inputs), self.config.pooling, self.config.marker_pooling)
 
     def marker_token_ids(self) -> list[int]:
         """Token ids of the four marker tokens, stored in the config by the processor that built the inputs."""
@@ -579,18 +479,18 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         segment (packed encoding).
         """
         representation = self.pair_representation(
-            input_ids,
-            attention_mask,
-            token_type_ids,
-            position_ids,
-            window_document,
-            pair_input_ids,
-            pair_attention_mask,
-            pair_token_type_ids,
-            pair_position_ids,
-            pair_document,
-            head_mentions,
-            tail_mentions,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            window_document=window_document,
+            pair_input_ids=pair_input_ids,
+            pair_attention_mask=pair_attention_mask,
+            pair_token_type_ids=pair_token_type_ids,
+            pair_position_ids=pair_position_ids,
+            pair_document=pair_document,
+            head_mentions=head_mentions,
+            tail_mentions=tail_mentions,
         )
         return self.classify(representation, labels)
 
@@ -601,5 +501,9 @@ AutoModel.register(GlobalReConfig, GlobalReForRelationExtraction, exist_ok=True)
 __all__ = [
     "GlobalReForRelationExtraction",
     "GlobalRePreTrainedModel",
+    "PairStates",
     "RelationExtractionOutput",
+    "adaptive_threshold_loss",
+    "pool_mentions",
+    "pool_pair_states",
 ]

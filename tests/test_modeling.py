@@ -10,7 +10,7 @@ import torch
 from transformers import BertModel
 
 from configuration_globalre import GlobalReConfig
-from modeling_globalre import GlobalReForRelationExtraction, adaptive_threshold_loss
+from modeling_globalre import GlobalReForRelationExtraction, adaptive_threshold_loss, pool_mentions
 from tests.helpers import EXAMPLE_DOCUMENT, tiny_config, tiny_model_and_processor, tiny_tokenizer
 
 
@@ -79,21 +79,17 @@ def test_marker_pooling_reads_the_marker_states(tmp_path):
     torch.testing.assert_close(representation[row], expected)
 
 
-def test_mean_and_logsumexp_marker_pooling_by_hand(tmp_path):
-    model, _ = tiny_model_and_processor(
-        tmp_path, pooling="markers", entity_markers="plain", marker_pooling="mean"
-    )
+def test_mean_and_logsumexp_marker_pooling_by_hand():
     hidden = torch.tensor([[[1.0, 0.0], [2.0, 4.0], [9.0, 9.0], [4.0, 0.0]]])
     is_marker = torch.tensor([[False, True, False, True]])
     torch.testing.assert_close(
-        model._pool_mentions(hidden, is_marker, hidden[:, 0]), torch.tensor([[3.0, 2.0]])
+        pool_mentions(hidden, is_marker, hidden[:, 0], "mean"), torch.tensor([[3.0, 2.0]])
     )
-    model.config.marker_pooling = "logsumexp"
     expected = torch.tensor([[math.log(math.exp(2) + math.exp(4)), math.log(math.exp(4) + 1.0)]])
-    torch.testing.assert_close(model._pool_mentions(hidden, is_marker, hidden[:, 0]), expected)
+    torch.testing.assert_close(pool_mentions(hidden, is_marker, hidden[:, 0], "logsumexp"), expected)
     # no marker left after truncation: the [CLS] state
     torch.testing.assert_close(
-        model._pool_mentions(hidden, torch.zeros_like(is_marker), hidden[:, 0]), hidden[:, 0]
+        pool_mentions(hidden, torch.zeros_like(is_marker), hidden[:, 0], "logsumexp"), hidden[:, 0]
     )
 
 

@@ -17,6 +17,7 @@ from tests.helpers import EXAMPLE_DOCUMENT, REPO, WITHOUT_PROJECT_ON_PATH, make_
 REMOTE_CODE_MODULES = (
     "configuration_globalre",
     "modeling_globalre",
+    "modeling_packed_globalre",
     "processing_globalre",
     "documents_globalre",
     "sequences_globalre",
@@ -47,10 +48,6 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
     for required in (
         "config.json",
         "model.safetensors",
-        "configuration_globalre.py",
-        "modeling_globalre.py",
-        "processing_globalre.py",
-        "pipeline_globalre.py",
         "processor_config.json",
         "tokenizer.json",
         *(f"{module}.py" for module in REMOTE_CODE_MODULES),
@@ -112,8 +109,7 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
         triples = extractor([document, document], batch_size=3)
         assert isinstance(triples, list) and len(triples) == 2
         # every GlobalRE module in use came from the saved folder: none was imported as a top-level module
-        local = [name for name in ("configuration_globalre", "modeling_globalre", "processing_globalre",
-                                   "pipeline_globalre", *{REMOTE_CODE_MODULES!r}) if name in sys.modules]
+        local = [name for name in {REMOTE_CODE_MODULES!r} if name in sys.modules]
         assert not local, local
         print("FRESH-PROCESS-OK")
         """
