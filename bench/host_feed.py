@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import REDOCRED_TEST, load_documents, machine_description, minilm_dir  # noqa: E402
 
-from pipeline_globalre import iter_document_logits  # noqa: E402
+from inference_globalre import iter_document_logits  # noqa: E402
 from processing_globalre import GlobalReProcessor, PairSequences  # noqa: E402
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_globalre import (
+from inference_globalre import (
     CPU_MAX_BATCH_TOKENS,
     default_max_batch_tokens,
     iter_document_logits,
@@ -332,17 +332,17 @@ def test_prefetch_thread_stops_when_the_consumer_stops():
     import threading
     import time
 
-    from pipeline_globalre import _prefetch
+    from inference_globalre import prefetch
 
     before = threading.active_count()
-    batches = _prefetch(iter(range(1000)))
+    batches = prefetch(iter(range(1000)))
     assert next(batches) == 0
     batches.close()  # what an exception in the scoring loop does to the generator
     deadline = time.time() + 5
     while threading.active_count() > before and time.time() < deadline:
         time.sleep(0.05)
     assert threading.active_count() == before
-    assert list(_prefetch(iter(range(5)))) == [0, 1, 2, 3, 4]
+    assert list(prefetch(iter(range(5)))) == [0, 1, 2, 3, 4]
 
 
 def test_host_feed_profile_times_its_parts(tmp_path, capsys):

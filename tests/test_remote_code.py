@@ -24,6 +24,7 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
         "modeling_globalre.py",
         "processing_globalre.py",
         "pipeline_globalre.py",
+        "inference_globalre.py",  # imported by the pipeline, copied with it
         "processor_config.json",
         "tokenizer.json",
     ):
@@ -85,7 +86,7 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
         assert isinstance(triples, list) and len(triples) == 2
         # every GlobalRE module in use came from the saved folder: none was imported as a top-level module
         local = [name for name in ("configuration_globalre", "modeling_globalre", "processing_globalre",
-                                   "pipeline_globalre") if name in sys.modules]
+                                   "inference_globalre", "pipeline_globalre") if name in sys.modules]
         assert not local, local
         print("FRESH-PROCESS-OK")
         """
