@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass
+
 from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
@@ -14,6 +17,78 @@ except ImportError:  # the same file used from a source checkout or an installed
     from processing_globalre import as_docred
 
 PIPELINE_TASK = "relation-extraction"
+
+
+@dataclass(frozen=True)
+class CallOption:
+    """One option of a `relation-extraction` pipeline call, declared once: the pipeline's signature checks, the
+    split between its stages and its docstring come from these declarations. Given to the constructor
+    (`pipeline("relation-extraction", ..., threshold=0.3)`), an option is the default of every call. `None`, the
+    default of each, leaves the choice to the model or to `inference_globalre`.
+
+    Args:
+        name: the keyword argument.
+        stage: the pipeline method that takes it: "preprocess", "forward" (`_forward`) or "postprocess".
+        doc: what it does, for the pipeline's docstring.
+        positive_integer: a count; anything but an `int` >= 1 is a `ValueError`.
+    """
+
+    name: str
+    stage: str
+    doc: str
+    positive_integer: bool = False
+
+
+CALL_OPTIONS: tuple[CallOption, ...] = (
+    CallOption("threshold", "postprocess", "a probability that overrides the model's thresholds"),
+    CallOption("relations", "postprocess", 'only these relations, by id `"P17"` or name `"country"`'),
+    CallOption("top_k", "postprocess", "each pair's k best relations whatever their score, with `kept`"),
+    CallOption(
+        "type_constraints",
+        "postprocess",
+        "only relations seen in training between the pair's entity types (default: the model's setting)",
+    ),
+    CallOption("pairs", "preprocess", "score only these `(head, tail)` pairs of a single document"),
+    CallOption(
+        "max_batch_tokens",
+        "forward",
+        "padded tokens per model call (default: `inference_globalre.default_max_batch_tokens`)",
+        positive_integer=True,
+    ),
+    CallOption(
+        "max_batch_pairs",
+        "forward",
+        "pair sequences per model call (default: as many as `max_batch_tokens` allows); `batch_size` is "
+        "another name for it",
+        positive_integer=True,
+    ),
+    CallOption(
+        "bf16",
+        "forward",
+        "bf16 autocast for the encoder: on by default on CUDA; `bf16=True` on a CPU with AVX-512 BF16 or AMX ran "
+        "~1.5x faster there in bench/RESULTS.md, with logits within bf16 rounding of fp32",
+    ),
+)
+CALL_OPTION = {option.name: option for option in CALL_OPTIONS}
+# transformers' name for a pipeline's batching, taken here for what batches here: the pair sequences of one model
+# call (`max_batch_pairs`). Documents go through one at a time (see `RelationExtractionPipeline.__call__`).
+PAIR_BATCH_ALIAS = "batch_size"
+# what transformers' `Pipeline.__call__` takes itself (DataLoader workers for list input)
+PIPELINE_CALL_OPTIONS = ("num_workers",)
+# what transformers' `pipeline()` reads for loading and still hands to the constructor (transformers 5.x)
+LOADING_OPTIONS = ("local_files_only",)
+
+
+def _check_positive_integer(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"relation-extraction pipeline: {name} must be a positive integer; got {value!r}.")
+
+
+def _call_options_doc() -> str:
+    """The call options' lines of the pipeline's docstring, which ends indented for them."""
+    items = [f"- `{option.name}`: {option.doc}" for option in CALL_OPTIONS]
+    lines = [textwrap.fill(item, 106, subsequent_indent="      ") for item in items]
+    return "\n    ".join(lines) + "\n"
 
 
 class RelationExtractionPipeline(Pipeline):
@@ -31,19 +106,14 @@ class RelationExtractionPipeline(Pipeline):
 
     Inputs: one document or a list of documents, each in DocRED form (`sents`, `vertexSet`) or text form
     (`text`, `entities`). Every candidate pair of a document is scored in length-sorted batches of at most
-    `max_batch_tokens` tokens (and `batch_size` pairs, when given), so memory stays bounded for documents with
-    many entities.
+    `max_batch_tokens` tokens (and `max_batch_pairs` pairs, when given), so memory stays bounded for documents
+    with many entities (`inference_globalre.score_sequences`).
 
     Each triple also gives the head's and tail's mentions (`head_mentions`, `tail_mentions`: sentence and word
     positions, and character offsets `char_span` for text input) and `evidence` (the sentence ids that the
     document's own labels give for the fact, else `None`); see `GlobalReProcessor.post_process`.
 
-    Call parameters: `threshold` (overrides the model's thresholds), `relations` (only these relations, by id
-    `"P17"` or name `"country"`), `top_k` (each pair's k best relations whatever their score, with `kept`),
-    `type_constraints` (only relations seen in training between the pair's entity types; default: the model's
-    setting), `pairs` (score only these `(head, tail)` pairs of a single document), `max_batch_tokens`,
-    `batch_size`, `bf16` (bf16 autocast for the encoder: on by default on CUDA; `bf16=True` on a CPU with
-    AVX-512 BF16 or AMX ran ~1.5x faster there in bench/RESULTS.md, with logits within bf16 rounding of fp32).
+    Call options (`CALL_OPTIONS`; given to the constructor, the default of every call; any other is a `TypeError`):
     """
 
     _load_processor = True
@@ -59,12 +129,16 @@ class RelationExtractionPipeline(Pipeline):
                 "processor.save_pretrained(model_dir) or pass processor=..."
             )
         self._check_processor_matches_model()
+        # `Pipeline.__init__` keeps a constructor's `batch_size` apart from the other options; here it is the
+        # default `max_batch_pairs`, and documents always go one per forward (`__call__`)
+        self._forward_params = self._with_pair_batch(self._forward_params, self._batch_size)
+        self._batch_size = None
 
     def save_pretrained(self, save_directory, **kwargs) -> None:
         """Writes a complete Hub repository: the model (weights; `config.json` with `auto_map` and this pipeline
-        declared under `custom_pipelines`; the model's code), this pipeline's code, and the processor with its
-        tokenizer. `pipeline("relation-extraction", model=DIR, trust_remote_code=True)` then works in a process
-        that has only transformers."""
+        declared under `custom_pipelines`; the model's code), this pipeline's code with the inference loop it
+        imports, and the processor with its tokenizer. `pipeline("relation-extraction", model=DIR,
+        trust_remote_code=True)` then works in a process that has only transformers."""
         super().save_pretrained(save_directory, **kwargs)
         self.processor.save_pretrained(save_directory, **kwargs)
 
@@ -76,86 +150,67 @@ class RelationExtractionPipeline(Pipeline):
                     f"{expected!r}; build it with GlobalReProcessor.from_config(tokenizer, model.config)."
                 )
 
-    # the call options (`_sanitize_parameters`); anything else is an error, not silently ignored
-    CALL_OPTIONS = (
-        "threshold",
-        "relations",
-        "top_k",
-        "type_constraints",
-        "pairs",
-        "max_batch_tokens",
-        "bf16",
-        "num_workers",
-    )
+    def __call__(self, inputs, *args, **options):
+        """Relation triples of one document (a list of triples) or of a list of documents (a list of such lists).
 
-    # what transformers' `pipeline()` reads for loading and still hands to the constructor (transformers 5.x)
-    LOADING_OPTIONS = ("local_files_only",)
+        Documents go through `_forward` one at a time (transformers' `batch_size` of documents is always 1): a
+        document's model input is its `DocumentEncoding`, any number of pair sequences that `score_sequences`
+        already packs into batches by token count, which transformers' collation (stacking a tokenizer's padded
+        tensors) cannot batch further. `batch_size=` is taken as `max_batch_pairs`, the pairs of one model call.
+        `inference_globalre.predict_documents` shares batches across documents.
 
-    def __call__(self, inputs, *args, batch_size: int | None = None, **kwargs):
-        # A pipeline's batch_size normally stacks several inputs; here it bounds the pairs of one model call,
-        # and documents go through one at a time.
-        unknown = sorted(set(kwargs) - set(self.CALL_OPTIONS))
+        Raises:
+            TypeError: an unknown option, or a positional argument after `inputs`.
+            ValueError: `pairs` with a list of documents; a count (`batch_size`, `max_batch_tokens`,
+                `max_batch_pairs`) that is not a positive integer; both `batch_size` and `max_batch_pairs`.
+        """
+        unknown = sorted(set(options) - {PAIR_BATCH_ALIAS, *CALL_OPTION, *PIPELINE_CALL_OPTIONS})
         if unknown or args:
             raise self._unknown_options(unknown or list(args))
         if isinstance(inputs, (list, tuple)) and not inputs:
             return []
-        for name in ("batch_size", "max_batch_tokens"):
-            value = batch_size if name == "batch_size" else kwargs.get(name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ValueError(
-                    f"relation-extraction pipeline: {name} must be a positive integer; got {value!r}."
-                )
-        if kwargs.get("pairs") is not None and not isinstance(inputs, dict):
+        options = self._with_pair_batch(options, options.pop(PAIR_BATCH_ALIAS, None))
+        if options.get("pairs") is not None and not isinstance(inputs, dict):
             raise ValueError(
                 "pairs= names the pairs of one document; call the pipeline on a single document with it."
             )
-        pair_batch_size = batch_size if batch_size is not None else self._batch_size
-        if pair_batch_size is not None:
-            kwargs["pair_batch_size"] = pair_batch_size
-        return super().__call__(inputs, *args, batch_size=1, **kwargs)
+        return super().__call__(inputs, batch_size=1, **options)
+
+    @staticmethod
+    def _with_pair_batch(options: dict, batch_size) -> dict:
+        """`options` with `batch_size` (when given) as their `max_batch_pairs`."""
+        if batch_size is None:
+            return options
+        if options.get("max_batch_pairs") is not None:
+            raise ValueError(
+                "relation-extraction pipeline: batch_size and max_batch_pairs name the same option (the pair "
+                "sequences of one model call); give one of them."
+            )
+        _check_positive_integer(PAIR_BATCH_ALIAS, batch_size)
+        return {**options, "max_batch_pairs": batch_size}
 
     def _unknown_options(self, names: list) -> TypeError:
         return TypeError(
             f"relation-extraction pipeline: unknown option(s) {names}; the options are "
-            f"{', '.join(('batch_size', *self.CALL_OPTIONS[:-1]))}."
+            f"{', '.join((PAIR_BATCH_ALIAS, *CALL_OPTION))}."
         )
 
-    def _sanitize_parameters(
-        self,
-        threshold=None,
-        relations=None,
-        top_k=None,
-        type_constraints=None,
-        pairs=None,
-        max_batch_tokens=None,
-        pair_batch_size=None,
-        bf16=None,
-        **kwargs,
-    ):
-        # options given to the constructor (`pipeline(..., threshold=0.3)`) arrive here only, so this is where an
-        # unknown one is caught there; `pipeline()` also passes on the loading options it read and did not remove
-        for loading_option in self.LOADING_OPTIONS:
-            kwargs.pop(loading_option, None)
-        if kwargs:
-            raise self._unknown_options(sorted(kwargs))
-        preprocess, forward, postprocess = {}, {}, {}
-        if pairs is not None:
-            preprocess["pairs"] = pairs
-        if max_batch_tokens is not None:
-            forward["max_batch_tokens"] = max_batch_tokens
-        if pair_batch_size is not None:
-            forward["max_batch_pairs"] = pair_batch_size
-        if bf16 is not None:
-            forward["bf16"] = bf16
-        if threshold is not None:
-            postprocess["threshold"] = threshold
-        if relations is not None:
-            postprocess["relations"] = relations
-        if top_k is not None:
-            postprocess["top_k"] = top_k
-        if type_constraints is not None:
-            postprocess["type_constraints"] = type_constraints
-        return preprocess, forward, postprocess
+    def _sanitize_parameters(self, **options):
+        # the constructor's options arrive here only, so this is where an unknown one is caught there;
+        # `pipeline()` also passes on the loading options it read and did not remove
+        for loading_option in LOADING_OPTIONS:
+            options.pop(loading_option, None)
+        unknown = sorted(set(options) - set(CALL_OPTION))
+        if unknown:
+            raise self._unknown_options(unknown)
+        stages: dict[str, dict] = {"preprocess": {}, "forward": {}, "postprocess": {}}
+        for name, value in options.items():
+            if value is None:
+                continue
+            if CALL_OPTION[name].positive_integer:
+                _check_positive_integer(name, value)
+            stages[CALL_OPTION[name].stage][name] = value
+        return stages["preprocess"], stages["forward"], stages["postprocess"]
 
     def preprocess(self, document, pairs=None):
         document = as_docred(document)
@@ -165,7 +220,7 @@ class RelationExtractionPipeline(Pipeline):
         self,
         model_inputs,
         max_batch_tokens: int | None = None,
-        max_batch_pairs=None,
+        max_batch_pairs: int | None = None,
         bf16: bool | None = None,
     ):
         encoding = model_inputs["encoding"]
@@ -192,6 +247,9 @@ class RelationExtractionPipeline(Pipeline):
         )
 
 
+if RelationExtractionPipeline.__doc__:  # none under `python -OO`
+    RelationExtractionPipeline.__doc__ += _call_options_doc()
+
 # In-process registration: `pipeline("relation-extraction", model=model, processor=processor)` with objects in
 # memory.
 # Saved directories declare the same task in config.json (`custom_pipelines`, written by `save_pretrained`) for
@@ -205,4 +263,4 @@ RelationExtractionPipeline._registered_impl = {
     PIPELINE_TASK: {"impl": RelationExtractionPipeline, "pt": (AutoModel,), "type": "text"}
 }
 
-__all__ = ["PIPELINE_TASK", "RelationExtractionPipeline"]
+__all__ = ["CALL_OPTIONS", "PIPELINE_TASK", "CallOption", "RelationExtractionPipeline"]
