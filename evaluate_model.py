@@ -125,7 +125,7 @@ def label_set_from_model_config(config: Any) -> LabelSet:
 
 def run_model(args: argparse.Namespace, gold_docs: list[dict]) -> tuple[list[dict], dict, LabelSet]:
     """Predict with the saved model; returns the submission, inference statistics and the model's label set."""
-    from pipeline_globalre import encoder_precision, load_globalre, predict_documents
+    from inference_globalre import encoder_precision, load_globalre, predict_documents
 
     model, processor = load_globalre(args.model, device=args.device)
     n_pairs = sum(len(processor.candidate_pairs(doc)) for doc in gold_docs)
@@ -135,7 +135,7 @@ def run_model(args: argparse.Namespace, gold_docs: list[dict]) -> tuple[list[dic
         processor,
         gold_docs,
         max_batch_tokens=args.max_batch_tokens,
-        batch_size=args.batch_size,
+        max_batch_pairs=args.batch_size,
         threshold=args.threshold,
         progress=not args.no_progress,
         bf16=args.bf16,

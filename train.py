@@ -949,7 +949,7 @@ def map_documents(
 
 def split_tensors(split: Split, processor, model, docs: list[int], output: str, max_batch_tokens: int):
     """Scores all candidate pairs of some documents of a split; one tensor per document."""
-    from pipeline_globalre import score_sequences
+    from inference_globalre import score_sequences
 
     if split.sequences is not None:
         # a view of the split's sequences: the rows of these documents over its one token array

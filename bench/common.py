@@ -21,8 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from inference_globalre import iter_document_logits  # noqa: E402
 from modeling_globalre import GlobalReForRelationExtraction  # noqa: E402
-from pipeline_globalre import iter_document_logits  # noqa: E402
 from processing_globalre import GlobalReProcessor, decide, ordered_pairs  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("GLOBALRE_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -331,7 +331,7 @@ def run_project(
     pad_to_multiple_of: int | None = None,
     bf16: bool | None = None,
 ) -> RunResult:
-    """The project's path: `pipeline_globalre.iter_document_logits` (encode, sort by length, pack batches by
+    """The project's path: `inference_globalre.iter_document_logits` (encode, sort by length, pack batches by
     token count, SDPA, inference mode; bf16, pinned memory and prefetch on CUDA; `bf16=True` also on CPU).
     `max_batch_tokens=None` uses the pipeline's default for the device."""
     lengths, outputs = [], []

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import REDOCRED_TEST, load_documents, machine_description, minilm_dir  # noqa: E402
 
+from inference_globalre import iter_document_logits  # noqa: E402
 from pair_encoding_globalre import PairSequences, document_segment, kept_intervals  # noqa: E402
-from pipeline_globalre import iter_document_logits  # noqa: E402
 from processing_globalre import GlobalReProcessor  # noqa: E402
 
 

@@ -30,7 +30,7 @@ from common import (  # noqa: E402
     sample_pairs,
 )
 
-from pipeline_globalre import default_max_batch_tokens  # noqa: E402
+from inference_globalre import default_max_batch_tokens  # noqa: E402
 
 
 def parse_args(argv=None):

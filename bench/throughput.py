@@ -1,6 +1,6 @@
 """Pair-scoring throughput on real Re-DocRED test documents, side by side in one process: the naive path (a plain
 transformers user: fp32, eager attention, every pair padded to 512, batches of 32 in document order), the project's
-one-pair path (`pipeline_globalre.iter_document_logits`: length-sorted batches packed by token count, SDPA,
+one-pair path (`inference_globalre.iter_document_logits`: length-sorted batches packed by token count, SDPA,
 inference mode, and on CUDA bf16 autocast, pinned memory and a prefetch thread), and the packed encoding (the same
 path with `encoding="packed"`: each document encoded once, each pair a short segment attending to it).
 
@@ -47,7 +47,7 @@ from common import (  # noqa: E402
     sample_pairs,
 )
 
-from pipeline_globalre import default_max_batch_tokens  # noqa: E402
+from inference_globalre import default_max_batch_tokens  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 import torch
 
-from pair_encoding_globalre import PairSequences
-from pipeline_globalre import (
+from inference_globalre import (
     CPU_MAX_BATCH_TOKENS,
     default_max_batch_tokens,
     iter_document_logits,
     predict_documents,
     score_sequences,
 )
+from pair_encoding_globalre import PairSequences
 from processing_globalre import GlobalReProcessor
 from sequences_globalre import DocumentEncoding
 from tests.helpers import EXAMPLE_DOCUMENT, REDOCRED_TEST, REPO, tiny_model_and_processor
@@ -334,17 +334,17 @@ def test_prefetch_thread_stops_when_the_consumer_stops():
     import threading
     import time
 
-    from pipeline_globalre import _prefetch
+    from inference_globalre import prefetch
 
     before = threading.active_count()
-    batches = _prefetch(iter(range(1000)))
+    batches = prefetch(iter(range(1000)))
     assert next(batches) == 0
     batches.close()  # what an exception in the scoring loop does to the generator
     deadline = time.time() + 5
     while threading.active_count() > before and time.time() < deadline:
         time.sleep(0.05)
     assert threading.active_count() == before
-    assert list(_prefetch(iter(range(5)))) == [0, 1, 2, 3, 4]
+    assert list(prefetch(iter(range(5)))) == [0, 1, 2, 3, 4]
 
 
 def test_host_feed_profile_times_its_parts(tmp_path, capsys):

@@ -220,3 +220,34 @@ def test_entities_the_model_cannot_see_are_named(tiny, caplog):
     with caplog.at_level(logging.WARNING):
         processor.encode_document(twice)  # DocRED data has such entities: scored as two, with a warning
     assert "entities 0 and 5 have the same mentions" in caplog.text
+
+
+def test_call_options_are_declared_once_and_batch_size_is_max_batch_pairs(tiny, extractor):
+    import inspect
+
+    from pipeline_globalre import CALL_OPTIONS, RelationExtractionPipeline
+
+    stages = {"preprocess": "preprocess", "forward": "_forward", "postprocess": "postprocess"}
+    for option in CALL_OPTIONS:  # each declared option is a keyword of the stage that takes it
+        assert (
+            option.name
+            in inspect.signature(getattr(RelationExtractionPipeline, stages[option.stage])).parameters
+        )
+    # the same batches (3 pairs per model call) whichever name sets them
+    expected = extractor(EXAMPLE_DOCUMENT, threshold=0.0, batch_size=3)
+    assert len(expected) == 20 * 96
+    assert extractor(EXAMPLE_DOCUMENT, threshold=0.0, max_batch_pairs=3) == expected
+    with pytest.raises(ValueError, match="batch_size and max_batch_pairs name the same option"):
+        extractor(EXAMPLE_DOCUMENT, batch_size=3, max_batch_pairs=3)
+    with pytest.raises(ValueError, match="max_batch_pairs must be a positive integer; got 0"):
+        extractor(EXAMPLE_DOCUMENT, max_batch_pairs=0)
+    from transformers import pipeline
+
+    model, processor = tiny
+    # given to the constructor, either name sets every call's default
+    for options in ({"batch_size": 3}, {"max_batch_pairs": 3}):
+        constructed = pipeline(
+            "relation-extraction", model=model, processor=processor, device="cpu", **options
+        )
+        assert constructed._forward_params == {"max_batch_pairs": 3}
+        assert constructed(EXAMPLE_DOCUMENT, threshold=0.0) == expected

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from documents_globalre import DocumentError
+from inference_globalre import iter_document_logits, score_sequences
 from packed_encoding_globalre import PackedSequences
-from pipeline_globalre import iter_document_logits, score_sequences
 from processing_globalre import GlobalReProcessor
 from tests.helpers import (
     EXAMPLE_DOCUMENT,
@@ -233,7 +233,7 @@ def test_a_packed_model_folder_loads_in_a_fresh_process_and_predicts_the_same(tm
         "pooling": "markers",
     }
     model_dir = make_tiny_model_dir(tmp_path / "model", **settings)
-    from pipeline_globalre import load_globalre, predict_documents
+    from inference_globalre import load_globalre, predict_documents
 
     model, processor = load_globalre(model_dir, device="cpu")
     expected = predict_documents(model, processor, [EXAMPLE_DOCUMENT], threshold=0.3)[0]

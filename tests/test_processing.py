@@ -331,7 +331,7 @@ def test_fewer_than_two_entities_gives_no_pairs(tokenizer, tmp_path):
     model, processor = tiny_model_and_processor(tmp_path)
     document = {"text": "Paris is nice.", "entities": ["Paris"]}
     assert len(processor.encode_document(document)) == 0
-    from pipeline_globalre import predict_documents
+    from inference_globalre import predict_documents
 
     assert predict_documents(model, processor, [document]) == [[]]
 

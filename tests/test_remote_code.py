@@ -24,6 +24,7 @@ REMOTE_CODE_MODULES = (
     "pair_encoding_globalre",
     "packed_encoding_globalre",
     "pipeline_globalre",
+    "inference_globalre",
 )
 
 

@@ -127,7 +127,8 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
     files = set(os.listdir(output_dir))
     for required in (
         "config.json", "model.safetensors", "configuration_globalre.py", "modeling_globalre.py",
-        "processing_globalre.py", "pipeline_globalre.py", "processor_config.json", "tokenizer.json",
+        "processing_globalre.py", "pipeline_globalre.py", "inference_globalre.py", "processor_config.json",
+        "tokenizer.json",
         "README.md", "model_card.md", "results.json",
     ):  # fmt: skip
         assert required in files, files

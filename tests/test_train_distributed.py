@@ -56,7 +56,7 @@ def test_two_cpu_ranks_train_and_gather_metrics_without_duplicates(tmp_path):
     # The gathered scores are those of a single-process evaluation of the saved model.
     from docred_metric import score_docred
     from evaluate_model import to_submission
-    from pipeline_globalre import load_globalre, predict_documents
+    from inference_globalre import load_globalre, predict_documents
 
     model, processor = load_globalre(str(output_dir), device="cpu")
     gold = json.loads(files["test"].read_text())
