@@ -188,7 +188,9 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
     GlobalRE (arXiv 2507.22926): a BERT encoder reads the whole document together with one ordered entity pair,
     `[CLS] document [SEP] head entity [SEP] tail entity [SEP]` (token types 0 for the document, 1 for the
     entities); the pair's pooled vector goes through tanh, dropout and a linear layer with one logit per relation.
-    The defaults are the paper's: frozen encoder, BERT's pooled [CLS], dropout 0.3, binary cross-entropy.
+    The defaults are the paper's: frozen encoder, BERT's pooled [CLS], dropout 0.3, binary cross-entropy. With
+    `encoding="packed"`, each document is encoded once and each pair's short segment attends to it
+    ([`GlobalRePackedEncoder`]); both encodings hand the head the same [`PairStates`].
     """
 
     def __init__(self, config: GlobalReConfig):
