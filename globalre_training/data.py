@@ -1,6 +1,7 @@
 # Copyright 2026 The GlobalRE authors. Licensed under the MIT licence.
 """The documents of a split and their candidate pairs: loading and slicing, gold relation class ids, the pair
-examples of an epoch (all pairs, or related pairs plus resampled unrelated ones) and multi-hot label rows.
+examples of an epoch (all pairs, or related pairs plus resampled unrelated ones), multi-hot label rows, and the
+check that a model's (or a checkpoint's) label set is the data's.
 """
 
 from __future__ import annotations
@@ -163,6 +164,8 @@ def multi_hot(
 
 
 def check_label_set(model_labels: list[str], label_set, where: str) -> None:
+    """Raises `TrainingError` when the labels of `where` (a saved model, a checkpoint) are not the data's label
+    set in the same order: class ids would mean other relations."""
     if list(model_labels) != list(label_set.labels):
         only_model = sorted(set(model_labels) - set(label_set.labels))[:8]
         only_data = sorted(set(label_set.labels) - set(model_labels))[:8]
