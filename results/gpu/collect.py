@@ -28,7 +28,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     root = Path(args.root)
 
-    import train
+    from globalre_training.report import append_results
 
     archives = sorted(Path(args.files_at).rglob("*.tar.gz"))
     if not archives:
@@ -49,7 +49,7 @@ def main(argv=None) -> None:
         if (summary.get("output_dir"), summary.get("finished_at")) in known:
             print(f"already in {accuracy.name}: {results.parent.name}")
             continue
-        entry = train.append_results(str(results), str(accuracy))
+        entry = append_results(str(results), str(accuracy))
         print(f"appended {results.parent.name}: F1 {entry['f1']}, Ign F1 {entry['ign_f1']}")
     for log in sorted(path for path in unpacked if path.suffix == ".log" and "bench" in path.parent.name):
         print(f"\n## {log.parent.name}/{log.name}\n{log.read_text()}")

