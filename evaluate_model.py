@@ -102,7 +102,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--pair_types",
         nargs="+",
         metavar="HEAD:TAIL",
-        help="entity-type pairs of the candidate pairs (e.g. CHEM:DISE for CDR): gold labels stored the other way round are turned to this direction, and --diagnostics counts only these pairs",
+        help="entity-type pairs of the candidate pairs (e.g. CHEM:DISE for CDR): labels of undirected relations "
+        "(--undirected_relations) stored the other way round are turned to this direction, and --diagnostics "
+        "counts only these pairs",
+    )
+    parser.add_argument(
+        "--undirected_relations",
+        nargs="*",
+        metavar="RELATION",
+        help="relations without direction, which --pair_types turns round in the gold (and training) labels; "
+        "labels of other relations stored against the candidate direction are never turned: they stay outside "
+        "the candidate pairs, counted as missed, and are reported [default: CID when the labels' only relation "
+        "is CID (CDR's label set), else none; give the flag alone for none]",
     )
     parser.add_argument(
         "--frequent_relations",
@@ -243,11 +254,17 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
             "%s: no document has labels: the predictions are written but nothing is scored (n/a)", args.data
         )
     train_docs = load_documents(args.train_file) if args.train_file else None
+    orient_warnings: list[str] = []
     if pair_types:
-        # labels stored against the candidate direction would be unreachable for any model
+        # labels of undirected relations stored against the candidate direction would be unreachable for any model
         if labelled:
-            gold_docs = orient_pairs(gold_docs, pair_types, source=args.data)
-        train_docs = orient_pairs(train_docs, pair_types, source=args.train_file) if train_docs else None
+            gold_docs, orient_warnings = orient_pairs(
+                gold_docs, pair_types, source=args.data, undirected_relations=args.undirected_relations
+            )
+        if train_docs:
+            train_docs, _ = orient_pairs(
+                train_docs, pair_types, source=args.train_file, undirected_relations=args.undirected_relations
+            )
     if train_docs is None:
         logger.warning(
             "no --train_file: Ign F1 is not computed and the frequent relations come from the gold labels"
@@ -300,7 +317,7 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
     for warning in coverage_warnings:
         logger.warning("%s", warning)
     report = {**scores, **report}
-    report["warnings"] = scores["warnings"] + coverage_warnings
+    report["warnings"] = scores["warnings"] + coverage_warnings + orient_warnings
     report["n_documents"] = len(gold_docs)
     report["args"] = vars(args)
     report["command"] = (

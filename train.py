@@ -349,6 +349,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "else the relations of the documents]",
     )
     data.add_argument(
+        "--undirected_relations",
+        nargs="*",
+        metavar="RELATION",
+        help="relations without direction, which --pair_types turns round to the candidate direction; labels of "
+        "other relations stored the other way round are never turned: they stay outside the candidate pairs and "
+        "are reported [default: CID when the labels' only relation is CID (CDR's label set), else none]",
+    )
+    data.add_argument(
         "--dataset_name",
         help=f"the dataset trained on, for the model card (known to the Hub: {', '.join(KNOWN_DATASETS)}) "
         "[default: the protocol's, else none]",
@@ -629,12 +637,13 @@ def load_split(
     label_set,
     max_docs: int | None = None,
     pair_types: list[list[str]] | None = None,
+    undirected_relations: list[str] | None = None,
 ) -> list[dict]:
     from docred_data import load_documents, orient_pairs
 
     docs = load_documents(path, label_set=label_set)
     if pair_types:
-        docs = orient_pairs(docs, pair_types, source=path)
+        docs, _ = orient_pairs(docs, pair_types, source=path, undirected_relations=undirected_relations)
     if docs_slice:
         docs = docs[parse_slice(docs_slice)]
     if max_docs is not None:
@@ -1455,16 +1464,37 @@ def prepare(args: argparse.Namespace) -> Run:
             "--label_dir is needed: the data files are remote and none has a rel2id.json beside it"
         )
     run.progress.labels = list(label_set.labels)
-    train_docs = load_split(args.train_file, args.train_docs, label_set, args.max_train_docs, args.pair_types)
+    train_docs = load_split(
+        args.train_file,
+        args.train_docs,
+        label_set,
+        args.max_train_docs,
+        args.pair_types,
+        args.undirected_relations,
+    )
     run.progress.signature = run_signature(args, train_docs, accelerator.num_processes)
     claim_checkpoint_dir(run)
     if args.resume_from_checkpoint:
         run.resume_path = checkpoint_to_resume(run)
     dev_docs = test_docs = None
     if args.dev_file:
-        dev_docs = load_split(args.dev_file, args.dev_docs, label_set, args.max_eval_docs, args.pair_types)
+        dev_docs = load_split(
+            args.dev_file,
+            args.dev_docs,
+            label_set,
+            args.max_eval_docs,
+            args.pair_types,
+            args.undirected_relations,
+        )
     if args.test_file:
-        test_docs = load_split(args.test_file, args.test_docs, label_set, args.max_eval_docs, args.pair_types)
+        test_docs = load_split(
+            args.test_file,
+            args.test_docs,
+            label_set,
+            args.max_eval_docs,
+            args.pair_types,
+            args.undirected_relations,
+        )
     if dev_docs and os.path.abspath(args.dev_file) == os.path.abspath(args.train_file):
         overlap = {d["title"] for d in train_docs} & {d["title"] for d in dev_docs}
         if overlap:
