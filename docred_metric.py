@@ -11,7 +11,10 @@ The algorithm follows `code/evaluation.py` of thunlp/DocRED (the CodaLab scorer)
   CodaLab script counts a repeated prediction again).
 - Gold facts are the unique `(title, h_idx, t_idx, r)` of the gold labels.
 - precision = correct / unique predictions; recall = correct / gold facts. A prediction for a title that is
-  not in the gold file is wrong (the official loop skips it, but it stays in the precision denominator).
+  not in the gold file is wrong (the official loop skips it, but it stays in the precision denominator); so is
+  one whose entity indices are not an entity pair of its document (not integers, outside `vertexSet`, or
+  h == t) or whose relation is not a string. Such predictions are counted and are warnings naming one example:
+  they are never repaired (a title that differs from a gold title only in whitespace stays unmatched).
 - Ign F1: a correct prediction is "in train" when some (head mention name, tail mention name, r), over all
   mention pairs of the predicted head and tail, is among the training facts, which hold every
   (head mention name, tail mention name, r) of every training label. Then
@@ -48,7 +51,9 @@ Whatever makes a figure `None`, or otherwise limits what the scores mean, is als
 (and is logged).
 
 This module depends on the standard library only, because the `evaluate` module in `metrics/docred_re`
-ships a copy of it.
+ships a copy of it: `metrics/docred_re/docred_metric.py` is this file byte for byte, a real file so that the
+module folder works wherever it is copied (a symbolic link would dangle). After changing this file, copy it
+there; `tests/test_docred_metric.py` fails while the two differ.
 """
 
 from __future__ import annotations
@@ -202,14 +207,26 @@ class _GoldIndex:
                     self.facts.add((title, label["h"], label["t"], label["r"]))
         self.related_pairs = {(title, h, t) for title, h, t, _ in self.facts}
 
-    def has_pair(self, title: str, h: Any, t: Any) -> bool:
-        doc = self.docs.get(title)
-        return (
-            doc is not None
-            and _is_index(h, len(doc["vertexSet"]))
-            and _is_index(t, len(doc["vertexSet"]))
-            and h != t
-        )
+    def pair_problem(self, title: str, h: Any, t: Any) -> tuple[str, Any, str] | None:
+        """Why `(h, t)` is not an entity pair of the gold document `title`, as (field, value, reason), or `None`
+        when it is one."""
+        n_entities = len(self.docs[title]["vertexSet"])
+        for field, value in (("h_idx", h), ("t_idx", t)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                return field, value, f"a {type(value).__name__}, not an integer index"
+            if not _is_index(value, n_entities):
+                return field, value, f"outside vertexSet, which has {n_entities} entities"
+        if h == t:
+            return "t_idx", t, "the head entity itself (h_idx == t_idx)"
+        return None
+
+    def title_near_miss(self, title: Any) -> str | None:
+        """A gold title that differs from `title` only in surrounding whitespace or letter case, or `None`: named
+        in a warning, never used in its place (titles are compared exactly, as the official scorer does)."""
+        if not isinstance(title, str):
+            return None
+        key = title.strip().casefold()
+        return next((gold for gold in self.docs if gold.strip().casefold() == key), None)
 
     def is_intra(self, title: str, h: int, t: int) -> bool:
         entities = self.docs[title]["vertexSet"]
@@ -263,6 +280,14 @@ def unique_predictions(
             raise ValueError(
                 f"prediction {index}: expected a dict with title, h_idx, t_idx and r, found {prediction!r}"
             )
+        for key in ("title", "h_idx", "t_idx", "r"):
+            try:
+                hash(prediction[key])
+            except TypeError:
+                raise ValueError(
+                    f"prediction {index}: {key}={prediction[key]!r} is a {type(prediction[key]).__name__}, "
+                    f"expected {'an integer' if key.endswith('_idx') else 'a string'}"
+                ) from None
         if prediction["r"] in no_relation_labels:
             n_no_relation += 1
             continue
@@ -329,7 +354,8 @@ def score_docred(
         A dict of fractions in [0, 1] or `None` where they measure nothing (see the module docstring:
         `precision`, `recall`, `f1`, `ign_precision`, `ign_f1`, and `ign_note` saying why Ign F1 is `None`),
         counts (`n_pred`, `n_gold`, `n_correct`, `n_correct_in_train`, and the predictions set aside as
-        duplicates, "no relation", unknown titles or invalid entity indices), `gold_labelled`,
+        duplicates, "no relation", unknown titles, invalid entity indices or relations that are not strings),
+        `gold_labelled`,
         `n_train_documents_shared` and `train_documents_shared` (up to `MAX_NAMED` titles; `None` without
         training documents), the breakdowns `intra`, `inter`, `frequent`, `long_tail` and `per_relation`, with
         `diagnostics=True` a `diagnostics` dict (`None` for unlabelled gold), and `warnings` (sentences).
@@ -368,7 +394,9 @@ def score_docred(
 
     overall, intra, inter, freq, tail = _Counts(), _Counts(), _Counts(), _Counts(), _Counts()
     per_relation: dict[str, _Counts] = {}
-    n_correct_in_train = n_unknown_title = n_invalid_pair = 0
+    n_correct_in_train = n_unknown_title = n_invalid_pair = n_invalid_relation = 0
+    # the first prediction of each kind that can never be correct, for the warnings
+    unknown_title_example = invalid_pair_example = invalid_relation_example = None
 
     for title, h, t, r in gold.facts:
         overall.n_gold += 1
@@ -378,9 +406,16 @@ def score_docred(
 
     for fact in unique:
         title, h, t, r = fact
-        correct = fact in gold.facts
+        problem = gold.pair_problem(title, h, t) if title in gold.docs else None
+        # 1.0 or True equal the index 1 in Python: such a prediction matches a gold fact, but it names no entity
+        correct = fact in gold.facts and problem is None
         overall.n_pred += 1
         overall.n_correct += correct
+        if not isinstance(r, str):
+            # wrong, as in the official code; kept out of the relation groups, whose names are strings
+            n_invalid_relation += 1
+            invalid_relation_example = invalid_relation_example or (title, r)
+            continue
         group = freq if r in frequent_set else tail
         group.n_pred += 1
         group.n_correct += correct
@@ -389,10 +424,12 @@ def score_docred(
         relation.n_correct += correct
         if title not in gold.docs:
             n_unknown_title += 1
+            unknown_title_example = unknown_title_example or (title,)
             continue
-        if not gold.has_pair(title, h, t):
+        if problem is not None:
             # Wrong, as in the official code; it has no sentence category, so it is in neither intra nor inter.
             n_invalid_pair += 1
+            invalid_pair_example = invalid_pair_example or (title, *problem)
             continue
         sentence_group = intra if gold.is_intra(title, h, t) else inter
         sentence_group.n_pred += 1
@@ -415,6 +452,15 @@ def score_docred(
     result.update(input_counts)
     result["n_pred_unknown_title"] = n_unknown_title
     result["n_pred_invalid_pair"] = n_invalid_pair
+    result["n_pred_invalid_relation"] = n_invalid_relation
+    warnings += _prediction_warnings(
+        len(unique),
+        (n_unknown_title, unknown_title_example),
+        (n_invalid_pair, invalid_pair_example),
+        (n_invalid_relation, invalid_relation_example),
+        gold,
+        labelled,
+    )
     result["intra"] = intra.as_dict(labelled)
     result["inter"] = inter.as_dict(labelled)
     if labelled and gold.facts and not inter.n_gold and not inter.n_pred:
@@ -433,6 +479,51 @@ def score_docred(
     for warning in warnings:
         logger.warning("%s", warning)
     return result
+
+
+def _prediction_warnings(
+    n_unique: int,
+    unknown_title: tuple[int, tuple | None],
+    invalid_pair: tuple[int, tuple | None],
+    invalid_relation: tuple[int, tuple | None],
+    gold: _GoldIndex,
+    labelled: bool,
+) -> list[str]:
+    """Sentences for the predictions that can never be correct (they are scored as wrong, as the official scorer
+    does): how many match no gold document by title, have entity indices that are not a pair of their document,
+    or a relation that is not a string, each with its first example (title, field, value). Nothing is repaired:
+    a near miss of a title is named, never used."""
+    wrong = " and are scored as wrong" if labelled else ""
+    warnings = []
+    count, example = unknown_title
+    if count:
+        (title,) = example
+        near = gold.title_near_miss(title)
+        warnings.append(
+            f"{count} of the {n_unique} unique predictions match no gold document by title{wrong}, "
+            f"e.g. title={title!r}"
+            + (
+                f" (the gold title {near!r} differs from it only in whitespace or case)"
+                if near is not None
+                else ""
+            )
+            + ": titles are compared exactly"
+        )
+    count, example = invalid_pair
+    if count:
+        title, field, value, reason = example
+        warnings.append(
+            f"{count} of the {n_unique} unique predictions have entity indices that are not an entity pair of "
+            f"their document{wrong}, e.g. title={title!r}, {field}={value!r}: {reason}"
+        )
+    count, example = invalid_relation
+    if count:
+        title, value = example
+        warnings.append(
+            f"{count} of the {n_unique} unique predictions have a relation that is not a string{wrong}, "
+            f"e.g. title={title!r}, r={value!r} ({type(value).__name__})"
+        )
+    return warnings
 
 
 def _is_in_train(doc: dict, h: int, t: int, r: str, in_train: set) -> bool:

@@ -45,6 +45,7 @@ from docred_data import (
     load_documents,
     orient_pairs,
     parse_pair_types,
+    read_documents,
     resolve_label_set,
 )
 from docred_metric import (
@@ -234,10 +235,25 @@ def _name_relations(counts: dict[str, int]) -> str:
     return name_some([f"{relation} ({count})" for relation, count in counts.items()])
 
 
-def restrict_to_titles(predictions: list[dict], titles: set[str]) -> tuple[list[dict], int]:
-    """With --max_docs, predictions for documents not loaded are set aside (and counted), not scored as wrong."""
-    kept = [prediction for prediction in predictions if prediction.get("title") in titles]
+def restrict_to_titles(
+    predictions: list[dict], loaded: set[str], in_file: set[str]
+) -> tuple[list[dict], int]:
+    """With --max_docs, predictions for documents of the file that were not loaded are set aside (and counted),
+    not scored as wrong. A prediction whose title is in no document of the file stays: the scorer counts it as
+    matching no document, with a warning."""
+
+    def set_aside(prediction: Any) -> bool:
+        title = prediction.get("title") if isinstance(prediction, dict) else None
+        return isinstance(title, str) and title in in_file and title not in loaded
+
+    kept = [prediction for prediction in predictions if not set_aside(prediction)]
     return kept, len(predictions) - len(kept)
+
+
+def document_titles(path: str) -> set[str]:
+    """The titles of every document of a gold file or Hub source (before --max_docs)."""
+    docs = read_documents(path) if os.path.isfile(path) else load_documents(path)
+    return {doc.get("title") for doc in docs if isinstance(doc, dict) and isinstance(doc.get("title"), str)}
 
 
 def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> dict:
@@ -286,7 +302,7 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
         report["predictions_file"] = args.predictions
         if args.max_docs is not None:
             predictions, report["n_pred_outside_max_docs"] = restrict_to_titles(
-                predictions, {doc["title"] for doc in gold_docs}
+                predictions, {doc["title"] for doc in gold_docs}, document_titles(args.data)
             )
         known = label_set
         against = "label set of --label_dir" if args.label_dir else "label set beside --data (rel2id.json)"
@@ -403,6 +419,7 @@ def _format_scores(report: dict, header: str, n_relations: int) -> list[str]:
             "n_pred_no_relation_ignored",
             "n_pred_unknown_title",
             "n_pred_invalid_pair",
+            "n_pred_invalid_relation",
         )
     }
     lines.append(
