@@ -15,8 +15,10 @@ Load it from the project's files (no Hub access needed)::
     )
 
 The scoring code is `docred_metric.py` at the project root. `evaluate` copies a module's script, and the files
-it imports relatively, into its cache before importing it; `docred_metric.py` in this folder is a symbolic
-link to the root file, so the relative import below brings the one implementation along.
+it imports relatively from beside it, into its cache before importing it; `docred_metric.py` in this folder is
+a byte-for-byte copy of the root file (checked by the tests), so the relative import below brings the one
+implementation along, and a copy of this folder (`cp -r`, an upload to the Hub) carries it too. `evaluate`
+looks for a script named after its folder: load a copy renamed to `x` as `evaluate.load("x/docred_re.py")`.
 
 References are accepted as `docred_data.load_documents` accepts documents: a label without `evidence` (or with
 `evidence: null`) gets `[]`, Hub-style column-wise labels (`head`, `tail`, `relation_id`) become label dicts,
