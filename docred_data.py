@@ -34,7 +34,7 @@ import logging
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -618,37 +618,90 @@ def parse_pair_types(items: Sequence[str] | None) -> list[list[str]] | None:
     return parsed
 
 
-def orient_pairs(docs: list[dict], allowed: Sequence[tuple[str, str]], source: str = "") -> list[dict]:
-    """Turns labels around to the allowed entity-type direction, for datasets whose relation has no direction.
+#: The relations `orient_pairs` turns round by default, for data whose only relation is CDR's CID ("chemical
+#: induces disease"): the corpus states it between a chemical and a disease in either order (in CDR's train
+#: file, 303 of 1,038 CID labels run disease -> chemical), so in practice it has no direction.
+CDR_UNDIRECTED_RELATIONS: tuple[str, ...] = ("CID",)
 
-    CDR's CID ("chemical induces disease") is stored in either order (in train, 303 of 1,038 CID labels run
-    disease -> chemical), while its candidate pairs are chemical -> disease. A label whose (head type, tail type)
-    is not allowed but whose reverse is gets head and tail swapped; labels that become duplicates are merged.
-    The number of labels turned is logged. Returns new documents; the inputs are not changed.
+
+def default_undirected_relations(docs: Iterable[dict]) -> tuple[str, ...]:
+    """The undirected relations `orient_pairs` assumes when none are declared: `CDR_UNDIRECTED_RELATIONS` when
+    the only relation of the labels of `docs` (no-relation labels aside) is CID, CDR's label set; else none."""
+    relations = {
+        label["r"]
+        for doc in docs
+        for label in doc.get("labels") or []
+        if label["r"] not in NO_RELATION_ALIASES
+    }
+    return CDR_UNDIRECTED_RELATIONS if relations == set(CDR_UNDIRECTED_RELATIONS) else ()
+
+
+def orient_pairs(
+    docs: list[dict],
+    allowed: Sequence[tuple[str, str]],
+    source: str = "",
+    undirected_relations: Collection[str] | None = None,
+) -> tuple[list[dict], list[str]]:
+    """Turns labels of undirected relations round to the allowed entity-type direction (`pair_types`).
+
+    A label whose (head type, tail type) is not allowed but whose reverse is gets head and tail swapped only when
+    its relation has no direction: a relation of `undirected_relations` (default: `default_undirected_relations`,
+    CID for CDR's data) or a no-relation label (`NO_RELATION_ALIASES`, e.g. CDR's NR). Labels that become
+    duplicates are merged. A label of any other relation keeps its direction: turning Re-DocRED's P35 "head of
+    state" (country -> person) round would state that the person is head of state of the country. It stays
+    outside the candidate pairs, where a model never predicts it (it counts as missed), and is reported.
+
+    Returns:
+        New documents (the inputs are not changed) and warnings: how many labels of directed relations run
+        against the candidate direction, with an example (document, label, relation, entities). The number of
+        labels turned and the warnings are logged.
     """
     allowed_set = {tuple(pair) for pair in allowed}
-    oriented, turned = [], 0
-    for doc in docs:
+    if undirected_relations is None:
+        undirected_relations = default_undirected_relations(docs)
+    turnable = set(undirected_relations) | set(NO_RELATION_ALIASES)
+    oriented, turned, against, example = [], 0, Counter(), None
+    for doc_index, doc in enumerate(docs):
         types = [entity_type(entity) for entity in doc["vertexSet"]]
         labels, seen = [], set()
-        for label in doc.get("labels") or []:
+        for k, label in enumerate(doc.get("labels") or []):
             h, t = label["h"], label["t"]
             if (types[h], types[t]) not in allowed_set and (types[t], types[h]) in allowed_set:
-                label = {**label, "h": t, "t": h}
-                turned += 1
+                if label["r"] in turnable:
+                    label = {**label, "h": t, "t": h}
+                    turned += 1
+                else:
+                    against[label["r"]] += 1
+                    example = example or (
+                        f"document {doc_index} ({doc.get('title')!r}) label {k}: {label['r']} from entity {h} "
+                        f"({types[h]}) to entity {t} ({types[t]})"
+                    )
             key = (label["h"], label["t"], label["r"])
             if key not in seen:
                 seen.add(key)
                 labels.append(label)
         oriented.append({**doc, "labels": labels})
+    direction = ", ".join(f"{a}->{b}" for a, b in sorted(allowed_set))
     if turned:
         logger.warning(
-            "%s: turned %d labels around to the candidate direction %s",
+            "%s: turned %d labels of undirected relations (%s) around to the candidate direction %s",
             source or "documents",
             turned,
-            ", ".join(f"{a}->{b}" for a, b in sorted(allowed_set)),
+            ", ".join(sorted(turnable)),
+            direction,
         )
-    return oriented
+    warnings = []
+    if against:
+        counts = ", ".join(f"{relation} ({count})" for relation, count in against.most_common())
+        warnings.append(
+            f"{source or 'documents'}: {sum(against.values())} labels of directed relations run against the "
+            f"candidate direction {direction} ({counts}), e.g. {example}: they are not turned round and stay "
+            "outside the candidate pairs, where a model with these pair types predicts nothing (they count as "
+            "missed). A relation that has no direction can be declared undirected (--undirected_relations)"
+        )
+    for warning in warnings:
+        logger.warning("%s", warning)
+    return oriented, warnings
 
 
 def relation_type_pairs(docs: Iterable[dict], label_set: LabelSet) -> dict[str, list[list[str]]]:

@@ -45,6 +45,7 @@ from docred_data import (
     load_documents,
     orient_pairs,
     parse_pair_types,
+    read_documents,
     resolve_label_set,
 )
 from docred_metric import (
@@ -102,7 +103,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--pair_types",
         nargs="+",
         metavar="HEAD:TAIL",
-        help="entity-type pairs of the candidate pairs (e.g. CHEM:DISE for CDR): gold labels stored the other way round are turned to this direction, and --diagnostics counts only these pairs",
+        help="entity-type pairs of the candidate pairs (e.g. CHEM:DISE for CDR): labels of undirected relations "
+        "(--undirected_relations) stored the other way round are turned to this direction, and --diagnostics "
+        "counts only these pairs",
+    )
+    parser.add_argument(
+        "--undirected_relations",
+        nargs="*",
+        metavar="RELATION",
+        help="relations without direction, which --pair_types turns round in the gold (and training) labels; "
+        "labels of other relations stored against the candidate direction are never turned: they stay outside "
+        "the candidate pairs, counted as missed, and are reported [default: CID when the labels' only relation "
+        "is CID (CDR's label set), else none; give the flag alone for none]",
     )
     parser.add_argument(
         "--frequent_relations",
@@ -223,10 +235,25 @@ def _name_relations(counts: dict[str, int]) -> str:
     return name_some([f"{relation} ({count})" for relation, count in counts.items()])
 
 
-def restrict_to_titles(predictions: list[dict], titles: set[str]) -> tuple[list[dict], int]:
-    """With --max_docs, predictions for documents not loaded are set aside (and counted), not scored as wrong."""
-    kept = [prediction for prediction in predictions if prediction.get("title") in titles]
+def restrict_to_titles(
+    predictions: list[dict], loaded: set[str], in_file: set[str]
+) -> tuple[list[dict], int]:
+    """With --max_docs, predictions for documents of the file that were not loaded are set aside (and counted),
+    not scored as wrong. A prediction whose title is in no document of the file stays: the scorer counts it as
+    matching no document, with a warning."""
+
+    def set_aside(prediction: Any) -> bool:
+        title = prediction.get("title") if isinstance(prediction, dict) else None
+        return isinstance(title, str) and title in in_file and title not in loaded
+
+    kept = [prediction for prediction in predictions if not set_aside(prediction)]
     return kept, len(predictions) - len(kept)
+
+
+def document_titles(path: str) -> set[str]:
+    """The titles of every document of a gold file or Hub source (before --max_docs)."""
+    docs = read_documents(path) if os.path.isfile(path) else load_documents(path)
+    return {doc.get("title") for doc in docs if isinstance(doc, dict) and isinstance(doc.get("title"), str)}
 
 
 def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> dict:
@@ -243,11 +270,17 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
             "%s: no document has labels: the predictions are written but nothing is scored (n/a)", args.data
         )
     train_docs = load_documents(args.train_file) if args.train_file else None
+    orient_warnings: list[str] = []
     if pair_types:
-        # labels stored against the candidate direction would be unreachable for any model
+        # labels of undirected relations stored against the candidate direction would be unreachable for any model
         if labelled:
-            gold_docs = orient_pairs(gold_docs, pair_types, source=args.data)
-        train_docs = orient_pairs(train_docs, pair_types, source=args.train_file) if train_docs else None
+            gold_docs, orient_warnings = orient_pairs(
+                gold_docs, pair_types, source=args.data, undirected_relations=args.undirected_relations
+            )
+        if train_docs:
+            train_docs, _ = orient_pairs(
+                train_docs, pair_types, source=args.train_file, undirected_relations=args.undirected_relations
+            )
     if train_docs is None:
         logger.warning(
             "no --train_file: Ign F1 is not computed and the frequent relations come from the gold labels"
@@ -269,7 +302,7 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
         report["predictions_file"] = args.predictions
         if args.max_docs is not None:
             predictions, report["n_pred_outside_max_docs"] = restrict_to_titles(
-                predictions, {doc["title"] for doc in gold_docs}
+                predictions, {doc["title"] for doc in gold_docs}, document_titles(args.data)
             )
         known = label_set
         against = "label set of --label_dir" if args.label_dir else "label set beside --data (rel2id.json)"
@@ -300,7 +333,7 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
     for warning in coverage_warnings:
         logger.warning("%s", warning)
     report = {**scores, **report}
-    report["warnings"] = scores["warnings"] + coverage_warnings
+    report["warnings"] = scores["warnings"] + coverage_warnings + orient_warnings
     report["n_documents"] = len(gold_docs)
     report["args"] = vars(args)
     report["command"] = (
@@ -386,6 +419,7 @@ def _format_scores(report: dict, header: str, n_relations: int) -> list[str]:
             "n_pred_no_relation_ignored",
             "n_pred_unknown_title",
             "n_pred_invalid_pair",
+            "n_pred_invalid_relation",
         )
     }
     lines.append(

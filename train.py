@@ -226,16 +226,37 @@ def load_documents(run: Run) -> tuple[list[dict], list[dict] | None, list[dict] 
             "--label_dir is needed: the data files are remote and none has a rel2id.json beside it"
         )
     run.progress.labels = list(label_set.labels)
-    train_docs = load_split(args.train_file, args.train_docs, label_set, args.max_train_docs, args.pair_types)
+    train_docs = load_split(
+        args.train_file,
+        args.train_docs,
+        label_set,
+        args.max_train_docs,
+        args.pair_types,
+        args.undirected_relations,
+    )
     run.progress.signature = run_signature(args, train_docs, run.accelerator.num_processes)
     claim_checkpoint_dir(args, run.accelerator)
     if args.resume_from_checkpoint:
         run.resume_path = checkpoint_to_resume(args, label_set, run.progress.signature)
     dev_docs = test_docs = None
     if args.dev_file:
-        dev_docs = load_split(args.dev_file, args.dev_docs, label_set, args.max_eval_docs, args.pair_types)
+        dev_docs = load_split(
+            args.dev_file,
+            args.dev_docs,
+            label_set,
+            args.max_eval_docs,
+            args.pair_types,
+            args.undirected_relations,
+        )
     if args.test_file:
-        test_docs = load_split(args.test_file, args.test_docs, label_set, args.max_eval_docs, args.pair_types)
+        test_docs = load_split(
+            args.test_file,
+            args.test_docs,
+            label_set,
+            args.max_eval_docs,
+            args.pair_types,
+            args.undirected_relations,
+        )
     if dev_docs and os.path.abspath(args.dev_file) == os.path.abspath(args.train_file):
         overlap = {d["title"] for d in train_docs} & {d["title"] for d in dev_docs}
         if overlap:

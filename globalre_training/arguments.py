@@ -152,6 +152,14 @@ def _add_data_arguments(data: argparse._ArgumentGroup) -> None:
         "else the relations of the documents]",
     )
     data.add_argument(
+        "--undirected_relations",
+        nargs="*",
+        metavar="RELATION",
+        help="relations without direction, which --pair_types turns round to the candidate direction; labels of "
+        "other relations stored the other way round are never turned: they stay outside the candidate pairs and "
+        "are reported [default: CID when the labels' only relation is CID (CDR's label set), else none]",
+    )
+    data.add_argument(
         "--dataset_name",
         help=f"the dataset trained on, for the model card (known to the Hub: {', '.join(KNOWN_DATASETS)}) "
         "[default: the protocol's, else none]",

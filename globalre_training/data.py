@@ -27,12 +27,15 @@ def load_split(
     label_set,
     max_docs: int | None = None,
     pair_types: list[list[str]] | None = None,
+    undirected_relations: list[str] | None = None,
 ) -> list[dict]:
     from docred_data import load_documents, orient_pairs
 
     docs = load_documents(path, label_set=label_set)
-    if pair_types:
-        docs = orient_pairs(docs, pair_types, source=path)
+    if (
+        pair_types
+    ):  # labels of directed relations against the candidate direction are logged there, never turned
+        docs, _ = orient_pairs(docs, pair_types, source=path, undirected_relations=undirected_relations)
     if docs_slice:
         docs = docs[parse_slice(docs_slice)]
     if max_docs is not None:

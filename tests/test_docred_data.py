@@ -169,7 +169,7 @@ def test_candidate_pairs_of_cdr_are_chemical_to_disease():
     assert sum(map(len, pairs)) == 5348
     assert sum(len(set(p) & cid[i].keys()) for i, p in enumerate(pairs)) == 725
     assert sum(len(cid[i].keys() - set(p)) for i, p in enumerate(pairs)) == 297
-    oriented = orient_pairs(list(docs), parse_pair_types(["CHEM:DISE"]))
+    oriented, _ = orient_pairs(list(docs), parse_pair_types(["CHEM:DISE"]))
     turned = [pair_relations(doc, i, label_set) for i, doc in enumerate(oriented)]
     assert sum(len(turned[i].keys() - set(p)) for i, p in enumerate(pairs)) == 0
 
@@ -268,7 +268,7 @@ def test_orient_pairs_turns_cdr_labels_to_chemical_disease():
     from docred_data import orient_pairs
 
     cdr = json.loads((DATA / "cdr" / "train.json").read_text())
-    oriented = orient_pairs(cdr, [("CHEM", "DISE")], source="train.json")
+    oriented, _ = orient_pairs(cdr, [("CHEM", "DISE")], source="train.json")
     directions = Counter(
         (doc["vertexSet"][label["h"]][0]["type"], doc["vertexSet"][label["t"]][0]["type"], label["r"])
         for doc in oriented

@@ -14,9 +14,11 @@ Load it from the project's files (no Hub access needed)::
         train_docs=train_docs,  # optional: enables Ign F1 and the frequent / long-tail split
     )
 
-The scoring code is `docred_metric.py` at the project root. `evaluate` copies a module's script, and the files
-it imports relatively, into its cache before importing it; `docred_metric.py` in this folder is a symbolic
-link to the root file, so the relative import below brings the one implementation along.
+The scoring code is `docred_metric.py` in this folder (the project root's `docred_metric.py` is a symbolic link
+to it). `evaluate` copies a module's script, and the files it imports relatively from beside it, into its cache
+before importing it, so the relative import below brings the one implementation along, and a copy of this
+folder (`cp -r`, an upload to the Hub) carries it too. `evaluate`
+looks for a script named after its folder: load a copy renamed to `x` as `evaluate.load("x/docred_re.py")`.
 
 References are accepted as `docred_data.load_documents` accepts documents: a label without `evidence` (or with
 `evidence: null`) gets `[]`, Hub-style column-wise labels (`head`, `tail`, `relation_id`) become label dicts,
