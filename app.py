@@ -78,6 +78,7 @@ CSS = """
 .globalre-legend span { display: inline-block; margin-right: 0.8em; }
 .globalre-legend i { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 50%;
   margin-right: 0.3em; vertical-align: middle; }
+.globalre-graph { text-align: center; }
 .globalre-graph svg { max-width: 100%; height: auto; }
 """
 # Gradio 6 takes the theme and CSS at launch; Gradio 5 when the Blocks are made.
@@ -300,18 +301,22 @@ def table_rows(triples: Sequence[dict]) -> list[list]:
     ]
 
 
-def graph_svg(entities: Sequence[str | dict], triples: Sequence[dict], size: int = 640) -> str:
-    """The relation graph as an SVG `size` pixels square: entities on a circle (`<g class="globalre-node">`, one
-    per entity, coloured by type), one arrow per related (head, tail) pair (`<g class="globalre-edge">`) with its
+def graph_svg(
+    entities: Sequence[str | dict], triples: Sequence[dict], width: int = 1000, height: int = 620
+) -> str:
+    """The relation graph as an SVG of `width` x `height` pixels: entities on an ellipse (`<g class="globalre-node">`,
+    one per entity, coloured by type; names over 24 characters shortened, whole in the tooltip), one arrow per related (head, tail) pair (`<g class="globalre-edge">`) with its
     relations stacked as labels (`<text class="globalre-edge-label">`, one per relation). The two directions of a
     pair bend to opposite sides, so their arrows and labels do not overlap."""
     colours = type_colours(entities)
     count = len(entities)
-    centre, radius, node_radius = size / 2, size / 2 - 90, 16
+    # margins leave room for node names beside the ellipse and edge labels above and below it
+    centre_x, centre_y, node_radius = width / 2, height / 2, 16
+    radius_x, radius_y = width / 2 - 230, height / 2 - 60
     points = [
         (
-            centre + radius * math.cos(2 * math.pi * i / max(count, 1) - math.pi / 2),
-            centre + radius * math.sin(2 * math.pi * i / max(count, 1) - math.pi / 2),
+            centre_x + radius_x * math.cos(2 * math.pi * i / max(count, 1) - math.pi / 2),
+            centre_y + radius_y * math.sin(2 * math.pi * i / max(count, 1) - math.pi / 2),
         )
         for i in range(count)
     ]
@@ -331,10 +336,17 @@ def graph_svg(entities: Sequence[str | dict], triples: Sequence[dict], size: int
         ex, ey = _towards(x2, y2, cx, cy, node_radius + 4)
         # the curve's midpoint (t = 1/2 of a quadratic Bezier) carries the labels
         mx, my = (sx + 2 * cx + ex) / 4, (sy + 2 * cy + ey) / 4
+        # the labels stack outwards on the side the curve bends to, clear of the other direction's labels
+        nx, ny = uy, -ux
+        anchor = "start" if nx > 0.35 else ("end" if nx < -0.35 else "middle")
+        count_labels = len(pair_triples)
+        rows = [
+            my - 5 - 13 * (count_labels - 1 - i) if ny < 0 else my + 13 + 13 * i for i in range(count_labels)
+        ]
         labels = "".join(
-            f'<text class="globalre-edge-label" x="{mx:.1f}" y="{my + 13 * (i - (len(pair_triples) - 1) / 2):.1f}">'
+            f'<text class="globalre-edge-label" x="{mx + 6 * nx:.1f}" y="{y:.1f}" text-anchor="{anchor}">'
             f"{html.escape(triple['relation_name'])} {triple['score']:.2f}</text>"
-            for i, triple in enumerate(pair_triples)
+            for y, triple in zip(rows, pair_triples)
         )
         edges.append(
             f'<g class="globalre-edge" data-head="{head}" data-tail="{tail}">'
@@ -344,25 +356,30 @@ def graph_svg(entities: Sequence[str | dict], triples: Sequence[dict], size: int
     nodes = []
     for index, (entity, (x, y)) in enumerate(zip(entities, points)):
         kind = entity_type(entity)
-        # labels outside the circle, on the side away from the centre
-        lx, ly = _towards(x, y, centre, centre, -(node_radius + 8))
-        anchor = "middle" if abs(lx - centre) < 20 else ("start" if lx > centre else "end")
+        # names outside the ellipse, on the side away from the centre
+        lx, ly = _towards(x, y, centre_x, centre_y, -(node_radius + 8))
+        anchor = "middle" if abs(lx - centre_x) < 20 else ("start" if lx > centre_x else "end")
         nodes.append(
             f'<g class="globalre-node" data-entity="{index}"><title>{html.escape(entity_name(entity))} '
             f"({html.escape(kind)})</title>"
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{node_radius}" fill="{colours[kind]}" stroke="#333"/>'
             f'<text x="{lx:.1f}" y="{ly + 4:.1f}" text-anchor="{anchor}" class="globalre-node-label">'
-            f"{html.escape(entity_name(entity))}</text></g>"
+            f"{html.escape(_shorten(entity_name(entity)))}</text></g>"
         )
     return (
-        f'<div class="globalre-graph"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
-        f'width="{size}" height="{size}" font-family="system-ui, sans-serif" font-size="12">'
+        f'<div class="globalre-graph"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" overflow="visible" font-family="system-ui, sans-serif" font-size="12">'
         '<defs><marker id="globalre-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#666"/></marker></defs>'
-        "<style>.globalre-edge-label { fill: #222; text-anchor: middle; paint-order: stroke; stroke: #fff; "
+        "<style>.globalre-edge-label { fill: #222; paint-order: stroke; stroke: #fff; "
         "stroke-width: 3px; font-size: 11px; } .globalre-node-label { fill: #111; font-weight: 600; }</style>"
         f"{''.join(edges)}{''.join(nodes)}</svg></div>{legend_html(colours)}"
     )
+
+
+def _shorten(name: str, limit: int = 24) -> str:
+    """A node label of at most `limit` characters (the node's tooltip has the whole name)."""
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "\u2026"
 
 
 def _towards(x: float, y: float, tx: float, ty: float, distance: float) -> tuple[float, float]:
@@ -460,8 +477,9 @@ def build_demo(
         run = gr.Button("Extract relations", variant="primary", elem_id="globalre-run")
         summary = gr.Markdown(elem_id="globalre-summary")
         with gr.Row():
-            with gr.Column(scale=3):
+            with gr.Column(scale=2):
                 highlighted = gr.HTML(label="Entities in the text", elem_id="globalre-highlighted")
+            with gr.Column(scale=3):
                 table = gr.Dataframe(
                     headers=TABLE_HEADERS,
                     datatype=["str", "str", "str", "number", "str"],
@@ -471,8 +489,7 @@ def build_demo(
                     max_height=420,
                     elem_id="globalre-table",
                 )
-            with gr.Column(scale=2):
-                graph = gr.HTML(label="Relation graph", elem_id="globalre-graph")
+        graph = gr.HTML(label="Relation graph", elem_id="globalre-graph")
 
         def on_run(document, lines, use_own, value, names, progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
             progress(0.0, desc="Scoring entity pairs")
