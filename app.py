@@ -522,8 +522,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = resolve_model(args.model)
     if model is None:
         print(NO_MODEL_MESSAGE, file=sys.stderr)
+    if model is not None and model.startswith(("/", ".", "~")) and not Path(model).expanduser().is_dir():
+        sys.exit(f"No model folder at {model}: pass a saved model's folder or a Hub id.")
     global demo
-    demo = build_demo(model)
+    try:
+        demo = build_demo(model)
+    except (OSError, ValueError) as error:  # a folder or Hub id without a model: say so, without a traceback
+        sys.exit(f"Cannot load the model {model!r}: {error}")
     demo.launch(server_name=args.host, server_port=args.port, **LAUNCH_STYLE)
 
 

@@ -139,6 +139,19 @@ def test_long_document_reports_progress_in_steps(extractor):
     assert all(len(entity_mentions) == 1 for entity_mentions in mentions)
 
 
+def test_model_with_pair_types_keeps_its_pairs(tmp_path):
+    """A model that scores only some entity-type pairs is called once without `pairs=`, so it keeps its choice
+    (its progress then jumps from 0 to done)."""
+    extractor = app.load_extractor(make_tiny_model_dir(tmp_path / "model", pair_types=[["PER", "LOC"]]))
+    names = [f"city{chr(ord('a') + i)}" for i in range(12)]
+    text = " ".join(f"{name} is a city." for name in names)
+    entities = [{"name": name, "type": "PER" if i < 3 else "LOC"} for i, name in enumerate(names)]
+    steps = []
+    triples, _ = app.extract(extractor, text, entities, THRESHOLD, ["P17"], lambda d, t: steps.append(d))
+    assert steps == [len(names) * (len(names) - 1)]
+    assert {(t["head"], t["tail"]) for t in triples} == {(h, t) for h in range(3) for t in range(3, 12)}
+
+
 def test_bad_input_gives_the_pipelines_message(extractor):
     with pytest.raises(ValueError, match="Warsaw"):
         app.analyse(extractor, "Marie Curie was born here.", "Marie Curie\nWarsaw")
