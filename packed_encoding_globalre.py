@@ -5,7 +5,8 @@
 position ids they have in the pair's one-pair sequence (`pair_encoding_globalre.py`).
 
 `PackedSequences` holds the documents' windows and the pairs' segments; `encode_packed` builds them from a
-`TokenizedDocument`; the model's `packed_encoder` lets each pair's segment attend to its document."""
+`TokenizedDocument`; the model's packed encoder (`modeling_packed_globalre.GlobalRePackedEncoder`) lets each pair's
+segment attend to its document."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class PackedSequences:
     each pair's own short segment `[CLS] head [SEP] tail [SEP]`, whose tokens take the position ids and token
     types they have in the pair's one-pair sequence (`[CLS]` position 0 and type 0; the head and tail after the
     document, type 1). The model encodes a document once and lets its pairs' segments attend to it
-    (`GlobalReForRelationExtraction.packed_encoder`): a pair's vector depends on its document and its own segment
+    (`modeling_packed_globalre.GlobalRePackedEncoder`): a pair's vector depends on its document and its own segment
     only, never on which pairs share its batch.
 
     Batches (`pad`, `iter_batches`) hold some documents' windows and some of their pairs' segments; a document

@@ -71,24 +71,42 @@ def main(argv=None) -> None:
                     max_seq_length=max_seq_length,
                     long_document_strategy=strategy,
                 )
-                digest = hashlib.sha256()
-                for index, document in enumerate(documents):
-                    for pairs in (None, explicit[index]):
-                        encoding = processor.encode_document(document, pairs, index=index)
-                        fields = (
-                            encoding.pairs,
-                            encoding.input_ids,
-                            encoding.segment_lengths,
-                            encoding.truncated_pairs,
-                            encoding.notes,
-                            encoding.document_tokens,
-                        )
-                        digest.update(repr(fields).encode())
-                        encodings += 1
-                print(
-                    f"markers {markers:<5} max_seq_length {max_seq_length:<3} {strategy:<15} {digest.hexdigest()}"
-                )
+                digest, count = setting_digest(processor, documents, explicit, pair_fields)
+                encodings += count
+                print(f"markers {markers:<5} max_seq_length {max_seq_length:<3} {strategy:<15} {digest}")
     print(f"{encodings} encodings of {len(documents)} documents")
+
+
+def setting_digest(processor, documents: list[dict], explicit: list, fields) -> tuple[str, int]:
+    """The SHA-256 of `fields(encoding)` (a list of byte strings) over every document's encoding of all its
+    candidate pairs and of its `explicit` pairs, and the number of encodings."""
+    digest, count = hashlib.sha256(), 0
+    for index, document in enumerate(documents):
+        for pairs in (None, explicit[index]):
+            for part in fields(processor.encode_document(document, pairs, index=index)):
+                digest.update(part)
+            count += 1
+    return digest.hexdigest(), count
+
+
+def pair_fields(encoding) -> list[bytes]:
+    e = encoding
+    return [
+        repr(
+            (e.pairs, e.input_ids, e.segment_lengths, e.truncated_pairs, e.notes, e.document_tokens)
+        ).encode()
+    ]
+
+
+def packed_fields(encoding) -> list[bytes]:
+    """`pair_fields`' fields with the token types and the number of windows, then every array of the container."""
+    e = encoding
+    fields = (e.pairs, e.input_ids, e.segment_lengths, e.token_type_ids, e.truncated_pairs, e.notes)
+    arrays = [getattr(encoding.sequences, name) for name in PACKED_ARRAYS]
+    return [
+        repr((*fields, e.document_tokens, e.windows)).encode(),
+        *(f"{name}{a.dtype}{a.shape}".encode() + a.tobytes() for name, a in zip(PACKED_ARRAYS, arrays)),
+    ]
 
 
 def explicit_pairs(documents: list[dict]) -> list[list[tuple[int, int]]]:
@@ -131,28 +149,11 @@ def packed_digests(tokenizer, documents: list[dict]) -> None:
                     entity_markers=markers,
                     max_seq_length=max_seq_length,
                 )
-                digest = hashlib.sha256()
-                for index, document in enumerate(documents):
-                    for pairs in (None, explicit[index]):
-                        encoding = processor.encode_document(document, pairs, index=index)
-                        fields = (
-                            encoding.pairs,
-                            encoding.input_ids,
-                            encoding.segment_lengths,
-                            encoding.token_type_ids,
-                            encoding.truncated_pairs,
-                            encoding.notes,
-                            encoding.document_tokens,
-                            encoding.windows,
-                        )
-                        digest.update(repr(fields).encode())
-                        for name in PACKED_ARRAYS:
-                            array = getattr(encoding.sequences, name)
-                            digest.update(f"{name}{array.dtype}{array.shape}".encode() + array.tobytes())
-                        encodings += 1
+                digest, count = setting_digest(processor, documents, explicit, packed_fields)
+                encodings += count
                 print(
                     f"packed markers {markers:<5} pair_segment {pair_segment:<7} max_seq_length "
-                    f"{max_seq_length:<3} {digest.hexdigest()}"
+                    f"{max_seq_length:<3} {digest}"
                 )
     print(f"{encodings} packed encodings of {len(documents)} documents")
 

@@ -10,10 +10,7 @@ Needs the demo extra (gradio), selenium, and Debian's chromium and chromium-driv
 from __future__ import annotations
 
 import argparse
-import shutil
-import socket
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,22 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import app  # noqa: E402
+from tests.browser import demo_in_chromium  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-# A quiet headless Chromium on a machine without network (no background connections to fail).
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-]
 WIDTH = 1400  # pixels; the page's height is measured after the results are in
 
 
@@ -51,26 +34,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for the results")
     args = parser.parse_args()
 
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     demo = app.build_demo(args.model, threshold=args.threshold, relations=args.relations)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    demo.launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH_STYLE
-    )
-    profile = tempfile.mkdtemp(prefix="globalre-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}", f"--window-size={WIDTH},1200"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        driver.get(f"http://127.0.0.1:{port}/")
+    with demo_in_chromium(demo, WIDTH, 1200) as (driver, url):
+        driver.get(url)
         wait = WebDriverWait(driver, args.timeout)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#globalre-run"))[0].click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#globalre-graph .globalre-node"))
@@ -83,10 +52,6 @@ def main() -> None:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(args.out)
         print(f"wrote {args.out}")
-    finally:
-        driver.quit()
-        demo.close()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 if __name__ == "__main__":

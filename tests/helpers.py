@@ -170,13 +170,24 @@ TINY_DOCUMENT = {
 }
 
 
-def run_offline_script(script: str, cwd: str | Path) -> Any:
-    """Runs `script` in a fresh Python process as a user's would (no PYTHONPATH into the repository, Hub offline,
-    its own module cache under `cwd`) and returns the JSON it prints on its last line."""
+def run_fresh_process(script: str, cwd: str | Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Runs `script` in a fresh Python process as a user's would: no PYTHONPATH into the repository, Hub offline,
+    its own remote-code module cache under `cwd`."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(Path(cwd) / "modules"))
-    completed = subprocess.run(
-        [sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_without_project(script: str, cwd: str | Path) -> subprocess.CompletedProcess:
+    """`run_fresh_process` with the project off the import path too (`WITHOUT_PROJECT_ON_PATH`): a saved model
+    folder is all the script has."""
+    return run_fresh_process(WITHOUT_PROJECT_ON_PATH + script, cwd)
+
+
+def run_offline_script(script: str, cwd: str | Path) -> Any:
+    """Runs `script` with `run_fresh_process` and returns the JSON it prints on its last line."""
+    completed = run_fresh_process(script, cwd, timeout=120)
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout.strip().splitlines()[-1])

@@ -7,35 +7,18 @@ since CI installs all three (.ci/run).
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import tempfile
 import time
 
 import pytest
 
+from tests.browser import CHROMEDRIVER, CHROMIUM, demo_in_chromium
 from tests.helpers import make_tiny_model_dir
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 # Random weights score every relation near 0.5: a low threshold over two relations keeps a table and a graph of a
 # known shape (every ordered pair, two relations each) without thousands of rows.
 RELATIONS = ["P17", "P131"]
 THRESHOLD = 0.01
-# Flags for a quiet headless Chromium on a machine without network.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1400,2200",
-]
 
 
 def require(available: bool, reason: str) -> None:
@@ -170,12 +153,6 @@ def test_no_model_page():
     )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_page_in_headless_chromium(model_dir, extractor):
     """Serves the app, opens it in headless Chromium, submits the example, and finds the highlighted mentions,
     the table rows and one graph node per entity; every resource the page loaded came from the app itself."""
@@ -184,28 +161,13 @@ def test_page_in_headless_chromium(model_dir, extractor):
         f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian: apt-get install chromium chromium-driver)",
     )
     try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
     except ImportError:
         require(False, 'selenium is not installed (pip install -e ".[dev]")')
     started = time.monotonic()
     demo = app.build_demo(model_dir, threshold=THRESHOLD, relations=RELATIONS)
-    port = free_port()
-    demo.launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH_STYLE
-    )
-    profile = tempfile.mkdtemp(prefix="globalre-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
-        options.add_argument(flag)
-    driver = None
-    try:
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        driver.set_page_load_timeout(30)
-        url = f"http://127.0.0.1:{port}/"
+    with demo_in_chromium(demo) as (driver, url):
         driver.get(url)
         wait = WebDriverWait(driver, 30)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#globalre-run"))[0].click()
@@ -231,9 +193,4 @@ def test_page_in_headless_chromium(model_dir, extractor):
         )
         foreign = [name for name in resources if not name.startswith((url, "data:", "blob:"))]
         assert not foreign, f"the page fetched from elsewhere: {foreign[:5]}"
-    finally:
-        if driver is not None:
-            driver.quit()
-        demo.close()
-        shutil.rmtree(profile, ignore_errors=True)
     assert time.monotonic() - started < 60

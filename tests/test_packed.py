@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -21,8 +18,8 @@ from processing_globalre import GlobalReProcessor
 from tests.helpers import (
     EXAMPLE_DOCUMENT,
     REDOCRED_TEST,
-    WITHOUT_PROJECT_ON_PATH,
     make_tiny_model_dir,
+    run_without_project,
     tiny_model_and_processor,
 )
 
@@ -253,16 +250,7 @@ def test_a_packed_model_folder_loads_in_a_fresh_process_and_predicts_the_same(tm
         print(json.dumps(extractor(document, threshold=0.3)))
         """
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
-    result = subprocess.run(
-        [sys.executable, "-c", WITHOUT_PROJECT_ON_PATH + script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_without_project(script, tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
     triples = json.loads(result.stdout.strip().splitlines()[-1])
     assert len(triples) == len(expected) > 0

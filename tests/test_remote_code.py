@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
+import pytest
 import torch
 
-from tests.helpers import EXAMPLE_DOCUMENT, REPO, WITHOUT_PROJECT_ON_PATH, make_tiny_model_dir
+from tests.helpers import EXAMPLE_DOCUMENT, REPO, make_tiny_model_dir, run_without_project
 
 # Every file a saved model needs to run as Hub remote code, and the project's modules among them
 REMOTE_CODE_MODULES = (
@@ -28,23 +27,21 @@ REMOTE_CODE_MODULES = (
 )
 
 
-def _run_without_project(script: str, tmp_path) -> subprocess.CompletedProcess:
-    """Runs `script` in a fresh, offline interpreter in an empty folder, with the project off the import path."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["HF_HUB_OFFLINE"] = "1"
-    env["HF_MODULES_CACHE"] = str(tmp_path / "modules")
-    return subprocess.run(
-        [sys.executable, "-c", WITHOUT_PROJECT_ON_PATH + script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+# both encodings: each needs files of its own in the saved folder
+ENCODINGS = {
+    "pair": {},
+    "packed": {
+        "encoding": "packed",
+        "pair_segment": "names",
+        "entity_markers": "typed",
+        "pooling": "markers",
+    },
+}
 
 
-def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
-    model_dir = make_tiny_model_dir(tmp_path / "model")
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path, encoding):
+    model_dir = make_tiny_model_dir(tmp_path / "model", **ENCODINGS[encoding])
     files = sorted(os.listdir(model_dir))
     for required in (
         "config.json",
@@ -68,13 +65,10 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
     model = GlobalReForRelationExtraction.from_pretrained(model_dir).eval()
     processor = GlobalReProcessor.from_pretrained(model_dir)
     batch = processor(EXAMPLE_DOCUMENT)
+    pair_index = batch.pop("pair_index")
     with torch.no_grad():
-        expected = model(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            token_type_ids=batch["token_type_ids"],
-        ).logits
-    torch.save({"logits": expected, "pair_index": batch["pair_index"]}, tmp_path / "expected.pt")
+        expected = model(**batch).logits
+    torch.save({"logits": expected, "pair_index": pair_index}, tmp_path / "expected.pt")
     (tmp_path / "doc.json").write_text(json.dumps(EXAMPLE_DOCUMENT))
 
     script = textwrap.dedent(
@@ -98,10 +92,9 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
         document = json.load(open({str(tmp_path / "doc.json")!r}))
         batch = processor(document)
         expected = torch.load({str(tmp_path / "expected.pt")!r})
-        assert torch.equal(batch["pair_index"], expected["pair_index"])
+        assert torch.equal(batch.pop("pair_index"), expected["pair_index"])
         with torch.no_grad():
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                           token_type_ids=batch["token_type_ids"]).logits
+            logits = model(**batch).logits
         torch.testing.assert_close(logits, expected["logits"], rtol=1e-5, atol=1e-5)
         extractor = pipeline("relation-extraction", model=directory, trust_remote_code=True, device="cpu")
         assert type(extractor).__module__.startswith("transformers_modules."), type(extractor).__module__
@@ -115,56 +108,6 @@ def test_fresh_process_loads_auto_classes_and_pipeline(tmp_path):
         print("FRESH-PROCESS-OK")
         """
     )
-    result = _run_without_project(script, tmp_path)
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert "FRESH-PROCESS-OK" in result.stdout
-
-
-def test_fresh_process_gives_the_same_packed_logits(tmp_path):
-    # the packed encoding's builder and container are files of their own: the saved folder must carry them too
-    settings = {
-        "encoding": "packed",
-        "pair_segment": "names",
-        "entity_markers": "typed",
-        "pooling": "markers",
-    }
-    model_dir = make_tiny_model_dir(tmp_path / "model", **settings)
-    files = sorted(os.listdir(model_dir))
-    for module in REMOTE_CODE_MODULES:
-        assert f"{module}.py" in files, files
-
-    from modeling_globalre import GlobalReForRelationExtraction
-    from processing_globalre import GlobalReProcessor
-
-    model = GlobalReForRelationExtraction.from_pretrained(model_dir).eval()
-    processor = GlobalReProcessor.from_pretrained(model_dir)
-    assert processor.encoding == "packed"
-    batch = processor(EXAMPLE_DOCUMENT)
-    pair_index = batch.pop("pair_index")
-    with torch.no_grad():
-        expected = model(**batch).logits
-    torch.save({"logits": expected, "pair_index": pair_index}, tmp_path / "expected.pt")
-    (tmp_path / "doc.json").write_text(json.dumps(EXAMPLE_DOCUMENT))
-    script = textwrap.dedent(
-        f"""
-        import json, sys, torch
-        from transformers import AutoModel, AutoProcessor
-        directory = {model_dir!r}
-        model = AutoModel.from_pretrained(directory, trust_remote_code=True).eval()
-        processor = AutoProcessor.from_pretrained(directory, trust_remote_code=True)
-        assert type(processor).__module__.startswith("transformers_modules."), type(processor).__module__
-        batch = processor(json.load(open({str(tmp_path / "doc.json")!r})))
-        expected = torch.load({str(tmp_path / "expected.pt")!r})
-        assert torch.equal(batch.pop("pair_index"), expected["pair_index"])
-        assert "window_document" in batch, sorted(batch)  # the packed encoding's batch
-        with torch.no_grad():
-            logits = model(**batch).logits
-        torch.testing.assert_close(logits, expected["logits"], rtol=1e-5, atol=1e-5)
-        local = [name for name in {REMOTE_CODE_MODULES!r} if name in sys.modules]
-        assert not local, local
-        print("FRESH-PROCESS-OK")
-        """
-    )
-    result = _run_without_project(script, tmp_path)
+    result = run_without_project(script, tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "FRESH-PROCESS-OK" in result.stdout
