@@ -187,9 +187,10 @@ def extract(
     document has fewer than two entities or `relations` allows none).
 
     Every ordered pair is scored with its scores for the allowed relations (`top_k` over them, filtered on
-    `"kept"`), so that every entity's mentions come back even when it is in no kept triple. A document with more
-    than `MIN_PAIRS_PER_STEP` pairs is scored in up to `PROGRESS_STEPS` calls of its pairs, and
-    `progress(done, total)` is called after each (pairs).
+    `"kept"`), so that every entity's mentions come back even when it is in no kept triple. With the one-pair
+    encoding, a document with more than `MIN_PAIRS_PER_STEP` pairs is scored in up to `PROGRESS_STEPS` calls of
+    its pairs, and `progress(done, total)` is called after each (pairs); a packed model scores all pairs in one
+    call.
 
     Raises:
         ValueError, TypeError: the pipeline's messages for bad input (an entity name that does not occur, two
@@ -203,9 +204,15 @@ def extract(
         options["relations"] = list(relations)
     count = len(entities)
     pairs = [(head, tail) for head in range(count) for tail in range(count) if head != tail]
-    # A model trained on some entity-type pairs only (CDR's chemical -> disease) scores only those; its own
-    # choice of pairs is kept by one call without `pairs=`, at the cost of a progress bar that does not move.
-    if len(pairs) <= MIN_PAIRS_PER_STEP or getattr(extractor.processor, "pair_types", None):
+    # One call without `pairs=`, at the cost of a progress bar that does not move, for a model trained on some
+    # entity-type pairs only (CDR's chemical -> disease), which scores only those, and for a packed model, which
+    # encodes the document once for all its pairs: steps would encode it again for each.
+    processor = extractor.processor
+    if (
+        len(pairs) <= MIN_PAIRS_PER_STEP
+        or getattr(processor, "pair_types", None)
+        or getattr(processor, "encoding", "pair") == "packed"
+    ):
         steps = [None]
     else:
         size = max(MIN_PAIRS_PER_STEP, math.ceil(len(pairs) / PROGRESS_STEPS))

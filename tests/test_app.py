@@ -135,6 +135,17 @@ def test_model_with_pair_types_keeps_its_pairs(tmp_path):
     assert {(t["head"], t["tail"]) for t in triples} == {(h, t) for h in range(3) for t in range(3, 12)}
 
 
+def test_packed_model_scores_all_pairs_in_one_call(tmp_path):
+    """A packed model encodes the document once for all its pairs: one call, not one per step of pairs."""
+    extractor = app.load_extractor(make_tiny_model_dir(tmp_path / "model", encoding="packed"))
+    names = [f"city{chr(ord('a') + i)}" for i in range(12)]  # 132 ordered pairs: several steps for one-pair
+    text = " ".join(f"{name} is a city." for name in names)
+    steps = []
+    triples, _ = app.extract(extractor, text, names, THRESHOLD, ["P17"], lambda d, t: steps.append(d))
+    assert steps == [len(names) * (len(names) - 1)]
+    assert len(triples) == len(names) * (len(names) - 1)
+
+
 def test_bad_input_gives_the_pipelines_message(extractor):
     with pytest.raises(ValueError, match="Warsaw"):
         app.analyse(extractor, "Marie Curie was born here.", "Marie Curie\nWarsaw")
