@@ -292,3 +292,33 @@ def test_loading_data_imports_neither_torch_nor_transformers():
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_mention_names_that_are_not_their_words_are_counted_and_warned_about_not_refused(caplog):
+    wrong = copy.deepcopy(DOC)
+    wrong["vertexSet"][1][0]["name"] = "Germany"  # the words at its pos are "France"
+    spaced = {**copy.deepcopy(DOC), "title": "Spaced"}
+    spaced["vertexSet"][2][0]["name"] = " CURIE "  # case and white space aside, the same words: not counted
+    with caplog.at_level(logging.WARNING):
+        kept, report = validate_documents([wrong, spaced], "names.json")
+    assert len(kept) == 2
+    assert report.name_disagreements == [
+        "document 0 (title 'Tiny'): entity 1 mention 0: name 'Germany' but words 'France'"
+    ]
+    assert report.to_dict()["n_name_disagreements"] == 1
+    assert "names.json: 1 mention(s) whose 'name' is not the words at their 'pos'" in caplog.text
+    assert "document 0 (title 'Tiny'): entity 1 mention 0: name 'Germany' but words 'France'" in caplog.text
+
+
+@needs_shared_data
+@pytest.mark.parametrize(
+    "path, titles",
+    [
+        (REDOCRED_DEV, ["Loopline Bridge", "The Swingle Singers", "Stars and Stripes Forever (film)"]),
+        (REDOCRED_TEST, ["Live in New York (Laurie Anderson album)", "Angry Candy", "Edmund Hlawka"]),
+    ],
+)
+def test_redocred_has_three_mention_names_that_are_not_their_words(path, titles):
+    # about 300 more differ only in spacing ("People's" over "People 's", "15%" over "15 %"): not counted
+    _, report = validate_documents(json.loads(Path(path).read_text()), str(path))
+    assert [line.split("'")[1] for line in report.name_disagreements] == titles
