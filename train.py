@@ -232,6 +232,13 @@ def load_documents(run: Run) -> tuple[list[dict], list[dict] | None, list[dict] 
             "--label_dir is needed: the data files are remote and none has a rel2id.json beside it"
         )
     run.progress.labels = list(label_set.labels)
+    unknown = sorted(set(args.undirected_relations or ()) - set(label_set.labels))
+    if unknown:
+        raise TrainingError(
+            f"--undirected_relations {' '.join(unknown)}: not in the label set ({len(label_set)} labels"
+            + (f", {label_source}" if label_source else "")
+            + ")"
+        )
     note = f" (the label set is {label_source})" if label_source else ""
     with reading_input("--train_file", args.train_file, note):
         train_docs = load_split(

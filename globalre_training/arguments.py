@@ -355,9 +355,20 @@ def _option_problems(args: argparse.Namespace) -> list[str]:
     from configuration_globalre import check_option_values
 
     problems = []
-    for name in ("per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs"):
-        if getattr(args, name) < 1:
+    for name in (
+        "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "log_every",
+        "eval_docs_per_step", "max_batch_tokens", "max_train_docs", "max_eval_docs", "max_train_steps",
+    ):  # fmt: skip
+        # None: not given; 0 or less would divide by zero, or (as a slice end) silently drop documents
+        if getattr(args, name, None) is not None and getattr(args, name) < 1:
             problems.append(f"--{name} must be at least 1; got {getattr(args, name)}")
+    if str(args.checkpointing_steps).isdigit() and int(args.checkpointing_steps) < 1:
+        problems.append("--checkpointing_steps must be at least 1 (or 'epoch', or 'no'); got 0")
+    if args.undirected_relations and not args.pair_types:
+        problems.append(
+            "--undirected_relations only matters with --pair_types (labels are turned round to the candidate "
+            "direction only there); leave it out, or give --pair_types"
+        )
     if args.learning_rate <= 0 or args.encoder_learning_rate <= 0:
         problems.append("learning rates must be positive")
     if not 0.0 <= args.warmup_ratio < 1.0:

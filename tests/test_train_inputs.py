@@ -142,6 +142,19 @@ ARGUMENT_MISTAKES = {
         r"--test_file \S+nowhere/cdr/test.json: no such file\n  --protocol cdr looks for its files under "
         r"--data_dir \S+nowhere: give --data_dir \(or set GLOBALRE_DATA_DIR\)",
     ),
+    "counts that would divide by zero or drop documents": (
+        lambda tmp: ["--log_every", "0", "--checkpointing_steps", "0", "--max_train_docs", "-1"],
+        r"--log_every must be at least 1; got 0\n  --max_train_docs must be at least 1; got -1\n  "
+        r"--checkpointing_steps must be at least 1",
+    ),
+    "undirected relations without pair types": (
+        lambda tmp: ["--undirected_relations", "P17"],
+        r"--undirected_relations only matters with --pair_types",
+    ),
+    "undirected relation outside the label set": (
+        lambda tmp: ["--pair_types", "PER:LOC", "--undirected_relations", "P17", "P99999"],
+        r"--undirected_relations P99999: not in the label set \(97 labels, the rel2id.json of --label_dir ",
+    ),
     "label dir without rel2id.json": (
         lambda tmp: ["--label_dir", str(tmp)],
         r"--label_dir \S+: no rel2id.json in this folder",
