@@ -34,6 +34,7 @@ import math
 import os
 import shlex
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -45,7 +46,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from globalre_training import TrainingError
+from globalre_training import RunInterrupted, TrainingError, reading_input
 from globalre_training.arguments import parse_args, resolve_args
 from globalre_training.checkpoints import (
     CHECKPOINT_OWNER,
@@ -166,14 +167,17 @@ def prepare(args: argparse.Namespace) -> Run:
         if run.use_cache
         else ("frozen" if model.config.freeze_encoder else "fine-tuned"),
     )
-    for name, attribute, docs in (
-        ("training", "train_split", train_docs),
-        ("development", "dev_split", dev_docs),
-        ("test", "test_split", test_docs),
+    for name, attribute, docs, option in (
+        ("training", "train_split", train_docs, "train_file"),
+        ("development", "dev_split", dev_docs, "dev_file"),
+        ("test", "test_split", test_docs, "test_file"),
     ):
         if docs is not None:
-            setattr(run, attribute, build_split(docs, processor, run.label_set, encode=name == "training"))
-            warn_about_split(run, getattr(run, attribute), name)
+            # a document the processor cannot encode (packed segments too long, ...): named with its file
+            with reading_input(f"--{option}", getattr(args, option)):
+                split = build_split(docs, processor, run.label_set, encode=name == "training")
+            setattr(run, attribute, split)
+            warn_about_split(run, split, name)
     if not run.train_split.is_positive().any():
         raise TrainingError("the training documents hold no relation of the label set")
     model.to(accelerator.device)
@@ -218,50 +222,76 @@ def load_documents(run: Run) -> tuple[list[dict], list[dict] | None, list[dict] 
     from docred_data import resolve_label_set
 
     args = run.args
-    label_set = run.label_set = resolve_label_set(
-        args.label_dir, args.train_file, (args.train_file, args.dev_file, args.test_file)
-    )
+    label_source = describe_label_source(args)
+    with reading_input("--label_dir" if args.label_dir else "the label set", args.label_dir):
+        label_set = run.label_set = resolve_label_set(
+            args.label_dir, args.train_file, (args.train_file, args.dev_file, args.test_file)
+        )
     if label_set is None:
         raise TrainingError(
             "--label_dir is needed: the data files are remote and none has a rel2id.json beside it"
         )
     run.progress.labels = list(label_set.labels)
-    train_docs = load_split(
-        args.train_file,
-        args.train_docs,
-        label_set,
-        args.max_train_docs,
-        args.pair_types,
-        args.undirected_relations,
-    )
+    unknown = sorted(set(args.undirected_relations or ()) - set(label_set.labels))
+    if unknown:
+        raise TrainingError(
+            f"--undirected_relations {' '.join(unknown)}: not in the label set ({len(label_set)} labels"
+            + (f", {label_source}" if label_source else "")
+            + ")"
+        )
+    note = f" (the label set is {label_source})" if label_source else ""
+    with reading_input("--train_file", args.train_file, note):
+        train_docs = load_split(
+            args.train_file,
+            args.train_docs,
+            label_set,
+            args.max_train_docs,
+            args.pair_types,
+            args.undirected_relations,
+        )
     run.progress.signature = run_signature(args, train_docs, run.accelerator.num_processes)
     claim_checkpoint_dir(args, run.accelerator)
     if args.resume_from_checkpoint:
         run.resume_path = checkpoint_to_resume(args, label_set, run.progress.signature)
     dev_docs = test_docs = None
     if args.dev_file:
-        dev_docs = load_split(
-            args.dev_file,
-            args.dev_docs,
-            label_set,
-            args.max_eval_docs,
-            args.pair_types,
-            args.undirected_relations,
-        )
+        with reading_input("--dev_file", args.dev_file, note):
+            dev_docs = load_split(
+                args.dev_file,
+                args.dev_docs,
+                label_set,
+                args.max_eval_docs,
+                args.pair_types,
+                args.undirected_relations,
+            )
     if args.test_file:
-        test_docs = load_split(
-            args.test_file,
-            args.test_docs,
-            label_set,
-            args.max_eval_docs,
-            args.pair_types,
-            args.undirected_relations,
-        )
+        with reading_input("--test_file", args.test_file, note):
+            test_docs = load_split(
+                args.test_file,
+                args.test_docs,
+                label_set,
+                args.max_eval_docs,
+                args.pair_types,
+                args.undirected_relations,
+            )
     if dev_docs and os.path.abspath(args.dev_file) == os.path.abspath(args.train_file):
         overlap = {d["title"] for d in train_docs} & {d["title"] for d in dev_docs}
         if overlap:
             raise TrainingError(f"--train_docs and --dev_docs overlap ({len(overlap)} documents)")
     return train_docs, dev_docs, test_docs
+
+
+def describe_label_source(args: argparse.Namespace) -> str | None:
+    """Where `docred_data.resolve_label_set` takes the label set from, for errors about a relation outside it:
+    the rel2id.json of --label_dir or beside the training file (None when it is made of the documents'
+    relations, which then holds every relation of the data files)."""
+    if args.label_dir:
+        return f"the rel2id.json of --label_dir {args.label_dir}"
+    if args.train_file and not args.train_file.startswith("hf://"):
+        beside = os.path.join(os.path.dirname(os.path.abspath(args.train_file)), "rel2id.json")
+        if os.path.isfile(beside):
+            return f"{beside}, beside the training file; give --label_dir for another one"
+    return None
 
 
 def warn_about_split(run: Run, split: Split, name: str) -> None:
@@ -829,16 +859,18 @@ def write_repository(run: Run, results: RunResults) -> None:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """The whole run: what `python train.py` and `accelerate launch train.py` do. Returns `results.json`'s
-    content (with `hub_url` when pushed), or the early result of `--stop_after_steps`."""
+    content (with `hub_url` when pushed), or the early result of `--stop_after_steps`. Raises `TrainingError`
+    for a run that cannot go on (bad inputs included), and `RunInterrupted` on Ctrl-C (or SIGTERM under `cli`)."""
     args = resolve_args(parse_args(argv))
-    run = prepare(args)  # accelerator, label set, documents and candidate pairs, model and processor
-    cache_pair_vectors(run)  # a frozen encoder's pair vectors, once
-    stopped = fit(run)  # epochs: train, evaluate on dev, keep the best, checkpoint
-    if stopped is not None:
-        return stopped
-    evaluation = evaluate_splits(run)  # the selected model on dev and test, official metric
-    results = run_results(run, evaluation)
-    write_repository(run, results)  # model, processor, pipeline code, results.json, model card
+    with interruption_says_how_to_resume(args):
+        run = prepare(args)  # accelerator, label set, documents and candidate pairs, model and processor
+        cache_pair_vectors(run)  # a frozen encoder's pair vectors, once
+        stopped = fit(run)  # epochs: train, evaluate on dev, keep the best, checkpoint
+        if stopped is not None:
+            return stopped
+        evaluation = evaluate_splits(run)  # the selected model on dev and test, official metric
+        results = run_results(run, evaluation)
+        write_repository(run, results)  # model, processor, pipeline code, results.json, model card
     if args.push_to_hub and run.accelerator.is_main_process:
         try:
             url = push_to_hub(args)
@@ -852,11 +884,82 @@ def main(argv: Sequence[str] | None = None) -> dict:
     return results.to_dict()
 
 
-if __name__ == "__main__":
+# ==============================================================================================================
+# The command line: errors as one line, interruptions with the command that resumes
+# ==============================================================================================================
+
+
+@contextlib.contextmanager
+def interruption_says_how_to_resume(args: argparse.Namespace):
+    """Turns a `KeyboardInterrupt` into `RunInterrupted`, whose message names the newest finished checkpoint
+    and the command that resumes from it (or says that none was saved yet, and the command that starts again)."""
     try:
-        outcome = main()
+        yield
+    except RunInterrupted:
+        raise
+    except KeyboardInterrupt as interruption:
+        raise RunInterrupted(interrupted_message(args)) from interruption
+
+
+def interrupted_message(args: argparse.Namespace) -> str:
+    finished = list_checkpoints(args.checkpoint_dir)
+    if finished:
+        return (
+            f"interrupted; the last checkpoint is {finished[-1]} (step {checkpoint_step(finished[-1])}). "
+            f"Resume with: {resume_command(args, resume=True)}"
+        )
+    when = {"epoch": "at the end of each epoch", "no": "never (--checkpointing_steps no)"}.get(
+        str(args.checkpointing_steps), f"every {args.checkpointing_steps} optimizer steps"
+    )
+    return (
+        f"interrupted before any checkpoint was saved in {checkpoint_root(args.checkpoint_dir)} (checkpoints are "
+        f"saved {when}). Start again with: {resume_command(args, resume=False)}"
+    )
+
+
+def resume_command(args: argparse.Namespace, resume: bool) -> str:
+    """The command line of this run, with `--resume_from_checkpoint latest` (or without any
+    --resume_from_checkpoint when `resume` is false); a Hub token given on the command line is hidden."""
+    argv, skip_next = [], False
+    for item in args.argv:
+        if skip_next:
+            skip_next = False
+        elif item == "--resume_from_checkpoint":
+            skip_next = True
+        elif not item.startswith("--resume_from_checkpoint="):
+            argv.append(item)
+    if resume:
+        argv += ["--resume_from_checkpoint", "latest"]
+    hidden = [
+        "HUB_TOKEN" if previous == "--hub_token" else item for previous, item in zip([None, *argv], argv)
+    ]
+    hidden = ["--hub_token=HUB_TOKEN" if item.startswith("--hub_token=") else item for item in hidden]
+    script = sys.argv[0] if os.path.basename(sys.argv[0]) == "train.py" else os.path.relpath(__file__)
+    return f"{launcher()} {shlex.quote(script)} {shlex.join(hidden)}"
+
+
+def cli(argv: Sequence[str] | None = None) -> NoReturn:
+    """`python train.py ...`: runs `main` and exits with its status. A run that cannot go on (`TrainingError`)
+    ends with one `train.py: error: ...` line and status 2, as argparse's errors do; Ctrl-C and SIGTERM end with
+    one line saying how to resume (`RunInterrupted`, printed by the main process only) and status 130."""
+
+    def terminated(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        outcome = main(argv)
     except TrainingError as error:
-        logging.getLogger("train").error("%s", error)
         print(f"train.py: error: {error}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(2)
+    except RunInterrupted as interruption:
+        if os.environ.get("RANK", "0") == "0":
+            print(f"train.py: {interruption}", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     sys.exit(outcome.get("exit_code", 0) if isinstance(outcome, dict) else 0)
+
+
+if __name__ == "__main__":
+    cli()

@@ -7,6 +7,7 @@ and the protocol a run is recorded under.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -303,14 +304,25 @@ def _input_problems(args: argparse.Namespace) -> list[str]:
         args.pair_types = parse_pair_types(args.pair_types)
     except ValueError as error:
         problems.append(f"--pair_types: {error}")
-    if not args.train_file:
+    if not args.train_file and args.protocol and args.protocol not in PROTOCOLS:
+        problems.append(
+            f"--protocol {args.protocol} is not a named protocol ({', '.join(PROTOCOLS)}), so it gives no files: "
+            "use one of those, or give --train_file"
+        )
+    elif not args.train_file:
         problems.append("--train_file (or --protocol) is required")
     for name in ("train_file", "dev_file", "test_file"):
         path = getattr(args, name)
         if path and not _is_remote_data(path) and not os.path.isfile(path):
-            problems.append(f"--{name} {path}: no such file")
+            kind = "a folder, not a file" if os.path.isdir(path) else "no such file"
+            problems.append(f"--{name} {path}: {kind}")
     if args.label_dir and not os.path.isfile(os.path.join(args.label_dir, "rel2id.json")):
         problems.append(f"--label_dir {args.label_dir}: no rel2id.json in this folder")
+    if problems and _missing_from_protocol(args):
+        problems.append(
+            f"--protocol {args.protocol} looks for its files under --data_dir {args.data_dir}: give --data_dir (or "
+            "set GLOBALRE_DATA_DIR) to the folder that holds them"
+        )
     if _looks_local(args.encoder) and not os.path.isdir(args.encoder):
         problems.append(f"--encoder {args.encoder}: no such directory")
     try:
@@ -326,6 +338,16 @@ def _input_problems(args: argparse.Namespace) -> list[str]:
     return problems
 
 
+def _missing_from_protocol(args: argparse.Namespace) -> bool:
+    """Whether a file or folder that the named protocol filled in (under --data_dir) does not exist."""
+    for name, prescribed in PROTOCOLS.get(args.protocol, {}).items():
+        if name.endswith("_file") or name == "label_dir":
+            path = getattr(args, name)
+            if path == os.path.join(args.data_dir, prescribed) and not os.path.exists(path):
+                return True
+    return False
+
+
 def _option_problems(args: argparse.Namespace) -> list[str]:
     """What is wrong with the training options, the model options (`configuration_globalre.check_option_values`,
     the config's own rules), checkpointing and publishing; `--model_selection best_dev` without dev data falls
@@ -333,9 +355,20 @@ def _option_problems(args: argparse.Namespace) -> list[str]:
     from configuration_globalre import check_option_values
 
     problems = []
-    for name in ("per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs"):
-        if getattr(args, name) < 1:
+    for name in (
+        "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "log_every",
+        "eval_docs_per_step", "max_batch_tokens", "max_train_docs", "max_eval_docs", "max_train_steps",
+    ):  # fmt: skip
+        # None: not given; 0 or less would divide by zero, or (as a slice end) silently drop documents
+        if getattr(args, name, None) is not None and getattr(args, name) < 1:
             problems.append(f"--{name} must be at least 1; got {getattr(args, name)}")
+    if str(args.checkpointing_steps).isdigit() and int(args.checkpointing_steps) < 1:
+        problems.append("--checkpointing_steps must be at least 1 (or 'epoch', or 'no'); got 0")
+    if args.undirected_relations and not args.pair_types:
+        problems.append(
+            "--undirected_relations only matters with --pair_types (labels are turned round to the candidate "
+            "direction only there); leave it out, or give --pair_types"
+        )
     if args.learning_rate <= 0 or args.encoder_learning_rate <= 0:
         problems.append("learning rates must be positive")
     if not 0.0 <= args.warmup_ratio < 1.0:
@@ -372,6 +405,11 @@ def _output_problems(args: argparse.Namespace) -> list[str]:
         template_path()
     except FileNotFoundError as error:
         problems.append(str(error))
+    for name in ("output_dir", "checkpoint_dir"):
+        if os.path.exists(getattr(args, name)) and not os.path.isdir(getattr(args, name)):
+            problems.append(f"--{name} {getattr(args, name)}: a file, not a folder")
+    if args.append_results_to and os.path.exists(args.append_results_to):
+        problems += _results_list_problems(args.append_results_to)
     if args.checkpoints_total_limit < 1:
         problems.append(f"--checkpoints_total_limit must be at least 1; got {args.checkpoints_total_limit}")
     inside = os.path.commonpath([os.path.abspath(args.output_dir), os.path.abspath(args.checkpoint_dir)])
@@ -390,6 +428,20 @@ def _output_problems(args: argparse.Namespace) -> list[str]:
     ):
         problems.append("--dev_file is the training file: give disjoint --train_docs and --dev_docs slices")
     return problems
+
+
+def _results_list_problems(path: str) -> list[str]:
+    """--append_results_to gets a summary appended at the very end of the run: a file that is not a JSON list
+    must fail now, not after the training."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        listed = json.loads(text) if text.strip() else []
+    except (OSError, ValueError) as error:
+        return [f"--append_results_to {path}: not a readable JSON list ({error})"]
+    if not isinstance(listed, list):
+        return [f"--append_results_to {path}: expected a JSON list, found a {type(listed).__name__}"]
+    return []
 
 
 def departs_from_protocol(args: argparse.Namespace) -> bool:

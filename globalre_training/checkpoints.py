@@ -180,8 +180,17 @@ def checkpoint_to_resume(args: argparse.Namespace, label_set, signature: dict[st
         path = found[-1]
     if not os.path.isfile(os.path.join(path, "progress.json")):
         raise TrainingError(f"--resume_from_checkpoint {path}: not a checkpoint written by train.py")
+    reason = "no list of labels"
     with open(os.path.join(path, "progress.json"), encoding="utf-8") as handle:
-        saved = json.load(handle)
+        try:
+            saved = json.load(handle)
+        except json.JSONDecodeError as error:
+            saved, reason = None, f"not valid JSON ({error})"
+    if not isinstance(saved, dict) or not isinstance(saved.get("labels"), list):
+        raise TrainingError(
+            f"--resume_from_checkpoint {path}: its progress.json is damaged ({reason}); resume from an earlier "
+            "checkpoint or start afresh"
+        )
     check_label_set(saved["labels"], label_set, f"checkpoint {path}")
     changed = [
         f"{key}: {saved['signature'].get(key)!r} then, {value!r} now"

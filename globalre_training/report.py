@@ -129,7 +129,8 @@ def append_results(results_path: str, accuracy_path: str) -> dict:
     entries = []
     if os.path.isfile(accuracy_path):
         with open(accuracy_path, encoding="utf-8") as handle:
-            entries = json.load(handle)
+            text = handle.read()
+        entries = json.loads(text) if text.strip() else []  # an empty file: a list to start
         if not isinstance(entries, list):
             raise ValueError(f"{accuracy_path}: expected a JSON list")
     entries.append(entry)
