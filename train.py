@@ -241,7 +241,7 @@ def load_documents(run: Run) -> tuple[list[dict], list[dict] | None, list[dict] 
         )
     note = f" (the label set is {label_source})" if label_source else ""
     with reading_input("--train_file", args.train_file, note):
-        train_docs = load_split(
+        train_docs, directions = load_split(
             args.train_file,
             args.train_docs,
             label_set,
@@ -249,6 +249,7 @@ def load_documents(run: Run) -> tuple[list[dict], list[dict] | None, list[dict] 
             args.pair_types,
             args.undirected_relations,
         )
+        run.warnings += directions
     run.progress.signature = run_signature(args, train_docs, run.accelerator.num_processes)
     claim_checkpoint_dir(args, run.accelerator)
     if args.resume_from_checkpoint:
@@ -256,7 +257,7 @@ def load_documents(run: Run) -> tuple[list[dict], list[dict] | None, list[dict] 
     dev_docs = test_docs = None
     if args.dev_file:
         with reading_input("--dev_file", args.dev_file, note):
-            dev_docs = load_split(
+            dev_docs, directions = load_split(
                 args.dev_file,
                 args.dev_docs,
                 label_set,
@@ -264,9 +265,10 @@ def load_documents(run: Run) -> tuple[list[dict], list[dict] | None, list[dict] 
                 args.pair_types,
                 args.undirected_relations,
             )
+            run.warnings += directions
     if args.test_file:
         with reading_input("--test_file", args.test_file, note):
-            test_docs = load_split(
+            test_docs, directions = load_split(
                 args.test_file,
                 args.test_docs,
                 label_set,
@@ -274,6 +276,7 @@ def load_documents(run: Run) -> tuple[list[dict], list[dict] | None, list[dict] 
                 args.pair_types,
                 args.undirected_relations,
             )
+            run.warnings += directions
     if dev_docs and os.path.abspath(args.dev_file) == os.path.abspath(args.train_file):
         overlap = {d["title"] for d in train_docs} & {d["title"] for d in dev_docs}
         if overlap:

@@ -28,14 +28,17 @@ def load_split(
     max_docs: int | None = None,
     pair_types: list[list[str]] | None = None,
     undirected_relations: list[str] | None = None,
-) -> list[dict]:
+) -> tuple[list[dict], list[str]]:
+    """The documents of a split (`docs_slice` of the file, at most `max_docs`), with labels of undirected
+    relations turned to the candidate direction of `pair_types` (`docred_data.orient_pairs`), and the warnings
+    about labels of directed relations that run against it (never turned; they belong in the run's report)."""
     from docred_data import load_documents, orient_pairs
 
-    docs = load_documents(path, label_set=label_set)
-    if (
-        pair_types
-    ):  # labels of directed relations against the candidate direction are logged there, never turned
-        docs, _ = orient_pairs(docs, pair_types, source=path, undirected_relations=undirected_relations)
+    docs, warnings = load_documents(path, label_set=label_set), []
+    if pair_types:
+        docs, warnings = orient_pairs(
+            docs, pair_types, source=path, undirected_relations=undirected_relations
+        )
     if docs_slice:
         docs = docs[parse_slice(docs_slice)]
     if max_docs is not None:
@@ -45,7 +48,7 @@ def load_split(
     titles = [doc["title"] for doc in docs]
     if len(set(titles)) != len(titles):
         raise TrainingError(f"{path}: document titles must be unique (the official metric matches by title)")
-    return docs
+    return docs, warnings
 
 
 @dataclass

@@ -402,6 +402,22 @@ def test_a_run_that_predicts_nothing_says_so_and_names_the_remedies(tmp_path, en
     assert "**Warnings from the run:**" in (tmp_path / "out" / "README.md").read_text()
 
 
+def test_directed_labels_against_the_pair_types_are_reported_by_the_run(tmp_path, encoder, data):
+    # P35 (head of state) runs country -> person: under PER:LOC it is never turned round, and the run's own report
+    # (results.json, the card) says so, not only the log
+    docs = json.loads(Path(data["train"]).read_text())
+    for doc in docs:
+        doc["labels"].append({"h": 4, "t": 2, "r": "P35", "evidence": [1]})
+    (tmp_path / "train.json").write_text(json.dumps(docs))
+    files = {**data, "train": str(tmp_path / "train.json")}
+    results = train.main(
+        tiny_args(encoder, files, tmp_path / "out", "--num_train_epochs", "1", "--pair_types", "PER:LOC")
+    )
+    directions = [warning for warning in results["warnings"] if "directed relations" in warning]
+    assert len(directions) == 1 and "P35 (8)" in directions[0], results["warnings"]
+    assert "directed relations" in (tmp_path / "out" / "README.md").read_text()
+
+
 def test_tuned_threshold_keeps_the_top_scores_even_for_neighbouring_floats():
     scores = np.array([1.0, np.nextafter(np.float32(1.0), np.float32(0.0)), 0.2], dtype=np.float32)
     gold = np.array([1, 1, 0])
