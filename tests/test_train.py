@@ -418,6 +418,33 @@ def test_directed_labels_against_the_pair_types_are_reported_by_the_run(tmp_path
     assert "directed relations" in (tmp_path / "out" / "README.md").read_text()
 
 
+def test_best_dev_keeps_an_earlier_epoch_than_the_last(tmp_path, encoder, data, monkeypatch):
+    # dev F1 made to fall after epoch 1: the saved model must be epoch 1's weights and thresholds, restored from
+    # what that epoch saved, not the last epoch's
+    real, dev_f1 = train.official_scores, iter([0.9, 0.1])
+
+    def scores(*args, **kwargs):
+        result = real(*args, **kwargs)
+        return {**result, "f1": next(dev_f1, result["f1"])}
+
+    extra = ["--threshold_tuning", "global", "--keep_checkpoints", "--checkpointing_steps", "epoch"]
+    train.main(tiny_args(encoder, data, tmp_path / "last", *extra, "--model_selection", "last"))
+    reset_accelerate()
+    monkeypatch.setattr(train, "official_scores", scores)
+    best_args = ["--model_selection", "best_dev", "--checkpoint_dir", str(tmp_path / "checkpoints")]
+    train.main(tiny_args(encoder, data, tmp_path / "best", *extra, *best_args))
+    saved = load_file(str(tmp_path / "best" / "model.safetensors"))
+    epoch_one = load_file(str(tmp_path / "checkpoints" / "best" / "model.safetensors"))
+    last_epoch = load_file(str(tmp_path / "last" / "model.safetensors"))
+    assert saved.keys() == epoch_one.keys()
+    assert all(torch.equal(saved[name], epoch_one[name]) for name in saved)
+    assert not torch.equal(saved["classifier.weight"], last_epoch["classifier.weight"])
+    config, epoch_one_config = (
+        read_json(tmp_path / folder / "config.json") for folder in ("best", "checkpoints/best")
+    )
+    assert config["threshold"] == epoch_one_config["threshold"]
+
+
 def test_tuned_threshold_keeps_the_top_scores_even_for_neighbouring_floats():
     scores = np.array([1.0, np.nextafter(np.float32(1.0), np.float32(0.0)), 0.2], dtype=np.float32)
     gold = np.array([1, 1, 0])
