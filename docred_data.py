@@ -475,7 +475,7 @@ def validate_documents(
         # Re-DocRED's dev and test files have 3 each (a list number before the name): counted, not refused
         logger.warning(
             "%s: %d mention(s) whose 'name' is not the words at their 'pos' (compared without white space, case, "
-            "quote and Unicode differences; the model reads the words):\n  %s%s",
+            "quote and Unicode differences; the model reads the words in the text, the name as the entity's name):\n  %s%s",
             source,
             len(report.name_disagreements),
             "\n  ".join(report.name_disagreements[:5]),

@@ -558,7 +558,7 @@ def _warn_about_mention_names(document: dict, index: int | None) -> None:
         _WARNED_DISAGREEMENTS.clear()
     _WARNED_DISAGREEMENTS.add(key)
     logger.warning(
-        "%s: %d mention(s) whose 'name' is not the words at their 'pos' (the model reads the words): %s",
+        "%s: %d mention(s) whose 'name' is not the words at their 'pos' (the model reads the words in the text, the name as the entity's name): %s",
         document_label(document, index),
         len(disagreements),
         "; ".join(describe_disagreement(*d) for d in disagreements[:3]),

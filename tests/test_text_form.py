@@ -259,7 +259,8 @@ def test_a_mention_name_that_is_not_its_words_is_warned_about_once(caplog):
     assert caplog.text.count("mention(s) whose 'name' is not the words") == 1
     assert (
         "document #4 'mismatch': 1 mention(s) whose 'name' is not the words at their 'pos' (the model reads the "
-        "words): entity 1 mention 0: name 'Paris' but words 'the capital'" in caplog.text
+        "words in the text, the name as the entity's name): entity 1 mention 0: name 'Paris' but words "
+        "'the capital'" in caplog.text
     )
 
 
