@@ -233,7 +233,10 @@ class GlobalReConfig(PreTrainedConfig):
 
     Args:
         encoder_config (`BertConfig` or `dict`, *optional*):
-            Configuration of the BERT encoder. Defaults to the bert-base-uncased shape.
+            Configuration of the BERT encoder. Defaults to the bert-base-uncased shape. Its `vocab_size` must fit
+            the processor's tokenizer (`GlobalReProcessor.check_fits_encoder`). With `type_vocab_size=1`
+            (RoBERTa-style encoders) every token is read as type 0, the entity segments told apart from the
+            document by the `[SEP]`s between them alone; otherwise the entity segments are type 1.
         encoder_name_or_path (`str`, *optional*, defaults to `"bert-base-uncased"`):
             Where the encoder weights came from (Hub name or local directory); kept for the model card.
         id2label (`dict[int, str]`, *optional*):

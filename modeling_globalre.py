@@ -210,6 +210,31 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         if config.freeze_encoder:
             self.freeze_encoder()
 
+    def get_input_embeddings(self) -> nn.Embedding:
+        """The encoder's word embeddings, one row per token id (`encoder_config.vocab_size` rows)."""
+        return self.encoder.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.encoder.set_input_embeddings(value)
+
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+        """Saves the model as transformers does (weights, `config.json` with `auto_map`, the model's code) and
+        declares the `relation-extraction` pipeline with it: `custom_pipelines` in `config.json` and the
+        pipeline's code (`pipeline_globalre.py` and what it imports). With the processor saved beside it
+        (`processor.save_pretrained(save_directory)`), `pipeline("relation-extraction", model=save_directory,
+        trust_remote_code=True)` then works in a process that has only transformers."""
+        # imported here: the pipeline module imports the inference loop, which loads this module's model
+        try:  # Hub remote code resolves sibling files only through relative imports
+            from .pipeline_globalre import RelationExtractionPipeline
+        except ImportError:  # the same file used from a source checkout or an installed package
+            from pipeline_globalre import RelationExtractionPipeline
+        from transformers.dynamic_module_utils import custom_object_save
+
+        self.config.custom_pipelines = RelationExtractionPipeline.custom_pipelines()
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            custom_object_save(RelationExtractionPipeline, save_directory)
+
     def freeze_encoder(self) -> None:
         """Stops gradients through the encoder; it then also stays in eval mode (no dropout), so a pair's
         representation is a fixed function of its tokens."""
@@ -315,6 +340,8 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
     ) -> PairStates:
         """The encoder's states of each pair that `config.pooling` reads: one pair per row of `input_ids` (the
         one-pair encoding) or of `pair_input_ids` (the packed encoding); `forward` describes the inputs."""
+        token_type_ids = self._token_types(token_type_ids)
+        pair_token_type_ids = self._token_types(pair_token_type_ids)
         if pair_input_ids is None:
             return self._one_pair_states(input_ids, attention_mask, token_type_ids, position_ids)
         inputs = PackedInputs(
@@ -330,6 +357,15 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             pair_document=pair_document,
         )
         return self._packed_pair_states(inputs, head_mentions, tail_mentions)
+
+    def _token_types(self, token_type_ids: torch.LongTensor | None) -> torch.LongTensor | None:
+        """The token types the encoder reads: the processor's (0 for the document, 1 for the entity segments), or
+        all 0 for an encoder with a single token type (`type_vocab_size=1`, as RoBERTa-style encoders have), whose
+        entity segments are then told apart from the document only by the `[SEP]` tokens between them (and, in
+        the packed encoding, by their own segment)."""
+        if token_type_ids is None or self.config.encoder_config.type_vocab_size > 1:
+            return token_type_ids
+        return torch.zeros_like(token_type_ids)
 
     def _one_pair_states(
         self,
