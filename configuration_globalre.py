@@ -10,6 +10,18 @@ from transformers import AutoConfig, BertConfig, PreTrainedConfig
 
 # Unused entries of the BERT uncased vocabulary serve as markers, so no embedding rows are added.
 DEFAULT_MARKER_TOKENS = ("[unused0]", "[unused1]", "[unused2]", "[unused3]")
+PIPELINE_TASK = "relation-extraction"
+# What a saved model's config.json declares under `custom_pipelines`, as transformers' `Pipeline.save_pretrained`
+# writes it, so that `pipeline(PIPELINE_TASK, model=folder, trust_remote_code=True)` finds the pipeline's code
+# (`pipeline_globalre.py`, copied beside the model's by `GlobalReForRelationExtraction.save_pretrained`).
+PIPELINE_FILE = "pipeline_globalre.py"
+CUSTOM_PIPELINES = {
+    PIPELINE_TASK: {
+        "impl": "pipeline_globalre.RelationExtractionPipeline",
+        "pt": ["AutoModel"],
+        "type": "text",
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -372,7 +384,10 @@ GlobalReConfig.register_for_auto_class()
 AutoConfig.register(GlobalReConfig.model_type, GlobalReConfig, exist_ok=True)
 
 __all__ = [
+    "CUSTOM_PIPELINES",
     "DEFAULT_MARKER_TOKENS",
+    "PIPELINE_FILE",
+    "PIPELINE_TASK",
     "OPTION",
     "OPTIONS",
     "PROCESSOR_OPTIONS",

@@ -6,17 +6,21 @@ multi-label relation set."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 from transformers import AutoModel, BertModel, PreTrainedModel
+from transformers.dynamic_module_utils import get_relative_import_files
 from transformers.utils import ModelOutput
 
 try:  # Hub remote code resolves sibling files only through relative imports
-    from .configuration_globalre import DEFAULT_MARKER_TOKENS, GlobalReConfig
+    from .configuration_globalre import CUSTOM_PIPELINES, DEFAULT_MARKER_TOKENS, PIPELINE_FILE, GlobalReConfig
     from .modeling_packed_globalre import (
         GlobalRePackedEncoder,
         PackedInputs,
@@ -24,7 +28,7 @@ try:  # Hub remote code resolves sibling files only through relative imports
         window_token_states,
     )
 except ImportError:  # the same file used from a source checkout or an installed package
-    from configuration_globalre import DEFAULT_MARKER_TOKENS, GlobalReConfig
+    from configuration_globalre import CUSTOM_PIPELINES, DEFAULT_MARKER_TOKENS, PIPELINE_FILE, GlobalReConfig
     from modeling_packed_globalre import (
         GlobalRePackedEncoder,
         PackedInputs,
@@ -223,17 +227,23 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         pipeline's code (`pipeline_globalre.py` and what it imports). With the processor saved beside it
         (`processor.save_pretrained(save_directory)`), `pipeline("relation-extraction", model=save_directory,
         trust_remote_code=True)` then works in a process that has only transformers."""
-        # imported here: the pipeline module imports the inference loop, which loads this module's model
-        try:  # Hub remote code resolves sibling files only through relative imports
-            from .pipeline_globalre import RelationExtractionPipeline
-        except ImportError:  # the same file used from a source checkout or an installed package
-            from pipeline_globalre import RelationExtractionPipeline
-        from transformers.dynamic_module_utils import custom_object_save
-
-        self.config.custom_pipelines = RelationExtractionPipeline.custom_pipelines()
+        # the pipeline's file is copied, not imported: the pipeline imports the inference loop, which loads this
+        # model, and a model that came as remote code has the pipeline's file beside its own only when the
+        # pipeline was loaded too
+        pipeline_file = Path(__file__).with_name(PIPELINE_FILE)
+        if pipeline_file.is_file():
+            self.config.custom_pipelines = copy.deepcopy(CUSTOM_PIPELINES)
+        else:
+            logger.warning(
+                "%s is not beside %s: the saved model declares no relation-extraction pipeline; save a complete "
+                "repository with RelationExtractionPipeline(model=model, processor=processor).save_pretrained(...)",
+                PIPELINE_FILE,
+                __file__,
+            )
         super().save_pretrained(save_directory, *args, **kwargs)
-        if kwargs.get("is_main_process", True):
-            custom_object_save(RelationExtractionPipeline, save_directory)
+        if pipeline_file.is_file() and kwargs.get("is_main_process", True):
+            for needed in (pipeline_file, *get_relative_import_files(pipeline_file)):
+                shutil.copyfile(needed, Path(save_directory) / Path(needed).name)
 
     def freeze_encoder(self) -> None:
         """Stops gradients through the encoder; it then also stays in eval mode (no dropout), so a pair's

@@ -10,13 +10,13 @@ from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 try:  # Hub remote code resolves sibling files only through relative imports
+    from .configuration_globalre import PIPELINE_TASK
     from .documents_globalre import as_docred
     from .inference_globalre import check_device, score_sequences
 except ImportError:  # the same file used from a source checkout or an installed package
+    from configuration_globalre import PIPELINE_TASK
     from documents_globalre import as_docred
     from inference_globalre import check_device, score_sequences
-
-PIPELINE_TASK = "relation-extraction"
 
 
 @dataclass(frozen=True)
@@ -153,18 +153,6 @@ class RelationExtractionPipeline(Pipeline):
         trust_remote_code=True)` then works in a process that has only transformers."""
         super().save_pretrained(save_directory, **kwargs)
         self.processor.save_pretrained(save_directory, **kwargs)
-
-    @classmethod
-    def custom_pipelines(cls) -> dict:
-        """What `config.json` declares under `custom_pipelines` for this pipeline, as transformers'
-        `Pipeline.save_pretrained` writes it: the task, the class by module and name, the Auto model class."""
-        return {
-            PIPELINE_TASK: {
-                "impl": f"{cls.__module__.split('.')[-1]}.{cls.__name__}",
-                "pt": ("AutoModel",),
-                "type": "text",
-            }
-        }
 
     def _check_processor_matches_model(self) -> None:
         """The processor builds this model's inputs: the same settings, and a tokenizer that fits the encoder

@@ -16,7 +16,7 @@ import torch
 from transformers import BertModel, BertTokenizer, pipeline
 
 import inference_globalre
-import pipeline_globalre  # noqa: F401 - registers the task
+import pipeline_globalre  # registers the task
 from documents_globalre import DocumentError
 from inference_globalre import check_device, load_globalre
 from modeling_globalre import GlobalReForRelationExtraction
@@ -260,6 +260,9 @@ def test_model_and_processor_save_pretrained_make_a_pipeline_folder(tmp_path):
         config["custom_pipelines"]["relation-extraction"]["impl"]
         == "pipeline_globalre.RelationExtractionPipeline"
     )
+    declared = config["custom_pipelines"]["relation-extraction"]["impl"]
+    cls = pipeline_globalre.RelationExtractionPipeline
+    assert declared == f"{cls.__module__}.{cls.__name__}"  # the declaration names the class that exists
     for module in ("pipeline_globalre", "inference_globalre", "processing_globalre", "modeling_globalre"):
         assert (folder / f"{module}.py").is_file(), module
     with torch.no_grad():
