@@ -10,6 +10,18 @@ from transformers import AutoConfig, BertConfig, PreTrainedConfig
 
 # Unused entries of the BERT uncased vocabulary serve as markers, so no embedding rows are added.
 DEFAULT_MARKER_TOKENS = ("[unused0]", "[unused1]", "[unused2]", "[unused3]")
+PIPELINE_TASK = "relation-extraction"
+# What a saved model's config.json declares under `custom_pipelines`, as transformers' `Pipeline.save_pretrained`
+# writes it, so that `pipeline(PIPELINE_TASK, model=folder, trust_remote_code=True)` finds the pipeline's code
+# (`pipeline_globalre.py`, copied beside the model's by `GlobalReForRelationExtraction.save_pretrained`).
+PIPELINE_FILE = "pipeline_globalre.py"
+CUSTOM_PIPELINES = {
+    PIPELINE_TASK: {
+        "impl": "pipeline_globalre.RelationExtractionPipeline",
+        "pt": ["AutoModel"],
+        "type": "text",
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -233,7 +245,10 @@ class GlobalReConfig(PreTrainedConfig):
 
     Args:
         encoder_config (`BertConfig` or `dict`, *optional*):
-            Configuration of the BERT encoder. Defaults to the bert-base-uncased shape.
+            Configuration of the BERT encoder. Defaults to the bert-base-uncased shape. Its `vocab_size` must fit
+            the processor's tokenizer (`GlobalReProcessor.check_fits_encoder`). With `type_vocab_size=1`
+            (RoBERTa-style encoders) every token is read as type 0, the entity segments told apart from the
+            document by the `[SEP]`s between them alone; otherwise the entity segments are type 1.
         encoder_name_or_path (`str`, *optional*, defaults to `"bert-base-uncased"`):
             Where the encoder weights came from (Hub name or local directory); kept for the model card.
         id2label (`dict[int, str]`, *optional*):
@@ -369,7 +384,10 @@ GlobalReConfig.register_for_auto_class()
 AutoConfig.register(GlobalReConfig.model_type, GlobalReConfig, exist_ok=True)
 
 __all__ = [
+    "CUSTOM_PIPELINES",
     "DEFAULT_MARKER_TOKENS",
+    "PIPELINE_FILE",
+    "PIPELINE_TASK",
     "OPTION",
     "OPTIONS",
     "PROCESSOR_OPTIONS",

@@ -124,7 +124,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--diagnostics", action="store_true", help="also report non-official diagnostics")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.model and args.device is not None:
+        # before the model loads: torch's own error for a CUDA device without CUDA is a traceback from model.to
+        from inference_globalre import check_device
+
+        try:
+            check_device(args.device)
+        except ValueError as error:
+            parser.exit(2, f"evaluate_model.py: error: --device: {error}\n")
+    return args
 
 
 def label_set_from_model_config(config: Any) -> LabelSet:

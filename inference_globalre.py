@@ -277,17 +277,82 @@ def predict_documents(
     return results
 
 
-def load_globalre(model_dir: str, device: str | None = None):
-    """Loads a saved GlobalRE model and its processor from a directory (or Hub name), on `device`
-    (CUDA when available by default)."""
+def _other_accelerator() -> bool:
+    """Whether transformers' pipelines would map a device index to an accelerator other than CUDA (Apple MPS,
+    Intel XPU)."""
+    mps = getattr(torch.backends, "mps", None)
+    xpu = getattr(torch, "xpu", None)
+    return bool((mps is not None and mps.is_available()) or (xpu is not None and xpu.is_available()))
+
+
+def check_device(device: str | int | torch.device | None) -> None:
+    """Refuses a device that this torch cannot run on, before anything is loaded onto it, so that the user reads
+    one line rather than torch's "Torch not compiled with CUDA enabled" from deep inside `model.to`, and a device
+    index never falls back to the CPU silently (transformers' pipelines run `device=0` on the CPU when there is no
+    accelerator).
+
+    Args:
+        device: `None` (the caller's default), a name (`"cpu"`, `"cuda"`, `"cuda:1"`), a `torch.device`, or an
+            index as transformers' pipelines take it (`-1` the CPU, `0`, `1`, ... an accelerator).
+
+    Raises:
+        ValueError: a CUDA device (or a device index) where this torch has no CUDA (a CPU-only build, or no GPU
+            visible), a CUDA index beyond the GPUs there are, or a name torch does not know.
+    """
+    if device is None:
+        return
+    if isinstance(device, bool) or not isinstance(device, (str, int, torch.device)):
+        raise ValueError(f"device {device!r}: expected a name such as 'cpu' or 'cuda:0', or a device index.")
+    if isinstance(device, int):
+        if device < 0:  # transformers' name for the CPU
+            return
+        if not torch.cuda.is_available() and _other_accelerator():
+            return
+        name = f"cuda:{device}"
+    else:
+        try:
+            name = str(torch.device(device))
+        except RuntimeError as error:
+            raise ValueError(f"device {device!r}: not a device torch knows ({error}).") from None
+    if not name.startswith("cuda"):
+        return
+    if not torch.cuda.is_available():
+        build = (
+            f"this torch ({torch.__version__}) was built without CUDA"
+            if torch.version.cuda is None
+            else f"this torch (CUDA {torch.version.cuda}) finds no GPU"
+        )
+        raise ValueError(f"device {device!r} needs CUDA, but {build}; use device 'cpu' (or -1).")
+    index = torch.device(name).index
+    if index is not None and index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {device!r}: there are {torch.cuda.device_count()} CUDA device(s) here, numbered from 0."
+        )
+
+
+def load_globalre(model_dir: str, device: str | int | torch.device | None = None):
+    """Loads a saved GlobalRE model and its processor from a directory (or Hub name), on `device` (CUDA when
+    available by default).
+
+    Raises:
+        ValueError: a device this torch cannot use (`check_device`), or a processor whose tokenizer does not fit
+            the model's encoder (`GlobalReProcessor.check_fits_model`), e.g. a folder without its
+            `tokenizer.json`.
+    """
     try:
         from .modeling_globalre import GlobalReForRelationExtraction
     except ImportError:
         from modeling_globalre import GlobalReForRelationExtraction
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = GlobalReForRelationExtraction.from_pretrained(model_dir).to(device)
-    model.eval()
+    check_device(device)
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif isinstance(device, int):
+        device = f"cuda:{device}" if device >= 0 else "cpu"
+    model = GlobalReForRelationExtraction.from_pretrained(model_dir)
     processor = GlobalReProcessor.from_pretrained(model_dir)
+    processor.check_fits_model(model, source=str(model_dir))
+    model = model.to(device)
+    model.eval()
     return model, processor
 
 
@@ -295,6 +360,7 @@ __all__ = [
     "CPU_MAX_BATCH_TOKENS",
     "DEFAULT_MAX_BATCH_TOKENS",
     "PAIRS_IN_FLIGHT",
+    "check_device",
     "default_max_batch_tokens",
     "encoder_precision",
     "iter_document_logits",

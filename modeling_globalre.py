@@ -6,17 +6,21 @@ multi-label relation set."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 from transformers import AutoModel, BertModel, PreTrainedModel
+from transformers.dynamic_module_utils import get_relative_import_files
 from transformers.utils import ModelOutput
 
 try:  # Hub remote code resolves sibling files only through relative imports
-    from .configuration_globalre import DEFAULT_MARKER_TOKENS, GlobalReConfig
+    from .configuration_globalre import CUSTOM_PIPELINES, DEFAULT_MARKER_TOKENS, PIPELINE_FILE, GlobalReConfig
     from .modeling_packed_globalre import (
         GlobalRePackedEncoder,
         PackedInputs,
@@ -24,7 +28,7 @@ try:  # Hub remote code resolves sibling files only through relative imports
         window_token_states,
     )
 except ImportError:  # the same file used from a source checkout or an installed package
-    from configuration_globalre import DEFAULT_MARKER_TOKENS, GlobalReConfig
+    from configuration_globalre import CUSTOM_PIPELINES, DEFAULT_MARKER_TOKENS, PIPELINE_FILE, GlobalReConfig
     from modeling_packed_globalre import (
         GlobalRePackedEncoder,
         PackedInputs,
@@ -210,6 +214,37 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         if config.freeze_encoder:
             self.freeze_encoder()
 
+    def get_input_embeddings(self) -> nn.Embedding:
+        """The encoder's word embeddings, one row per token id (`encoder_config.vocab_size` rows)."""
+        return self.encoder.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.encoder.set_input_embeddings(value)
+
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+        """Saves the model as transformers does (weights, `config.json` with `auto_map`, the model's code) and
+        declares the `relation-extraction` pipeline with it: `custom_pipelines` in `config.json` and the
+        pipeline's code (`pipeline_globalre.py` and what it imports). With the processor saved beside it
+        (`processor.save_pretrained(save_directory)`), `pipeline("relation-extraction", model=save_directory,
+        trust_remote_code=True)` then works in a process that has only transformers."""
+        # the pipeline's file is copied, not imported: the pipeline imports the inference loop, which loads this
+        # model, and a model that came as remote code has the pipeline's file beside its own only when the
+        # pipeline was loaded too
+        pipeline_file = Path(__file__).with_name(PIPELINE_FILE)
+        if pipeline_file.is_file():
+            self.config.custom_pipelines = copy.deepcopy(CUSTOM_PIPELINES)
+        else:
+            logger.warning(
+                "%s is not beside %s: the saved model declares no relation-extraction pipeline; save a complete "
+                "repository with RelationExtractionPipeline(model=model, processor=processor).save_pretrained(...)",
+                PIPELINE_FILE,
+                __file__,
+            )
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if pipeline_file.is_file() and kwargs.get("is_main_process", True):
+            for needed in (pipeline_file, *get_relative_import_files(pipeline_file)):
+                shutil.copyfile(needed, Path(save_directory) / Path(needed).name)
+
     def freeze_encoder(self) -> None:
         """Stops gradients through the encoder; it then also stays in eval mode (no dropout), so a pair's
         representation is a fixed function of its tokens."""
@@ -315,6 +350,8 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
     ) -> PairStates:
         """The encoder's states of each pair that `config.pooling` reads: one pair per row of `input_ids` (the
         one-pair encoding) or of `pair_input_ids` (the packed encoding); `forward` describes the inputs."""
+        token_type_ids = self._token_types(token_type_ids)
+        pair_token_type_ids = self._token_types(pair_token_type_ids)
         if pair_input_ids is None:
             return self._one_pair_states(input_ids, attention_mask, token_type_ids, position_ids)
         inputs = PackedInputs(
@@ -330,6 +367,15 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             pair_document=pair_document,
         )
         return self._packed_pair_states(inputs, head_mentions, tail_mentions)
+
+    def _token_types(self, token_type_ids: torch.LongTensor | None) -> torch.LongTensor | None:
+        """The token types the encoder reads: the processor's (0 for the document, 1 for the entity segments), or
+        all 0 for an encoder with a single token type (`type_vocab_size=1`, as RoBERTa-style encoders have), whose
+        entity segments are then told apart from the document only by the `[SEP]` tokens between them (and, in
+        the packed encoding, by their own segment)."""
+        if token_type_ids is None or self.config.encoder_config.type_vocab_size > 1:
+            return token_type_ids
+        return torch.zeros_like(token_type_ids)
 
     def _one_pair_states(
         self,

@@ -10,13 +10,13 @@ from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 try:  # Hub remote code resolves sibling files only through relative imports
+    from .configuration_globalre import PIPELINE_TASK
     from .documents_globalre import as_docred
-    from .inference_globalre import score_sequences
+    from .inference_globalre import check_device, score_sequences
 except ImportError:  # the same file used from a source checkout or an installed package
+    from configuration_globalre import PIPELINE_TASK
     from documents_globalre import as_docred
-    from inference_globalre import score_sequences
-
-PIPELINE_TASK = "relation-extraction"
+    from inference_globalre import check_device, score_sequences
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,15 @@ def _check_positive_integer(name: str, value) -> None:
         raise ValueError(f"relation-extraction pipeline: {name} must be a positive integer; got {value!r}.")
 
 
+@dataclass(frozen=True)
+class _ListedDocument:
+    """A document of a list given to the pipeline, with its position there, so that an error names it as
+    `inference_globalre.predict_documents` does (`documents_globalre.document_label`)."""
+
+    index: int
+    document: object
+
+
 def _call_options_doc() -> str:
     """The call options' lines of the pipeline's docstring, which ends indented for them."""
     items = [f"- `{option.name}`: {option.doc}" for option in CALL_OPTIONS]
@@ -121,8 +130,11 @@ class RelationExtractionPipeline(Pipeline):
     _load_image_processor = False
     _load_feature_extractor = False
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, device=None, **kwargs):
+        # before `Pipeline.__init__` moves the model: a CUDA device without CUDA is one clear line, and a device
+        # index never falls back to the CPU
+        check_device(device)
+        super().__init__(*args, device=device, **kwargs)
         if self.processor is None:
             raise ValueError(
                 "The relation-extraction pipeline needs the GlobalRE processor: save it with "
@@ -143,12 +155,15 @@ class RelationExtractionPipeline(Pipeline):
         self.processor.save_pretrained(save_directory, **kwargs)
 
     def _check_processor_matches_model(self) -> None:
+        """The processor builds this model's inputs: the same settings, and a tokenizer that fits the encoder
+        (`GlobalReProcessor.check_fits_model`)."""
         for name, expected in self.model.config.processor_settings.items():
             if getattr(self.processor, name) != expected:
                 raise ValueError(
                     f"The processor's {name}={getattr(self.processor, name)!r} differs from the model's "
                     f"{expected!r}; build it with GlobalReProcessor.from_config(tokenizer, model.config)."
                 )
+        self.processor.check_fits_model(self.model, source=getattr(self.model.config, "_name_or_path", None))
 
     def __call__(self, inputs, *args, **options):
         """Relation triples of one document (a list of triples) or of a list of documents (a list of such lists).
@@ -163,6 +178,8 @@ class RelationExtractionPipeline(Pipeline):
             TypeError: an unknown option, or a positional argument after `inputs`.
             ValueError: `pairs` with a list of documents; a count (`batch_size`, `max_batch_tokens`,
                 `max_batch_pairs`) that is not a positive integer; both `batch_size` and `max_batch_pairs`.
+            documents_globalre.DocumentError: a document that cannot be encoded, named by its position in the
+                list (and its title when it has one).
         """
         unknown = sorted(set(options) - {PAIR_BATCH_ALIAS, *CALL_OPTION, *PIPELINE_CALL_OPTIONS})
         if unknown or args:
@@ -174,6 +191,8 @@ class RelationExtractionPipeline(Pipeline):
             raise ValueError(
                 "pairs= names the pairs of one document; call the pipeline on a single document with it."
             )
+        if isinstance(inputs, (list, tuple)):
+            inputs = [_ListedDocument(index, document) for index, document in enumerate(inputs)]
         return super().__call__(inputs, batch_size=1, **options)
 
     @staticmethod
@@ -213,8 +232,14 @@ class RelationExtractionPipeline(Pipeline):
         return stages["preprocess"], stages["forward"], stages["postprocess"]
 
     def preprocess(self, document, pairs=None):
-        document = as_docred(document)
-        return {"document": document, "encoding": self.processor.encode_document(document, pairs)}
+        index = None
+        if isinstance(document, _ListedDocument):
+            index, document = document.index, document.document
+        document = as_docred(document, index)
+        return {
+            "document": document,
+            "encoding": self.processor.encode_document(document, pairs, index=index),
+        }
 
     def _forward(
         self,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -29,17 +30,32 @@ from transformers.processing_utils import ProcessorMixin
 logger = logging.getLogger(__name__)
 
 try:  # Hub remote code resolves sibling files only through relative imports
-    from .configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION
+    from .configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION, GlobalReConfig
     from .documents_globalre import DocumentError, as_docred, document_label, entity_type
     from .packed_encoding_globalre import encode_packed
     from .pair_encoding_globalre import PairSequences, encode_one_pair
     from .sequences_globalre import DocumentEncoding, EncodingSettings, TokenizedDocument
 except ImportError:  # the same file used from a source checkout or an installed package
-    from configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION
+    from configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION, GlobalReConfig
     from documents_globalre import DocumentError, as_docred, document_label, entity_type
     from packed_encoding_globalre import encode_packed
     from pair_encoding_globalre import PairSequences, encode_one_pair
     from sequences_globalre import DocumentEncoding, EncodingSettings, TokenizedDocument
+
+
+# A tokenizer that knows fewer tokens than this share of its encoder's embedding rows is not the encoder's own: the
+# rows past a real tokenizer's last id are padding (vocab_size rounded up to a multiple of 8 or 64, a few reserved
+# ids) and never amount to half the matrix, while a tokenizer that lost its vocabulary file knows only its
+# special tokens (5 of BERT's 30,522).
+MIN_TOKENIZER_COVERAGE = 0.5
+# the files a saved tokenizer's vocabulary lives in, one of which a model folder needs
+TOKENIZER_VOCABULARY_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
 
 
 def ordered_pairs(
@@ -125,8 +141,123 @@ class GlobalReProcessor(ProcessorMixin):
 
     @classmethod
     def from_config(cls, tokenizer, config) -> GlobalReProcessor:
-        """A processor whose settings match a `GlobalReConfig`."""
-        return cls(tokenizer, **config.processor_settings)
+        """A processor whose settings match a `GlobalReConfig`, over a tokenizer that fits the config's encoder.
+
+        Raises:
+            ValueError: the tokenizer does not fit the encoder's vocabulary (`check_fits_encoder`).
+        """
+        processor = cls(tokenizer, **config.processor_settings)
+        processor.check_fits_encoder(
+            config.encoder_config.vocab_size, config.marker_token_ids, source="the tokenizer given"
+        )
+        return processor
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> GlobalReProcessor:
+        """Loads a saved processor (`processor_config.json` and its tokenizer's files). When the folder (or Hub
+        repository) also holds a GlobalRE model's `config.json`, the tokenizer is checked against that model's
+        encoder (`check_fits_encoder`): a folder whose `tokenizer.json` is missing loads an almost empty tokenizer,
+        which is refused here.
+
+        Raises:
+            ValueError: the tokenizer does not fit the model's encoder in the same folder.
+        """
+        processor = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        hub_options = ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder")
+        try:
+            config, _ = GlobalReConfig.get_config_dict(
+                pretrained_model_name_or_path, **{k: kwargs[k] for k in hub_options if k in kwargs}
+            )
+        except OSError:  # a processor saved on its own: there is no encoder to check it against
+            return processor
+        encoder = config.get("encoder_config") or {}
+        if config.get("model_type") == GlobalReConfig.model_type and encoder.get("vocab_size"):
+            processor.check_fits_encoder(
+                encoder["vocab_size"],
+                config.get("marker_token_ids"),
+                source=str(pretrained_model_name_or_path),
+            )
+        return processor
+
+    def check_fits_model(self, model, source: str | None = None) -> None:
+        """`check_fits_encoder` against a model: its encoder's embedding rows and the marker ids in its config.
+
+        Raises:
+            ValueError: see `check_fits_encoder`.
+        """
+        self.check_fits_encoder(
+            model.get_input_embeddings().num_embeddings, model.config.marker_token_ids, source=source
+        )
+
+    def check_fits_encoder(
+        self, vocab_size: int, marker_token_ids: Sequence[int] | None = None, source: str | None = None
+    ) -> None:
+        """Checks that this processor's tokenizer is the encoder's own, so that its ids index the encoder's
+        embeddings and mean the words they were trained as:
+
+        - every id fits: `len(tokenizer) <= vocab_size`, and the special and marker token ids are below it;
+        - the tokenizer covers the vocabulary: `len(tokenizer) >= MIN_TOKENIZER_COVERAGE * vocab_size` (real
+          models leave only a few padding rows past the tokenizer's last id; a tokenizer that lost its vocabulary
+          file knows only its special tokens and reads every word as the unknown token);
+        - the marker tokens have the ids the model pools (`marker_token_ids`, when the model has them and the
+          processor inserts markers).
+
+        Args:
+            vocab_size: the encoder's embedding rows (`encoder_config.vocab_size`).
+            marker_token_ids: the marker ids stored in the model's config, or `None`.
+            source: where the tokenizer came from (a folder or Hub name), for the message.
+
+        Raises:
+            ValueError: what does not fit, with both sizes, the folder's missing vocabulary file when that is the
+                cause, and how to fix it.
+        """
+        size = len(self.tokenizer)
+        problems = []
+        if size > vocab_size:
+            problems.append(
+                f"the tokenizer has {size} tokens but the encoder only {vocab_size} embedding rows "
+                "(encoder_config.vocab_size): ids past them cannot be encoded"
+            )
+        elif size < MIN_TOKENIZER_COVERAGE * vocab_size:
+            problems.append(
+                f"the tokenizer has {size} tokens against the encoder's {vocab_size} (encoder_config.vocab_size): "
+                f"it is not the encoder's tokenizer (it covers under {MIN_TOKENIZER_COVERAGE:.0%} of the "
+                "vocabulary) and would read most words as the unknown token"
+            )
+        special = {
+            name: getattr(self.tokenizer, f"{name}_token_id", None) for name in ("cls", "sep", "pad", "unk")
+        }
+        if self.entity_markers != "none":
+            special.update(zip(self.marker_tokens, self.marker_ids))
+        beyond = {name: i for name, i in special.items() if i is not None and i >= vocab_size}
+        if beyond and size <= vocab_size:
+            problems.append(f"token ids {beyond} are beyond the encoder's {vocab_size} embedding rows")
+        if (
+            not problems
+            and self.entity_markers != "none"
+            and marker_token_ids
+            and list(marker_token_ids) != list(self.marker_ids)
+        ):
+            problems.append(
+                f"the marker tokens {self.marker_tokens} have ids {list(self.marker_ids)} in this tokenizer but "
+                f"{list(marker_token_ids)} in the model's config (marker_token_ids)"
+            )
+        if not problems:
+            return
+        where = f" ({source})" if source else ""
+        missing = ""
+        if source and os.path.isdir(source):
+            if not any(os.path.isfile(os.path.join(source, name)) for name in TOKENIZER_VOCABULARY_FILES):
+                missing = (
+                    f"; {source} has no vocabulary file ({', '.join(TOKENIZER_VOCABULARY_FILES[:2])}, ...), so "
+                    "only the special tokens of tokenizer_config.json were loaded"
+                )
+        raise ValueError(
+            f"GlobalReProcessor: the tokenizer{where} does not match the model's encoder: {'; '.join(problems)}"
+            f"{missing}. Use the tokenizer the encoder was trained with: save it beside the model "
+            "(processor.save_pretrained(model_dir)), or build the processor with "
+            "GlobalReProcessor.from_config(AutoTokenizer.from_pretrained(encoder_name_or_path), model.config)."
+        )
 
     def _marker_ids(self) -> list[int]:
         ids = self.tokenizer.convert_tokens_to_ids(self.marker_tokens)
@@ -602,6 +733,7 @@ def decide(logits: torch.Tensor, config, threshold: float | None = None) -> tupl
 GlobalReProcessor.register_for_auto_class("AutoProcessor")
 
 __all__ = [
+    "MIN_TOKENIZER_COVERAGE",
     "GlobalReProcessor",
     "decide",
     "ordered_pairs",
