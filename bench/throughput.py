@@ -8,6 +8,7 @@ path with `encoding="packed"`: each document encoded once, each pair a short seg
     python bench/throughput.py --device cpu --docs 5 --paths pair,packed   # every pair; the packed encoding
     python bench/throughput.py --device cuda                    # every pair of all 500 test documents
     python bench/throughput.py --device cuda --encoder bert-base
+    python bench/throughput.py --device cpu --docs 100 --paths pair,packed --encoder tiny   # the paths' overhead
 
 `--paths` chooses the rows (naive, pair, packed; default naive,pair). The last line is `speedup_vs_naive: X.XX`
 (one-pair path pairs/s over naive pairs/s), or `packed_speedup_vs_pair: X.XX` when both the one-pair and the packed
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     DEFAULT_PEAK_TBPS,
     DEFAULT_PEAK_TFLOPS,
+    ENCODERS,
     NAIVE_BATCH,
     REDOCRED_TEST,
     build_model,
@@ -55,7 +57,13 @@ def parse_args(argv=None):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
-    parser.add_argument("--encoder", choices=["minilm", "bert-base"], default="minilm")
+    parser.add_argument(
+        "--encoder",
+        choices=ENCODERS,
+        default="minilm",
+        help="minilm (real weights), bert-base (its shape, random weights) or tiny (MiniLM's depth at 32 hidden "
+        "units, random weights: the arithmetic is negligible, so a CPU run shows each path's overhead)",
+    )
     parser.add_argument("--data", default=str(REDOCRED_TEST), help="DocRED-format JSON (Re-DocRED test)")
     parser.add_argument("--docs", type=int, default=None, help="first N documents (default: cpu 5, cuda all)")
     parser.add_argument(

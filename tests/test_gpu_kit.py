@@ -53,3 +53,30 @@ def test_collect_appends_each_run_once_and_prints_bench_tables(tmp_path, capsys)
     assert [entry["f1"] for entry in entries] == [0.6]
     output = capsys.readouterr().out
     assert "already in accuracy.json: best" in output and "speedup_vs_naive: 9.99" in output
+
+
+def test_the_kit_dry_run_times_both_encodings_and_trains_the_packed_preset(tmp_path):
+    """`GLOBALRE_DRY_RUN=1` runs the packed parts' commands on CPU on a few documents; each part leaves its archive
+    with its logs."""
+    import os
+    import subprocess
+
+    environment = {**os.environ, "GLOBALRE_DRY_RUN": "1", "OUT": str(tmp_path)}
+    result = subprocess.run(
+        ["bash", "results/gpu/session.sh", "bench-packed", "train-packed"],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    for part, logs in (
+        ("bench-packed", ["packed.log", "packed-tiny.log"]),
+        ("train-packed", ["train-packed.log"]),
+    ):
+        with tarfile.open(tmp_path / f"{part}.tar.gz") as tar:
+            names = tar.getnames()
+        for log in logs:
+            assert f"outputs/dryrun-{part}/{log}" in names
+    assert "packed_speedup_vs_pair" in result.stdout

@@ -13,6 +13,7 @@ import torch
 
 from documents_globalre import DocumentError
 from inference_globalre import iter_document_logits, score_sequences
+from modeling_packed_globalre import PACKED_TILE_TOKENS, build_pair_tiles, greedy_tile_starts
 from packed_encoding_globalre import PackedSequences
 from processing_globalre import GlobalReProcessor
 from tests.helpers import (
@@ -124,6 +125,82 @@ def test_packed_encoder_is_the_masked_sequence_and_isolates_every_pair(tmp_path,
         torch.testing.assert_close(logits, reference[shuffled], atol=2e-6, rtol=1e-5)
         small = score_sequences(model, processor, sequences, max_batch_tokens=64, max_batch_pairs=7)
         torch.testing.assert_close(small, reference, atol=2e-6, rtol=1e-5)
+
+
+def _tiles_pair_by_pair(lengths: list[int], documents: list[int]) -> list[list[int]]:
+    """The tiles as a loop over pairs cuts them: per document (in order of first pair), its pairs in order, a new
+    tile when the next pair would take the tile past PACKED_TILE_TOKENS."""
+    tiles = []
+    for document in dict.fromkeys(documents):
+        current, used = [], 0
+        for pair in (p for p, d in enumerate(documents) if d == document):
+            if current and used + lengths[pair] > PACKED_TILE_TOKENS:
+                tiles.append(current)
+                current, used = [], 0
+            current.append(pair)
+            used += lengths[pair]
+        tiles.append(current)
+    return tiles
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_tiles_are_the_greedy_cut_of_each_documents_pairs(seed):
+    rng = np.random.default_rng(seed)
+    num_pairs = int(rng.integers(1, 300))
+    # segment lengths from 1 to past the tile budget; documents interleaved, as a shuffled batch has them
+    lengths = rng.integers(1, PACKED_TILE_TOKENS + 40, num_pairs) if seed else np.full(num_pairs, 3)
+    documents = rng.integers(0, 4, num_pairs)
+    width = int(lengths.max())
+    real = torch.arange(width)[None, :] < torch.from_numpy(lengths)[:, None]
+    window_document = torch.tensor([0, 0, 1, 2, 2, 2, 3])
+    window_keep = torch.ones(len(window_document), 5, dtype=torch.bool)
+    window_keep[1, 3:] = False
+    tiles = build_pair_tiles(real, torch.from_numpy(documents), window_document, window_keep)
+    expected = _tiles_pair_by_pair(lengths.tolist(), documents.tolist())
+    flat_pair = torch.repeat_interleave(torch.arange(num_pairs), torch.from_numpy(lengths))
+    got = []
+    for tile in range(len(tiles)):
+        slots = (tiles.token_slots // tiles.tokens.shape[1] == tile).nonzero().squeeze(1)
+        got.append(sorted(set(flat_pair[slots].tolist())))
+        # a token's keys: its document's real window tokens, then its own pair's tokens in the tile
+        pair = got[-1][0]
+        windows = (window_document == int(documents[pair])).nonzero().squeeze(1)
+        column = int(tiles.token_slots[slots[0]] % tiles.tokens.shape[1])
+        keys = tiles.mask[tile, 0, column]
+        document_part = keys[: -tiles.tokens.shape[1]].reshape(-1, 5)
+        assert document_part[: len(windows)].tolist() == window_keep[windows].tolist()
+        assert not document_part[len(windows) :].any()
+        assert keys[-tiles.tokens.shape[1] :].sum() == lengths[pair]
+    assert sorted(got) == sorted(expected)
+    # every real pair token has a slot of its own, and the [CLS] queries cover every pair once
+    assert len(set(tiles.token_slots.tolist())) == len(flat_pair)
+    assert torch.equal(tiles.tokens.flatten()[tiles.token_slots], torch.arange(len(flat_pair)))
+    assert torch.equal(tiles.cls_queries.flatten()[tiles.cls_slots], torch.arange(num_pairs))
+
+
+def test_greedy_tile_starts_runs_one_step_per_tile():
+    lengths = np.array([100, 28, 1, 200, 5, 60, 70, 3])
+    document_ends = np.array([5, 5, 5, 5, 5, 8, 8, 8])
+    # document 0: [100, 28] fill 128, [1], then [200] alone, [5]; document 1: [60], [70, 3]
+    assert np.flatnonzero(greedy_tile_starts(lengths, document_ends, 128)).tolist() == [0, 2, 3, 4, 5, 6]
+
+
+def test_one_attention_call_per_layer_for_all_windows_and_all_tiles(tmp_path, monkeypatch):
+    model, processor, sequences = _packed(tmp_path, segment="names")
+    rows = np.arange(len(sequences))  # every pair of the three documents, many tiles, in one batch
+    calls = []
+    attention = torch.nn.functional.scaled_dot_product_attention
+
+    def counted(*args, **kwargs):
+        calls.append(args[0].shape)
+        return attention(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", counted)
+    with torch.inference_mode():
+        model(**sequences.pad(rows, processor.pad_token_id))
+    layers = model.config.encoder_config.num_hidden_layers
+    assert len(calls) == 2 * layers
+    assert calls[1][0] > 3  # the tiles of all three documents in the one call
 
 
 def test_changing_one_pair_changes_no_other_pair(tmp_path):

@@ -1,5 +1,5 @@
-"""Brings a GPU session's results home: unpacks the PART.tar.gz files that `results/gpu/session.sh` left in the
-device tool's $OUT (the reply's `files_at` folder), appends every training run's results.json to
+"""Brings a GPU run's results home: unpacks the PART.tar.gz files that `results/gpu/session.sh` left in its $OUT
+folder (copied back from the GPU machine), appends every training run's results.json to
 results/accuracy.json (once: a run already there is skipped), and prints the benchmark tables for
 bench/RESULTS.md.
 

