@@ -7,7 +7,7 @@ import io
 import json
 import tarfile
 
-from tests.helpers import REPO
+from tests.helpers import REPO, needs_shared_data
 
 
 def _collect_module():
@@ -55,6 +55,7 @@ def test_collect_appends_each_run_once_and_prints_bench_tables(tmp_path, capsys)
     assert "already in accuracy.json: best" in output and "speedup_vs_naive: 9.99" in output
 
 
+@needs_shared_data
 def test_the_kit_dry_run_times_both_encodings_and_trains_the_packed_preset(tmp_path):
     """`GLOBALRE_DRY_RUN=1` runs the packed parts' commands on CPU on a few documents; each part leaves its archive
     with its logs."""

@@ -62,7 +62,7 @@ if [ -n "${GLOBALRE_DRY_RUN:-}" ]; then  # the same commands on a few documents,
     DIR_PREFIX=dryrun  # never mistaken for GPU results by collect.py
     BF16=()  # bf16 autocast is emulated on CPUs without AVX-512-BF16: a training step takes minutes
     BENCH=(--docs 2 --pairs_per_doc 3)
-    PACKED_DOCS=(--docs 2)
+    PACKED_DOCS=(--docs 2 --no_token_count)
     PACKED_EPOCHS=1
     SCALING=(--entities 3 --lengths 100 --length_pairs 2)
     TRAIN+=(--max_train_docs 3 --max_eval_docs 2 --num_train_epochs 1 --test_docs 0:2 --per_device_train_batch_size 4)
