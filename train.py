@@ -240,43 +240,25 @@ def load_documents(run: Run) -> tuple[list[dict], list[dict] | None, list[dict] 
             + ")"
         )
     note = f" (the label set is {label_source})" if label_source else ""
-    with reading_input("--train_file", args.train_file, note):
-        train_docs, directions = load_split(
-            args.train_file,
-            args.train_docs,
-            label_set,
-            args.max_train_docs,
-            args.pair_types,
-            args.undirected_relations,
-        )
+
+    def split(name: str, docs_slice: str | None, max_docs: int | None) -> list[dict] | None:
+        path = getattr(args, f"{name}_file")
+        if not path:
+            return None
+        with reading_input(f"--{name}_file", path, note):
+            docs, directions = load_split(
+                path, docs_slice, label_set, max_docs, args.pair_types, args.undirected_relations
+            )
         run.warnings += directions
+        return docs
+
+    train_docs = split("train", args.train_docs, args.max_train_docs)
     run.progress.signature = run_signature(args, train_docs, run.accelerator.num_processes)
     claim_checkpoint_dir(args, run.accelerator)
     if args.resume_from_checkpoint:
         run.resume_path = checkpoint_to_resume(args, label_set, run.progress.signature)
-    dev_docs = test_docs = None
-    if args.dev_file:
-        with reading_input("--dev_file", args.dev_file, note):
-            dev_docs, directions = load_split(
-                args.dev_file,
-                args.dev_docs,
-                label_set,
-                args.max_eval_docs,
-                args.pair_types,
-                args.undirected_relations,
-            )
-            run.warnings += directions
-    if args.test_file:
-        with reading_input("--test_file", args.test_file, note):
-            test_docs, directions = load_split(
-                args.test_file,
-                args.test_docs,
-                label_set,
-                args.max_eval_docs,
-                args.pair_types,
-                args.undirected_relations,
-            )
-            run.warnings += directions
+    dev_docs = split("dev", args.dev_docs, args.max_eval_docs)
+    test_docs = split("test", args.test_docs, args.max_eval_docs)
     if dev_docs and os.path.abspath(args.dev_file) == os.path.abspath(args.train_file):
         overlap = {d["title"] for d in train_docs} & {d["title"] for d in dev_docs}
         if overlap:
