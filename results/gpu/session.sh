@@ -3,15 +3,15 @@
 # for the order and the time each is expected to take):
 #
 #   check             versions, imports, the CUDA-vs-CPU equivalence test and the remote-code test
-#   best              issue 6: --preset best on redocred-dev400-val100-test
-#   paper             issue 6: the paper's recipe as it is, and with thresholds tuned on validation
-#   bench-minilm      issue 5: MiniLM, the project's path over all Re-DocRED test pairs vs the naive path
-#   bench-bert        issue 5: the same, bert-base shape
-#   bench-minilm-batches  issue 5: MiniLM with 64k- and 128k-token batches
-#   bench-compile     issue 5: torch.compile, reduce-overhead (CUDA graphs) and default
-#   bench-bert-extra  issue 5: bert-base with 64k-token batches, and the scaling table
-#   cdr               issue 6: CDR, paper recipe (tuned threshold) and --preset best
-#   ablations         issue 6: one option of the best recipe changed at a time
+#   best              --preset best on redocred-dev400-val100-test
+#   paper             the paper's recipe as it is, and with thresholds tuned on validation
+#   bench-minilm      MiniLM, the project's path over all Re-DocRED test pairs vs the naive path
+#   bench-bert        the same, bert-base shape
+#   bench-minilm-batches  MiniLM with 64k- and 128k-token batches
+#   bench-compile     torch.compile, reduce-overhead (CUDA graphs) and default
+#   bench-bert-extra  bert-base with 64k-token batches, and the scaling table
+#   cdr               CDR, paper recipe (tuned threshold) and --preset best
+#   ablations         one option of the best recipe changed at a time
 #   bench-packed      the packed encoding against the one-pair path, all pairs of all 500 test documents
 #   train-packed      --preset packed on redocred-dev400-val100-test, as many epochs as fit one 10-minute run
 #
