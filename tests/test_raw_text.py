@@ -98,6 +98,7 @@ def test_the_graph_relations_are_the_triples_of_the_same_entities_given_by_hand(
             "name": entity["name"],
             "type": entity["type"],
             "spans": [[m["start"], m["end"]] for m in entity["mentions"]],
+            "mentions": [m["text"] for m in entity["mentions"]],
         }
         for entity in graph["entities"]
     ]
@@ -190,3 +191,81 @@ def test_a_transformers_token_classification_pipeline_stands_in_for_the_detector
     assert graph["entities"]
     check_graph_of_text(graph, TEXT)
     assert {entity["type"] for entity in graph["entities"]} <= {"PER", "LOC"}
+
+
+@pytest.fixture(scope="module")
+def detecting_extractor(tmp_path_factory):
+    """A tiny random model with the built-in entity detector (`config.entity_types`)."""
+    from pipeline_globalre import RelationExtractionPipeline
+
+    model, processor = tiny_model_and_processor(
+        tmp_path_factory.mktemp("detector"), entity_types=["PER", "LOC"]
+    )
+    return RelationExtractionPipeline(model=model, processor=processor, device="cpu")
+
+
+@pytest.mark.parametrize("coreference", ["names", "learned"])
+def test_plain_text_through_the_models_own_detector(detecting_extractor, coreference):
+    from entities_globalre import detect_entities
+
+    model, processor = detecting_extractor.model, detecting_extractor.processor
+    graph = detecting_extractor(TEXT, return_graph=True, coreference=coreference)
+    assert graph["entities"], "the random detector tags something in this text"
+    check_graph_of_text(graph, TEXT)
+    detected = detect_entities(model, processor, [TEXT], coreference=coreference)[0]
+    # the graph's entities are the detector's, in its order, with its names, types and spans
+    assert [
+        (e["name"], e["type"], [[m["start"], m["end"]] for m in e["mentions"]]) for e in graph["entities"]
+    ] == [(e["name"], e["type"], sorted(e["spans"])) for e in detected]
+    assert {e["type"] for e in graph["entities"]} <= {"PER", "LOC"}
+    # entities given by the user: the detector does not run, the graph has exactly them
+    given = detecting_extractor({"text": TEXT, "entities": ["Paris", "Warsaw"]}, return_graph=True)
+    assert [e["name"] for e in given["entities"]] == ["Paris", "Warsaw"]
+    # a token-classification pipeline given per call replaces the model's own detector
+    replaced = detecting_extractor(
+        TEXT, entity_detector=FakeTokenClassifier(NER_OUTPUT), entity_type_map=TYPE_MAP, return_graph=True
+    )
+    assert {(m["start"], m["end"]) for e in replaced["entities"] for m in e["mentions"]} == {
+        (0, 11),
+        (24, 30),
+        (32, 37),
+        (49, 54),
+        (65, 71),
+    }
+
+
+def test_a_saved_model_with_a_detector_reads_plain_text_in_a_fresh_process(tmp_path):
+    """The saved folder carries the detection and graph code: plain text in, the same graph out, in a process
+    that has only transformers."""
+    import json
+    import textwrap
+
+    from tests.helpers import make_tiny_model_dir, run_without_project
+
+    model_dir = make_tiny_model_dir(tmp_path / "model", entity_types=["PER", "LOC"])
+    for module in ("entities_globalre", "modeling_entities_globalre", "graph_globalre"):
+        assert (tmp_path / "model" / f"{module}.py").is_file(), module
+    from transformers import pipeline
+
+    expected = pipeline("relation-extraction", model=model_dir, trust_remote_code=True, device="cpu")(
+        TEXT, return_graph=True, top_k=1
+    )
+    assert expected["entities"]
+    (tmp_path / "expected.json").write_text(json.dumps(expected))
+    script = textwrap.dedent(
+        f"""
+        import json
+        from transformers import pipeline
+        extractor = pipeline("relation-extraction", model={model_dir!r}, trust_remote_code=True, device="cpu")
+        graph = extractor({TEXT!r}, return_graph=True, top_k=1)
+        expected = json.load(open({str(tmp_path / "expected.json")!r}))
+        assert graph["entities"] == expected["entities"], graph["entities"]
+        assert [(t["head"], t["tail"], t["relation"]) for t in graph["relations"]] == [
+            (t["head"], t["tail"], t["relation"]) for t in expected["relations"]
+        ]
+        print("FRESH-PROCESS-OK")
+        """
+    )
+    result = run_without_project(script, tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "FRESH-PROCESS-OK" in result.stdout
