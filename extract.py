@@ -110,12 +110,15 @@ def _line_document(index: int, line_number: int, line: str) -> CorpusDocument:
     return CorpusDocument(index, source, identifier, document=document)
 
 
-def read_corpus(path: str | Path) -> Iterator[CorpusDocument]:
+def read_corpus(path: str | Path, rank: int = 0, world_size: int = 1) -> Iterator[CorpusDocument]:
     """The documents of a JSON Lines file (blank lines are no document) or of a folder's `.txt` files, read one at a
-    time. A line or file that cannot be read is a `CorpusDocument` with its `error`, in its place."""
+    time; only those of process `rank` of `world_size` (index modulo `world_size`), the others not even parsed. A
+    line or file that cannot be read is a `CorpusDocument` with its `error`, in its place."""
     path = Path(path)
     if path.is_dir():
         for index, file in enumerate(_text_files(path)):
+            if index % world_size != rank:
+                continue
             try:
                 text = file.read_text(encoding="utf-8")
             except (UnicodeDecodeError, OSError) as error:
@@ -130,7 +133,8 @@ def read_corpus(path: str | Path) -> Iterator[CorpusDocument]:
         for line_number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
-            yield _line_document(index, line_number, line)
+            if index % world_size == rank:
+                yield _line_document(index, line_number, line)
             index += 1
 
 
@@ -266,7 +270,7 @@ def extract(
     process) and, with several processes, `merge_parts` when all are done.
 
     Args:
-        documents: the input's documents in order (`read_corpus`); every process reads all and keeps its own.
+        documents: the input's documents in order (`read_corpus`); those of other processes are passed over.
         extract_one: a document (a dict) to its graph (`pipeline(..., return_graph=True)`).
         total: the input's number of documents, for the progress bar.
 
@@ -422,6 +426,15 @@ def read_type_map(value: str | None) -> dict | None:
     return type_map
 
 
+def _on_cpu(device: str | None) -> bool:
+    """Whether the processes run on CPUs: asked for (`--device cpu`, `ACCELERATE_USE_CPU`), or no accelerator.
+    accelerate's `PartialState` sets up CPU processes (gloo) only when told so."""
+    import torch
+
+    asked = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+    return asked or (device or "").startswith("cpu") or not torch.accelerator.is_available()
+
+
 def main(argv: Sequence[str] | None = None) -> Summary:
     from accelerate import PartialState
     from transformers import pipeline
@@ -431,8 +444,14 @@ def main(argv: Sequence[str] | None = None) -> Summary:
     if not os.path.exists(args.input):
         raise SystemExit(f"--input {args.input}: no such file or folder")
     type_map = read_type_map(args.entity_type_map)
-    state = PartialState()
+    state = PartialState(cpu=_on_cpu(args.device))
     rank, world_size = state.process_index, state.num_processes
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != world_size:  # each process would do every document and write the same output
+        raise SystemExit(
+            f"launched as {launched} processes, but accelerate set up {world_size}; launch with `accelerate launch "
+            "--num_processes N extract.py ...` (on CPUs: ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu ...)."
+        )
     if state.is_main_process:
         prepare_output(args.output, world_size, resume=args.resume)
     state.wait_for_everyone()
@@ -446,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> Summary:
         options["entity_type_map"] = type_map
 
     summary = extract(
-        read_corpus(args.input),
+        read_corpus(args.input, rank, world_size),
         args.output,
         lambda document: extractor(document, **options),
         rank=rank,

@@ -264,3 +264,123 @@ def test_the_command_end_to_end_with_a_saved_model(tmp_path):
     assert extract.main(["--model", model, "--input", str(corpus), "--output", str(output)]).skipped == 3
     again = extract.main(["--model", model, "--input", str(corpus), "--output", str(output), "--no_resume"])
     assert again.extracted == 3 and output_lines(output) == written
+
+
+def test_each_process_reads_only_its_own_documents(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    write_corpus(corpus, 5, {3: "{not json"})
+    corpus.write_text(
+        "\n" + corpus.read_text(encoding="utf-8"), encoding="utf-8"
+    )  # a blank line is no document
+    mine = list(extract.read_corpus(corpus, rank=1, world_size=2))
+    assert [(d.index, d.source, d.id) for d in mine] == [(1, "line 3", "d1"), (3, "line 5", 5)]
+    assert mine[1].error and mine[0].document == {"id": "d1", "text": "text 1"}
+
+
+def token_classification_model(directory: Path) -> str:
+    """A tiny random BertForTokenClassification with PERSON and CITY tags, saved to `directory`."""
+    import torch
+    from transformers import BertForTokenClassification
+
+    from tests.helpers import tiny_encoder_config, tiny_tokenizer
+
+    tokenizer = tiny_tokenizer(directory)
+    config = tiny_encoder_config(tokenizer)
+    config.id2label = {0: "O", 1: "B-PERSON", 2: "I-PERSON", 3: "B-CITY", 4: "I-CITY"}
+    config.label2id = {label: index for index, label in config.id2label.items()}
+    torch.manual_seed(0)
+    BertForTokenClassification(config).save_pretrained(directory)
+    return str(directory)
+
+
+def check_text_lines(lines: list[dict], texts: dict[str, str], types: set[str]) -> None:
+    """Each line's entities have mentions whose text is the document's text at their span, of the given types."""
+    for line in lines:
+        assert "error" not in line, line
+        text = texts[line["id"]]
+        assert line["entities"], line["id"]
+        for entity in line["entities"]:
+            assert entity["type"] in types
+            for mention in entity["mentions"]:
+                assert text[mention["start"] : mention["end"]] == mention["text"]
+        for triple in line["relations"]:
+            assert 0 <= triple["head"] < len(line["entities"]) and 0 <= triple["tail"] < len(line["entities"])
+
+
+TEXTS = {
+    "a.txt": "Marie Curie was born in Warsaw. Curie studied in Paris.",
+    "b.txt": "Paris is the capital of France.\nThe Seine flows through Paris.",
+}
+
+
+def test_the_command_on_a_folder_of_text_with_a_token_classification_model(tmp_path):
+    model = make_tiny_model_dir(tmp_path / "model")
+    ner = token_classification_model(tmp_path / "ner")
+    folder, output = tmp_path / "texts", tmp_path / "graph.jsonl"
+    folder.mkdir()
+    for name, text in TEXTS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    type_map = tmp_path / "types.json"
+    type_map.write_text(json.dumps({"PERSON": "PER", "CITY": "LOC"}))
+    arguments = ["--model", model, "--input", str(folder), "--output", str(output), "--entity_detector", ner]
+    summary = extract.main([*arguments, "--entity_type_map", str(type_map)])
+    assert summary.extracted == 2 and not summary.errors
+    lines = output_lines(output)
+    assert [line["id"] for line in lines] == ["a.txt", "b.txt"]
+    check_text_lines(lines, TEXTS, {"PER", "LOC"})
+    # the map as JSON text: the same graphs
+    summary = extract.main(
+        [*arguments, "--entity_type_map", '{"PERSON": "PER", "CITY": "LOC"}', "--no_resume"]
+    )
+    assert output_lines(output) == lines
+    with pytest.raises(SystemExit, match="--entity_type_map: not JSON"):
+        extract.main([*arguments, "--entity_type_map", "{PERSON: PER}"])
+
+
+def test_the_command_on_plain_text_with_the_models_own_detector(tmp_path):
+    model = make_tiny_model_dir(tmp_path / "model", entity_types=["PER", "LOC"])
+    corpus, output = tmp_path / "corpus.jsonl", tmp_path / "graph.jsonl"
+    corpus.write_text("".join(json.dumps({"id": key, "text": text}) + "\n" for key, text in TEXTS.items()))
+    summary = extract.main(
+        ["--model", model, "--input", str(corpus), "--output", str(output), "--max_batch_tokens", "64"]
+    )
+    assert summary.extracted == 2 and not summary.errors
+    check_text_lines(output_lines(output), TEXTS, {"PER", "LOC"})
+
+
+def test_two_processes_under_accelerate_launch(tmp_path):
+    """As users launch it on CPUs: two real processes (gloo), each writing its part, merged by the main one; then
+    the corpus grows and the same command extracts only the new documents."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+    from tests.test_train_distributed import free_port
+
+    model = make_tiny_model_dir(tmp_path / "model")
+    corpus, output = tmp_path / "corpus.jsonl", tmp_path / "graph.jsonl"
+
+    def write(count: int) -> list[str]:
+        documents = [
+            {"id": f"d{i}", "text": f"Paris is in France, {i} km away.", "entities": ["Paris", "France"]}
+            for i in range(count)
+        ]
+        corpus.write_text("".join(json.dumps(document) + "\n" for document in documents), encoding="utf-8")
+        return [document["id"] for document in documents]
+
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--main_process_port", str(free_port()), "extract.py",
+        "--model", model, "--input", str(corpus), "--output", str(output),
+    ]  # fmt: skip
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    for count, new in ((5, {0: 3, 1: 2}), (8, {0: 1, 1: 2})):
+        ids = write(count)
+        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-6000:]
+        for rank, extracted in new.items():
+            assert f"process {rank} of 2: {extracted} document(s) extracted" in result.stderr
+        assert [line["id"] for line in output_lines(output)] == ids
+        assert all(line["entities"] for line in output_lines(output))
+        assert not list(tmp_path.glob("graph.jsonl.part-*"))
