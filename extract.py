@@ -330,6 +330,11 @@ def extract(
             bar.update()
             bar.set_postfix(errors=len(summary.errors), refresh=False)
     bar.close()
+    if world_size == 1 and next_written is not None:
+        raise ResumeError(
+            f"{target} holds more lines than the input has documents (id {next_written.get('id')!r} and on): it was "
+            "written from another input. Give another --output, or --no_resume to overwrite it."
+        )
     return summary
 
 

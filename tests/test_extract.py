@@ -152,6 +152,12 @@ def test_resume_refuses_an_output_of_another_input(tmp_path):
         extract.ResumeError, match=r"holds id 'other' where the input's document #0 .* id 'd0'"
     ):
         run(corpus, output, RecordingExtractor())
+    write_corpus(corpus, 1)
+    output.write_text('{"id": "d0"}\n{"id": "d1"}\n', encoding="utf-8")
+    with pytest.raises(
+        extract.ResumeError, match=r"more lines than the input has documents \(id 'd1' and on\)"
+    ):
+        run(corpus, output, RecordingExtractor())
     output.write_text('{"id": "d0"}\nnot json\n{"id": "d2"}\n', encoding="utf-8")
     with pytest.raises(extract.ResumeError, match="line 2 is not a JSON object"):
         extract.prepare_output(output)
