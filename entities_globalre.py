@@ -70,7 +70,7 @@ def name_features(first: str, second: str) -> list[float]:
         float(a[-1] == b[-1]),
         float(a[0] == b[0]),
         len(set(a) & set(b)) / len(union),
-        float(_is_acronym(shorter, longer)),
+        float(_is_acronym(a, b) or _is_acronym(b, a)),
     ]
 
 
