@@ -45,13 +45,16 @@ class DocumentError(ValueError):
 
 
 def document_label(document: dict, index: int | None = None) -> str:
-    """How errors and reports name a document: its index and its title where it has them."""
+    """How errors and reports name a document: its index, its title and its `id` where it has them."""
     title = document.get("title") if isinstance(document, dict) else None
+    identifier = document.get("id") if isinstance(document, dict) else None
     parts = []
     if index is not None:
         parts.append(f"#{index}")
     if title:
         parts.append(repr(title))
+    if identifier is not None and identifier != "":
+        parts.append(f"(id {identifier!r})")
     return "document " + " ".join(parts) if parts else "document"
 
 

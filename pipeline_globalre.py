@@ -11,11 +11,15 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 try:  # Hub remote code resolves sibling files only through relative imports
     from .configuration_globalre import PIPELINE_TASK
-    from .documents_globalre import as_docred
+    from .documents_globalre import DocumentError, as_docred, document_label
+    from .entities_globalre import detect_entities, entities_from_token_classification
+    from .graph_globalre import document_graph
     from .inference_globalre import check_device, score_sequences
 except ImportError:  # the same file used from a source checkout or an installed package
     from configuration_globalre import PIPELINE_TASK
-    from documents_globalre import as_docred
+    from documents_globalre import DocumentError, as_docred, document_label
+    from entities_globalre import detect_entities, entities_from_token_classification
+    from graph_globalre import document_graph
     from inference_globalre import check_device, score_sequences
 
 
@@ -48,7 +52,31 @@ CALL_OPTIONS: tuple[CallOption, ...] = (
         "postprocess",
         "only relations seen in training between the pair's entity types (default: the model's setting)",
     ),
+    CallOption(
+        "return_graph",
+        "postprocess",
+        'the document\'s graph `{"entities", "relations"}` instead of the triples: every entity with its name, type '
+        "and mentions (`graph_globalre.document_graph`), the triples as `relations`",
+    ),
     CallOption("pairs", "preprocess", "score only these `(head, tail)` pairs of a single document"),
+    CallOption(
+        "entity_detector",
+        "forward",
+        "a transformers token-classification pipeline that finds the entities of text given without them, "
+        'instead of the model\'s own detector (best with `aggregation_strategy="simple"`)',
+    ),
+    CallOption(
+        "entity_type_map",
+        "forward",
+        'the `entity_detector`\'s labels to the model\'s entity types (`{"PER": "PER", "ORG": "ORG"}`); '
+        "labels it leaves out are dropped with a warning naming them",
+    ),
+    CallOption(
+        "coreference",
+        "forward",
+        'how the model\'s own detector groups mentions into entities: "names" or "learned" (default: '
+        "`config.coreference`)",
+    ),
     CallOption(
         "max_batch_tokens",
         "forward",
@@ -113,8 +141,20 @@ class RelationExtractionPipeline(Pipeline):
     #   "relation": "P19", "relation_name": "place of birth", "score": 0.93}, ...]
     ```
 
-    Inputs: one document or a list of documents, each in DocRED form (`sents`, `vertexSet`) or text form
-    (`text`, `entities`). Every candidate pair of a document is scored in length-sorted batches of at most
+    Inputs: one document or a list of documents, each in DocRED form (`sents`, `vertexSet`), text form (`text`,
+    `entities`) or plain text (a string, or `{"text": ...}` without `entities`). The entities of plain text are
+    found by the model's own entity detector (`entities_globalre.detect_entities`; a model trained with
+    `train.py --entity_detection`) or by `entity_detector=`, any transformers token-classification pipeline, with
+    `entity_type_map=` from its labels to the model's types; entities given in the input are never re-detected:
+
+    ```python
+    extractor("Marie Curie was born in Warsaw.", return_graph=True)
+    # {"entities": [{"id": 0, "name": "Marie Curie", "type": "PER",
+    #                "mentions": [{"text": "Marie Curie", "start": 0, "end": 11, "sent_id": 0}]}, ...],
+    #  "relations": [{"head": 0, "tail": 1, "relation": "P19", ...}]}
+    ```
+
+    Every candidate pair of a document is scored in length-sorted batches of at most
     `max_batch_tokens` tokens (and `max_batch_pairs` pairs, when given), so memory stays bounded for documents
     with many entities (`inference_globalre.score_sequences`).
 
@@ -176,10 +216,12 @@ class RelationExtractionPipeline(Pipeline):
 
         Raises:
             TypeError: an unknown option, or a positional argument after `inputs`.
-            ValueError: `pairs` with a list of documents; a count (`batch_size`, `max_batch_tokens`,
+            ValueError: `pairs` with a list of documents or with plain text; `entity_type_map` without
+                `entity_detector`; a count (`batch_size`, `max_batch_tokens`,
                 `max_batch_pairs`) that is not a positive integer; both `batch_size` and `max_batch_pairs`.
             documents_globalre.DocumentError: a document that cannot be encoded, named by its position in the
-                list (and its title when it has one).
+                list (and its title or id when it has one); plain text for a model without an entity detector
+                and no `entity_detector`.
         """
         unknown = sorted(set(options) - {PAIR_BATCH_ALIAS, *CALL_OPTION, *PIPELINE_CALL_OPTIONS})
         if unknown or args:
@@ -187,7 +229,7 @@ class RelationExtractionPipeline(Pipeline):
         if isinstance(inputs, (list, tuple)) and not inputs:
             return []
         options = self._with_pair_batch(options, options.pop(PAIR_BATCH_ALIAS, None))
-        if options.get("pairs") is not None and not isinstance(inputs, dict):
+        if options.get("pairs") is not None and not isinstance(inputs, (dict, str)):
             raise ValueError(
                 "pairs= names the pairs of one document; call the pipeline on a single document with it."
             )
@@ -235,11 +277,68 @@ class RelationExtractionPipeline(Pipeline):
         index = None
         if isinstance(document, _ListedDocument):
             index, document = document.index, document.document
-        document = as_docred(document, index)
+        if isinstance(document, str):
+            document = {"text": document}
+        if isinstance(document, dict) and "text" in document and "entities" not in document:
+            # plain text: its entities are found in `_forward`, where the model runs
+            if pairs is not None:
+                raise ValueError(
+                    f"{document_label(document, index)}: pairs= indexes a document's entities, and this text "
+                    "gives none (they are detected); give the text with its 'entities' to choose pairs."
+                )
+            return {"text_document": document, "index": index}
+        return self._encode(document, index, pairs)
+
+    def _encode(self, document, index: int | None, pairs=None) -> dict:
+        text_entities = (
+            document.get("entities") if isinstance(document, dict) and "text" in document else None
+        )
+        docred = as_docred(document, index)
         return {
-            "document": document,
-            "encoding": self.processor.encode_document(document, pairs, index=index),
+            "document": docred,
+            "text_entities": text_entities,
+            "encoding": self.processor.encode_document(docred, pairs, index=index),
         }
+
+    def _detect_entities(
+        self,
+        document: dict,
+        index: int | None,
+        entity_detector,
+        entity_type_map,
+        coreference,
+        max_batch_tokens,
+    ) -> list[dict]:
+        """The entities of a plain-text document in the text form with character spans, from `entity_detector`
+        (a token-classification pipeline) when given, else from the model's own detector."""
+        label = document_label(document, index)
+        text = document["text"]
+        if not isinstance(text, str) or not text.strip():
+            raise DocumentError(
+                f"{label}: 'text' is empty; expected the document's text as a non-empty string."
+            )
+        if entity_type_map is not None and entity_detector is None:
+            raise ValueError(
+                "entity_type_map= maps the labels of an entity_detector (a token-classification pipeline) to the "
+                "model's entity types; give entity_detector= with it."
+            )
+        if entity_detector is not None:
+            try:
+                return entities_from_token_classification(text, entity_detector(text), entity_type_map)
+            except DocumentError:
+                raise
+            except ValueError as error:
+                raise DocumentError(f"{label}: {error}") from error
+        if getattr(self.model, "entity_detector", None) is None:
+            raise DocumentError(
+                f"{label}: the text comes without 'entities' and this model has no entity detector "
+                "(config.entity_types is empty). Give the entities ({'text': ..., 'entities': [names or spans]}), "
+                "pass entity_detector= a transformers token-classification pipeline (with entity_type_map= from "
+                "its labels to the model's types), or use a model trained with train.py --entity_detection."
+            )
+        return detect_entities(
+            self.model, self.processor, [text], coreference=coreference, max_batch_tokens=max_batch_tokens
+        )[0]
 
     def _forward(
         self,
@@ -247,7 +346,16 @@ class RelationExtractionPipeline(Pipeline):
         max_batch_tokens: int | None = None,
         max_batch_pairs: int | None = None,
         bf16: bool | None = None,
+        entity_detector=None,
+        entity_type_map: dict | None = None,
+        coreference: str | None = None,
     ):
+        if "text_document" in model_inputs:
+            document, index = model_inputs["text_document"], model_inputs["index"]
+            entities = self._detect_entities(
+                document, index, entity_detector, entity_type_map, coreference, max_batch_tokens
+            )
+            model_inputs = self._encode({**document, "entities": entities}, index)
         encoding = model_inputs["encoding"]
         logits = score_sequences(
             self.model,
@@ -257,10 +365,23 @@ class RelationExtractionPipeline(Pipeline):
             max_batch_pairs=max_batch_pairs,
             bf16=bf16,
         )
-        return {"document": model_inputs["document"], "encoding": encoding, "logits": logits}
+        return {
+            "document": model_inputs["document"],
+            "text_entities": model_inputs["text_entities"],
+            "encoding": encoding,
+            "logits": logits,
+        }
 
-    def postprocess(self, model_outputs, threshold=None, relations=None, top_k=None, type_constraints=None):
-        return self.processor.post_process(
+    def postprocess(
+        self,
+        model_outputs,
+        threshold=None,
+        relations=None,
+        top_k=None,
+        type_constraints=None,
+        return_graph=None,
+    ):
+        triples = self.processor.post_process(
             model_outputs["logits"],
             model_outputs["encoding"].pairs,
             model_outputs["document"],
@@ -270,6 +391,9 @@ class RelationExtractionPipeline(Pipeline):
             top_k=top_k,
             type_constraints=type_constraints,
         )
+        if return_graph:
+            return document_graph(model_outputs["document"], triples, model_outputs["text_entities"])
+        return triples
 
 
 if RelationExtractionPipeline.__doc__:  # none under `python -OO`

@@ -24,6 +24,7 @@ REMOTE_CODE_MODULES = (
     "packed_encoding_globalre",
     "pipeline_globalre",
     "inference_globalre",
+    "graph_globalre",
 )
 
 
