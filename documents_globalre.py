@@ -27,6 +27,16 @@ SENTENCE_END = re.compile(
     r"[.!?][\"'\u2019\u201d)\]]*(?=\s)|[\u3002\uff01\uff1f\uff61][\"'\u2019\u201d)\]\u300d\u300f\uff09\u3011\u3015]*|\n+"
 )
 _CJK = re.compile(f"[{CJK_CHARACTERS}]")
+# A period that ends an initial or a title is no sentence end: "William P. Carey", "U.S. Route 20", "St. Louis",
+# "Dr. Smith" (Re-DocRED's dev documents as text have 110 mentions that would otherwise cross a sentence end);
+# "No." and months only before a number ("No. 5", "Jan. 12"). Company suffixes (Inc., Co.) end sentences too often
+# to be listed.
+_TITLES = frozenset(
+    "mr mrs ms dr prof st mt ft jr sr gen col lt sgt capt cmdr adm gov sen rep rev hon pres bros vs messrs "
+    "lieut".split()
+)
+_BEFORE_NUMBERS = frozenset("no nos vol pp jan feb mar apr jun jul aug sep sept oct nov dec".split())
+_WORD_BEFORE_PERIOD = re.compile(r"(?<![\w.])(\w+)\.$")
 # Scripts that write words without spaces between them and that no simple rule segments (Thai, Lao, Myanmar,
 # Khmer): their text would become whole clauses as words, so the text form refuses them.
 UNSEGMENTED_SCRIPTS = re.compile(
@@ -99,6 +109,25 @@ def _word_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _ends_abbreviation(text: str, match: re.Match) -> bool:
+    """Whether a sentence-end match is the period of an initial ("P.", "U.S."), a title ("St.", "Dr.") or, before
+    a number, "No." or a month ("Jan. 12"): such a period does not end the sentence."""
+    if match.group() != ".":
+        return False
+    before = _WORD_BEFORE_PERIOD.search(text, max(0, match.start() - 12), match.end())
+    if before is None:
+        # "U.S.": the letter before the period follows another period
+        return match.start() >= 2 and text[match.start() - 1].isalpha() and text[match.start() - 2] == "."
+    word = before.group(1)
+    if len(word) == 1 and word.isalpha():
+        return True
+    lowered = word.lower()
+    if lowered in _TITLES:
+        return True
+    following = text[match.end() :].lstrip()
+    return lowered in _BEFORE_NUMBERS and following[:1].isdigit()
+
+
 def split_words(
     text: str, protected: Sequence[tuple[int, int]] = ()
 ) -> tuple[list[list[str]], list[list[tuple[int, int]]]]:
@@ -112,6 +141,7 @@ def split_words(
         if not any(
             start < match.start() for (start, _), _ in inside.overlapping((match.start(), match.start() + 1))
         )
+        and not _ends_abbreviation(text, match)
     ]
     by_sentence: dict[int, tuple[list[str], list[tuple[int, int]]]] = {}
     for start, end in _word_spans(text):
@@ -255,7 +285,8 @@ def text_to_docred(document: dict, index: int | None = None) -> dict:
       `mentions` (white space, quotes, Unicode form and case aside); a span that starts or ends inside a word
       takes the whole word, with a warning. Spans are taken as given: entities may nest.
     Words: runs of letters and digits, single punctuation marks, single CJK characters (Chinese and Japanese);
-    sentences end at . ! ? before white space, at 。！？ and at line breaks (`split_words`).
+    sentences end at . ! ? before white space (not after an initial or a title: "P.", "U.S.", "St."), at 。！？
+    and at line breaks (`split_words`).
     Errors (`DocumentError`, naming the document and the entity): text in Thai, Lao, Myanmar or Khmer script
     (words without spaces, no segmenter), a name that does not occur (or only inside a longer entity's
     mentions), a span outside the text or covering other text (token indices given by mistake), two entities

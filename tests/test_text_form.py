@@ -271,3 +271,22 @@ def test_names_that_differ_from_their_words_only_in_spacing_case_or_quotes_are_n
             as_docred(document)
         assert mention_name_disagreements(document) == []
     assert caplog.text == ""
+
+
+def test_initials_titles_and_numbered_abbreviations_do_not_end_sentences():
+    from documents_globalre import split_words
+
+    text = (
+        "William P. Carey met Dr. Smith in St. Louis. The U.S. Army sent Vol. 3 on Jan. 12 to him. "
+        "He fought in World War II. Then he left in Dec. No. He stayed at Apple Inc. Later he left."
+    )
+    sentences = [" ".join(words) for words in split_words(text)[0]]
+    assert sentences == [
+        "William P . Carey met Dr . Smith in St . Louis .",
+        "The U . S . Army sent Vol . 3 on Jan . 12 to him .",
+        "He fought in World War II .",
+        "Then he left in Dec .",
+        "No .",
+        "He stayed at Apple Inc .",
+        "Later he left .",
+    ]
