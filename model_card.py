@@ -60,6 +60,9 @@ class RunResults:
     recall: float | None = None
     dev: dict | None = None
     test: dict | None = None
+    # --entity_detection: entity_types, coreference (entity F1 of each mode on dev, the chosen one), and the
+    # end-to-end figures of dev and test (`end_to_end_metric.score_end_to_end`)
+    end_to_end: dict | None = None
     best_epoch: int | None = None
     model_selection: str | None = None
     history: list[dict] = field(default_factory=list)
