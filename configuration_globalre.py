@@ -151,6 +151,13 @@ OPTIONS: tuple[Option, ...] = (
         "`adaptive_threshold` (ATLOP's loss: the no-relation class is a learned per-pair threshold).",
         choices=("bce", "adaptive_threshold"), card="loss",
     ),
+    Option(
+        "entity_types", [], "The mention types the built-in entity detector tags, in a fixed order (its BIO classes: "
+        "0 is O, `1 + 2k` the B tag of `entity_types[k]`, `2 + 2k` its I tag). Empty: the model has no entity "
+        "detector, and its inputs must name their entities. `train.py --entity_detection` sets it from the "
+        "training documents' mention types.",
+        cli=False, type_name="list[str]",
+    ),
     # ---- decisions --------------------------------------------------------------------------------------------
     Option(
         "decision_rule", "threshold", "How logits become relations: `threshold` predicts a relation when its "
@@ -171,6 +178,18 @@ OPTIONS: tuple[Option, ...] = (
         "max_relations_per_pair", None, "Keep at most this many relations per pair (the highest scoring); `None` "
         "keeps all.",
         role="decision", type_name="int",
+    ),
+    Option(
+        "coreference", "names", "How the built-in entity detector groups the mentions it finds into entities: "
+        "`names` (the name rule of `entities_globalre.group_mentions_by_name`: same type and same normalized name, "
+        "or a PER/ORG name's last words) or `learned` (the model's mention-pair scorer, pairs linked above "
+        "`coreference_threshold`, entities as connected components).",
+        choices=("names", "learned"), role="decision", card="coreference", cli=False,
+    ),
+    Option(
+        "coreference_threshold", 0.5, "With `coreference` `learned`, the probability above which two mentions are "
+        "linked as one entity.",
+        role="decision", cli=False, type_name="float",
     ),
     Option(
         "type_constraints", False, "Keep only relations whose (head type, tail type) was seen with that relation "
@@ -214,6 +233,24 @@ def check_option_values(values: dict[str, Any]) -> None:
 
     def given(*names: str) -> bool:
         return all(name in values for name in names)
+
+    if given("entity_types"):
+        types = values["entity_types"]
+        if not isinstance(types, (list, tuple)) or not all(isinstance(t, str) and t.strip() for t in types):
+            raise ValueError(
+                f"GlobalReConfig.entity_types must be a list of non-empty type names; got {types!r}."
+            )
+        repeated = sorted({t for t in types if list(types).count(t) > 1})
+        if repeated:
+            raise ValueError(
+                f"GlobalReConfig.entity_types must not repeat a type; {repeated} occur twice or more."
+            )
+    if given("coreference_threshold"):
+        threshold = values["coreference_threshold"]
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+            raise ValueError(
+                f"GlobalReConfig.coreference_threshold must be a probability between 0 and 1; got {threshold!r}."
+            )
 
     if (
         given("pair_segment", "encoding")
@@ -296,6 +333,9 @@ class GlobalReConfig(PreTrainedConfig):
         loss: str = OPTION["loss"].default,
         pair_types: list[list[str]] | None = None,
         marker_token_ids: list[int] | None = None,
+        entity_types: list[str] | None = None,
+        coreference: str = OPTION["coreference"].default,
+        coreference_threshold: float = OPTION["coreference_threshold"].default,
         **kwargs,
     ):
         if isinstance(encoder_config, dict):
@@ -330,6 +370,12 @@ class GlobalReConfig(PreTrainedConfig):
         self.loss = loss
         self.pair_types = [list(p) for p in pair_types] if pair_types else None
         self.marker_token_ids = list(marker_token_ids) if marker_token_ids else None
+        # a string or another non-list is kept as given, so that the check below names it
+        self.entity_types = list(entity_types) if isinstance(entity_types, (list, tuple)) else entity_types
+        if self.entity_types is None:
+            self.entity_types = []
+        self.coreference = coreference
+        self.coreference_threshold = coreference_threshold
         super().__init__(**kwargs)
         if self.id2label is not None and not self.label2id:
             self.label2id = {label: index for index, label in self.id2label.items()}

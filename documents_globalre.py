@@ -410,6 +410,85 @@ def text_to_docred(document: dict, index: int | None = None) -> dict:
     return {"title": document.get("title", ""), "sents": sentences, "vertexSet": vertex_set}
 
 
+def docred_to_text(document: dict, index: int | None = None) -> tuple[str, list[dict]]:
+    """A DocRED-form document as raw text with its entities in the text form, so that entity detection trains and
+    is measured on the input it reads at inference.
+
+    The text is the document's words joined by single spaces, sentences too (DocRED keeps no original spacing).
+    The entities come in `vertexSet` order, each `{"name", "type", "spans", "mentions", "mention_types"}`:
+    `spans` holds one character span `[start, end)` per mention, in the vertexSet's mention order, covering
+    exactly the mention's words (`text[start:end] == " ".join(words)`); `name` is the first mention's words and
+    `mentions` the other distinct mention texts, so `text_to_docred({"text": text, "entities": entities})`
+    accepts the result; `type` is the entity's type (`entity_type`: its first mention's) and `mention_types` each
+    mention's own type, beside `spans`.
+
+    Raises `DocumentError` naming the document (and the entity and mention) when `sents` is not a list of lists
+    of words, or a mention's `sent_id`/`pos` does not point at words of its sentence.
+    """
+    label = document_label(document, index)
+    sentences = document.get("sents") if isinstance(document, dict) else None
+    vertex_set = document.get("vertexSet") if isinstance(document, dict) else None
+    if not isinstance(sentences, list) or not all(
+        isinstance(sentence, list) and all(isinstance(word, str) for word in sentence)
+        for sentence in sentences
+    ):
+        raise DocumentError(f"{label}: 'sents' must be a list of sentences, each a list of words (strings).")
+    if not isinstance(vertex_set, list):
+        raise DocumentError(f"{label}: 'vertexSet' must be a list of entities, each a list of mentions.")
+    word_spans: list[list[tuple[int, int]]] = []
+    pieces: list[str] = []
+    position = 0
+    for sentence in sentences:
+        spans = []
+        for word in sentence:
+            if pieces:
+                pieces.append(" ")
+                position += 1
+            pieces.append(word)
+            spans.append((position, position + len(word)))
+            position += len(word)
+        word_spans.append(spans)
+    text = "".join(pieces)
+    entities = []
+    for entity_index, entity in enumerate(vertex_set):
+        if not isinstance(entity, list) or not entity:
+            raise DocumentError(f"{label}, entity {entity_index}: expected a non-empty list of mentions.")
+        spans, texts, types = [], [], []
+        for mention_index, mention in enumerate(entity):
+            where = f"{label}, entity {entity_index} mention {mention_index}"
+            sent_id = mention.get("sent_id") if isinstance(mention, dict) else None
+            pos = mention.get("pos") if isinstance(mention, dict) else None
+            valid = (
+                isinstance(sent_id, int)
+                and 0 <= sent_id < len(sentences)
+                and isinstance(pos, (list, tuple))
+                and len(pos) == 2
+                and all(isinstance(p, int) for p in pos)
+                and 0 <= pos[0] < pos[1] <= len(sentences[sent_id])
+            )
+            if not valid:
+                raise DocumentError(
+                    f"{where}: 'sent_id' {sent_id!r} and 'pos' {pos!r} do not name words of a sentence; expected "
+                    "a sentence index and [start, end) word positions inside it."
+                )
+            start, end = word_spans[sent_id][pos[0]][0], word_spans[sent_id][pos[1] - 1][1]
+            if start == end:
+                raise DocumentError(f"{where}: the mention's words are empty strings.")
+            spans.append([start, end])
+            texts.append(text[start:end])
+            types.append(str(mention.get("type", "")))
+        entities.append(
+            {
+                "name": texts[0],
+                "type": entity_type(entity),
+                "spans": spans,
+                "mentions": [t for t in dict.fromkeys(texts) if t != texts[0]],
+                "mention_types": types,
+            }
+        )
+    return text, entities
+
+
 def _without_occurrences_inside_longer_mentions(
     entity_spans: list[tuple[str, str, list[tuple[int, int]], bool]], text: str, label: str
 ) -> list[tuple[str, str, list[tuple[int, int]], bool]]:
@@ -574,6 +653,7 @@ __all__ = [
     "as_docred",
     "document_label",
     "describe_disagreement",
+    "docred_to_text",
     "entity_type",
     "mention_name_disagreements",
     "search_view",

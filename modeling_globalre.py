@@ -21,6 +21,12 @@ from transformers.utils import ModelOutput
 
 try:  # Hub remote code resolves sibling files only through relative imports
     from .configuration_globalre import CUSTOM_PIPELINES, DEFAULT_MARKER_TOKENS, PIPELINE_FILE, GlobalReConfig
+    from .modeling_entities_globalre import (
+        EntityDetectionHead,
+        EntityDetectionOutput,
+        coreference_loss,
+        tag_loss,
+    )
     from .modeling_packed_globalre import (
         GlobalRePackedEncoder,
         PackedInputs,
@@ -29,6 +35,12 @@ try:  # Hub remote code resolves sibling files only through relative imports
     )
 except ImportError:  # the same file used from a source checkout or an installed package
     from configuration_globalre import CUSTOM_PIPELINES, DEFAULT_MARKER_TOKENS, PIPELINE_FILE, GlobalReConfig
+    from modeling_entities_globalre import (
+        EntityDetectionHead,
+        EntityDetectionOutput,
+        coreference_loss,
+        tag_loss,
+    )
     from modeling_packed_globalre import (
         GlobalRePackedEncoder,
         PackedInputs,
@@ -195,6 +207,10 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
     The defaults are the paper's: frozen encoder, BERT's pooled [CLS], dropout 0.3, binary cross-entropy. With
     `encoding="packed"`, each document is encoded once and each pair's short segment attends to it
     ([`GlobalRePackedEncoder`]); both encodings hand the head the same [`PairStates`].
+
+    With `config.entity_types`, the model also carries an entity detector (`entity_detector`, an
+    [`EntityDetectionHead`]: BIO mention tags and a mention-pair coreference scorer) on the same encoder, reading
+    the plain document (`entity_detection`; `entities_globalre.detect_entities` turns texts into entities).
     """
 
     def __init__(self, config: GlobalReConfig):
@@ -210,6 +226,14 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         representation_size = 3 * hidden_size if config.pooling == "markers" else hidden_size
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(representation_size, config.num_labels)
+        # built after the relation head, so that a model without entity types draws the same initial weights
+        self.entity_detector = (
+            EntityDetectionHead(
+                hidden_size, len(config.entity_types), config.encoder_config.hidden_dropout_prob
+            )
+            if config.entity_types
+            else None
+        )
         self.post_init()
         if config.freeze_encoder:
             self.freeze_encoder()
@@ -541,6 +565,111 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             tail_mentions=tail_mentions,
         )
         return self.classify(representation, labels)
+
+    def _entity_detector(self) -> EntityDetectionHead:
+        if self.entity_detector is None:
+            raise ValueError(
+                "This model has no entity detector (config.entity_types is empty): give the entities with the "
+                "text, use a token-classification pipeline for them, or train one with train.py "
+                "--entity_detection."
+            )
+        return self.entity_detector
+
+    def entity_detection(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.LongTensor,
+        tag_labels: torch.LongTensor | None = None,
+        mention_tokens: torch.LongTensor | None = None,
+        coreference_pairs: torch.LongTensor | None = None,
+        coreference_labels: torch.FloatTensor | None = None,
+        coreference_features: torch.FloatTensor | None = None,
+        window_document: torch.LongTensor | None = None,
+        mention_document: torch.LongTensor | None = None,
+    ) -> EntityDetectionOutput:
+        r"""
+        The entity detector on plain documents (`entities_globalre.detection_features` and `collate_detection`
+        build the inputs): BIO tags of every subword token and, for given mention pairs, coreference logits.
+
+        Args:
+            input_ids (`torch.LongTensor` of shape `(num_windows, seq_len)`):
+                Windows `[CLS] subword tokens [SEP]` of the documents, padded; token types are all 0.
+            attention_mask (`torch.LongTensor` of shape `(num_windows, seq_len)`):
+                1 for real tokens, 0 for padding.
+            tag_labels (`torch.LongTensor` of shape `(num_windows, seq_len)`, *optional*):
+                Gold BIO tags (0 O, `1 + 2k` B and `2 + 2k` I of `config.entity_types[k]`), -100 where a token is
+                not scored.
+            mention_tokens (`torch.LongTensor` of shape `(num_mentions, 2)`, *optional*):
+                Flat indices (window x seq_len + position) of each mention's first and last subword.
+            coreference_pairs (`torch.LongTensor` of shape `(num_pairs, 2)`, *optional*):
+                Mention pairs to score (indices into `mention_tokens`, both of one document).
+            coreference_labels (`torch.FloatTensor` of shape `(num_pairs,)`, *optional*):
+                1 where the two mentions are one entity, else 0.
+            coreference_features (`torch.FloatTensor` of shape `(num_pairs, len(NAME_FEATURES))`, *optional*):
+                The pairs' name features (`entities_globalre.name_features`); needed with `coreference_pairs`.
+            window_document, mention_document (`torch.LongTensor` of shape `(num_windows,)` and
+                `(num_mentions,)`, *optional*):
+                The document (0, 1, ... in the batch) of each window and of each mention; with them the pairs are
+                checked to lie within one document.
+
+        Returns an [`EntityDetectionOutput`]; its `loss` is the tag cross-entropy plus the coreference binary
+        cross-entropy, for the labels given.
+        """
+        detector = self._entity_detector()
+        hidden = self.encoder(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=torch.zeros_like(input_ids),
+        ).last_hidden_state
+        tag_logits = detector.tag_logits(hidden)
+        coreference_logits = None
+        if coreference_pairs is not None:
+            if mention_tokens is None:
+                raise ValueError("coreference_pairs index mentions: give mention_tokens too.")
+            if mention_document is not None and coreference_pairs.numel():
+                documents = mention_document.to(coreference_pairs.device)[coreference_pairs]
+                if bool((documents[:, 0] != documents[:, 1]).any()):
+                    raise ValueError(
+                        "coreference_pairs must pair mentions of one document (mention_document)."
+                    )
+            coreference_logits = self.score_coreference(
+                hidden, mention_tokens, coreference_pairs, coreference_features
+            )
+        losses = {}
+        if tag_labels is not None:
+            if tag_labels.shape != input_ids.shape:
+                raise ValueError(
+                    f"tag_labels must have the shape of input_ids {tuple(input_ids.shape)}; got "
+                    f"{tuple(tag_labels.shape)}."
+                )
+            losses["tag_loss"] = tag_loss(tag_logits, tag_labels)
+        if coreference_labels is not None:
+            if coreference_logits is None:
+                raise ValueError("coreference_labels need coreference_pairs and mention_tokens.")
+            losses["coreference_loss"] = coreference_loss(coreference_logits, coreference_labels)
+        return EntityDetectionOutput(
+            loss=sum(losses.values()) if losses else None,
+            tag_logits=tag_logits,
+            coreference_logits=coreference_logits,
+            hidden_states=hidden,
+            **losses,
+        )
+
+    def score_coreference(
+        self,
+        hidden_states: torch.Tensor,
+        mention_tokens: torch.LongTensor,
+        coreference_pairs: torch.LongTensor,
+        coreference_features: torch.FloatTensor | None,
+    ) -> torch.Tensor:
+        """Coreference logits `(num_pairs,)` of mention pairs from the states `entity_detection` returned
+        (`hidden_states`, `(num_windows, seq_len, hidden)`), the mentions' first and last subword indices
+        (`mention_tokens`, `(num_mentions, 2)`, flat), the pairs (`(num_pairs, 2)`) and their name features
+        (`(num_pairs, len(NAME_FEATURES))`): decoding first finds the mentions, then scores their pairs without
+        a second encoder pass."""
+        return self._entity_detector().coreference_logits(
+            hidden_states, mention_tokens, coreference_pairs, coreference_features
+        )
 
 
 GlobalReForRelationExtraction.register_for_auto_class("AutoModel")
