@@ -127,18 +127,12 @@ def graphs_of(detected: list[dict], triples: list[dict]) -> dict:
 
 
 def detect(model, processor, texts: list[str], coreference: str | None, max_batch_tokens: int | None) -> list:
-    """`entities_globalre.detect_entities` in evaluation mode and without gradients (the run goes on training)."""
+    """`entities_globalre.detect_entities` (eval mode and no gradients inside; the model's mode is restored)."""
     from entities_globalre import detect_entities
 
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return detect_entities(
-                model, processor, texts, coreference=coreference, max_batch_tokens=max_batch_tokens
-            )
-    finally:
-        model.train(was_training)
+    return detect_entities(
+        model, processor, texts, coreference=coreference, max_batch_tokens=max_batch_tokens
+    )
 
 
 def detection_scores(
