@@ -152,9 +152,9 @@ OPTIONS: tuple[Option, ...] = (
         choices=("bce", "adaptive_threshold"), card="loss",
     ),
     Option(
-        "entity_types", [], "The mention types the built-in entity detector tags, in a fixed order (its BIO classes: "
-        "0 is O, `1 + 2k` the B tag of `entity_types[k]`, `2 + 2k` its I tag). Empty: the model has no entity "
-        "detector, and its inputs must name their entities. `train.py --entity_detection` sets it from the "
+        "entity_types", [], "The mention types the built-in entity detector tags, in a fixed order (its BIO "
+        "classes: 0 is O, `1 + 2k` the B tag of `entity_types[k]`, `2 + 2k` its I tag). Empty: the model has no "
+        "entity detector, and its inputs must name their entities. `train.py --entity_detection` sets it from the "
         "training documents' mention types.",
         cli=False, type_name="list[str]",
     ),
@@ -184,7 +184,7 @@ OPTIONS: tuple[Option, ...] = (
         "`names` (the name rule of `entities_globalre.group_mentions_by_name`: same type and same normalized name, "
         "or a PER/ORG name's last words) or `learned` (the model's mention-pair scorer, pairs linked above "
         "`coreference_threshold`, entities as connected components).",
-        choices=("names", "learned"), role="decision", card="coreference", cli=False,
+        choices=("names", "learned"), role="decision", cli=False,
     ),
     Option(
         "coreference_threshold", 0.5, "With `coreference` `learned`, the probability above which two mentions are "

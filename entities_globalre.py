@@ -70,7 +70,7 @@ def name_features(first: str, second: str) -> list[float]:
         float(a[-1] == b[-1]),
         float(a[0] == b[0]),
         len(set(a) & set(b)) / len(union),
-        float(_is_acronym(shorter, longer)),
+        float(_is_acronym(a, b) or _is_acronym(b, a)),
     ]
 
 
@@ -127,14 +127,17 @@ def group_mentions_by_name(text: str, mentions: Sequence[tuple[int, int, str]]) 
             union(by_name[key], index)
         else:
             by_name[key] = index
+    by_last_word: dict[tuple[str, str], list[tuple[tuple[str, ...], int]]] = {}
+    for (type_, name), index in by_name.items():
+        by_last_word.setdefault((type_, name[-1]), []).append((name, index))
     joins = []
     for (type_, short), index in by_name.items():
         if type_ not in SURNAME_TYPES:
             continue
         owners = {
             find(other)
-            for (other_type, long), other in by_name.items()
-            if other_type == type_ and len(long) > len(short) and long[-len(short) :] == short
+            for long, other in by_last_word[(type_, short[-1])]
+            if len(long) > len(short) and long[-len(short) :] == short
         }
         if len(owners) == 1:
             joins.append((index, owners.pop()))
@@ -778,7 +781,14 @@ def entities_from_token_classification(
         first = max(bisect.bisect_right(starts, start) - 1, 0)
         covered = [w for w in range(first, bisect.bisect_left(starts, end)) if word_spans[w][1] > start]
         if not covered:
-            continue  # white space or characters outside any word (no word to tag)
+            logger.warning(
+                "token-classification mention %r (%s) at [%d, %d) covers no word; it is not an entity",
+                text[start:end],
+                type_,
+                start,
+                end,
+            )
+            continue
         start, end = word_spans[covered[0]][0], word_spans[covered[-1]][1]
         if mentions and start < mentions[-1][1]:
             if mentions[-1][2] == type_:

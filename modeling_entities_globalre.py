@@ -3,9 +3,10 @@
 relation model's own encoder, reading the plain document (`[CLS] subword tokens [SEP]` windows, no markers).
 
 The tagger is BERT's token classification (Devlin et al., 2019, section 5.3): dropout and a linear layer over the
-last hidden states. The coreference scorer follows the mention-pair classifier of JEREX (Eberts and Ulges, 2021,
-section 3.2): a small feed-forward network over two mention representations, their element-wise product and a
-few name features (`NAME_FEATURES`, computed from the mention texts by `entities_globalre.name_features`)."""
+last hidden states. The coreference scorer is a mention-pair classifier as in JEREX (Eberts and Ulges, 2021,
+section 3.2: two mention representations and a name-similarity feature into a feed-forward network); here the
+mentions' first and last subword states, their element-wise product and a few name features (`NAME_FEATURES`,
+computed from the mention texts by `entities_globalre.name_features`)."""
 
 from __future__ import annotations
 

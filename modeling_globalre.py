@@ -50,6 +50,10 @@ except ImportError:  # the same file used from a source checkout or an installed
 
 logger = logging.getLogger(__name__)
 
+# The entity detector's text processing (`entities_globalre.detect_entities`), copied beside a saved model as the
+# pipeline's file is: it imports the inference loop, which loads this model, so this file cannot import it.
+DETECTION_FILE = "entities_globalre.py"
+
 
 @dataclass
 class RelationExtractionOutput(ModelOutput):
@@ -226,14 +230,14 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         representation_size = 3 * hidden_size if config.pooling == "markers" else hidden_size
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(representation_size, config.num_labels)
-        # built after the relation head, so that a model without entity types draws the same initial weights
-        self.entity_detector = (
-            EntityDetectionHead(
-                hidden_size, len(config.entity_types), config.encoder_config.hidden_dropout_prob
-            )
-            if config.entity_types
-            else None
-        )
+        self.entity_detector = None
+        if config.entity_types:
+            # post_init draws every initial weight again; built without touching the random state, and after the
+            # relation head, the detector leaves the relation model's initial weights as they are without it
+            with torch.random.fork_rng(devices=[]):
+                self.entity_detector = EntityDetectionHead(
+                    hidden_size, len(config.entity_types), config.encoder_config.hidden_dropout_prob
+                )
         self.post_init()
         if config.freeze_encoder:
             self.freeze_encoder()
@@ -265,9 +269,16 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
                 __file__,
             )
         super().save_pretrained(save_directory, *args, **kwargs)
-        if pipeline_file.is_file() and kwargs.get("is_main_process", True):
-            for needed in (pipeline_file, *get_relative_import_files(pipeline_file)):
-                shutil.copyfile(needed, Path(save_directory) / Path(needed).name)
+        # the entity detector's processing (raw text to entities) travels with the model in the same way
+        copied = [
+            path for path in (pipeline_file, Path(__file__).with_name(DETECTION_FILE)) if path.is_file()
+        ]
+        if kwargs.get("is_main_process", True):
+            needed = dict.fromkeys(
+                str(path) for file in copied for path in (file, *get_relative_import_files(file))
+            )
+            for path in needed:
+                shutil.copyfile(path, Path(save_directory) / Path(path).name)
 
     def freeze_encoder(self) -> None:
         """Stops gradients through the encoder; it then also stays in eval mode (no dropout), so a pair's
