@@ -13,6 +13,8 @@ dropout 0.3 and a linear layer; 3 epochs, batch size 32, binary cross-entropy. B
 pair a fixed pooled vector, those vectors are computed once (length-sorted, token-packed batches, bf16 on GPU),
 cached, and only the head is trained on the cache. `--preset best` is the fine-tuning recipe that works best here
 (entity markers, marker pooling, adaptive-threshold loss, resampled negatives, warmup and linear decay).
+`--entity_detection` also trains the built-in entity detector (mention tags and coreference, from the training
+documents read as raw text) on the same encoder, and measures the model end to end from raw text.
 
 The run, top to bottom (`main`): parse the arguments; prepare the data and the model; cache the pair vectors of a
 frozen encoder; fit (epochs, each ending with a dev evaluation and a checkpoint); evaluate the selected model on
