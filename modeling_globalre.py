@@ -252,7 +252,8 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:
         """Saves the model as transformers does (weights, `config.json` with `auto_map`, the model's code) and
         declares the `relation-extraction` pipeline with it: `custom_pipelines` in `config.json` and the
-        pipeline's code (`pipeline_globalre.py` and what it imports). With the processor saved beside it
+        pipeline's code (`pipeline_globalre.py` and what it imports), and the entity detector's text processing
+        (`entities_globalre.py`, for `detect_entities`). With the processor saved beside it
         (`processor.save_pretrained(save_directory)`), `pipeline("relation-extraction", model=save_directory,
         trust_remote_code=True)` then works in a process that has only transformers."""
         # the pipeline's file is copied, not imported: the pipeline imports the inference loop, which loads this
