@@ -14,6 +14,17 @@ Score an existing predictions file in the official submission format (a JSON lis
     python evaluate_model.py --predictions result.json --data ../shared/data/redocred/test_revised.json \\
         --train_file train_revised.json --output_dir OUT
 
+End to end, from raw text (a model trained with `train.py --entity_detection`)::
+
+    python evaluate_model.py --model DIR --data ../shared/data/redocred/test_revised.json --end_to_end
+
+Each gold document is read as plain text (`documents_globalre.docred_to_text`: its words joined by spaces), the
+model's own detector finds its entities (`entities_globalre.detect_entities`), relations are predicted between
+them, and the graphs are scored against the gold entities and facts (`end_to_end_metric`): mention, entity and
+relation (strict and relaxed) precision, recall and F1, and where the missed facts were lost. `report.json` then
+holds them under `end_to_end`, beside the official scores of the same model given the gold entities; the graphs go
+to `OUT/graphs.jsonl`.
+
 Either way `OUT/report.json` holds `precision`, `recall`, `f1`, `ign_f1` (fractions in [0, 1], or null where
 they measure nothing: see `docred_metric`), the breakdowns (intra / inter, frequent / long-tail, per relation),
 `label_coverage` (how much of the data's relations the model, or the label set, knows), `warnings` and the
@@ -123,8 +134,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="the frequent-relation group (default: top 10 of --train_file); 'redocred' = Re-DocRED's list",
     )
     parser.add_argument("--diagnostics", action="store_true", help="also report non-official diagnostics")
+    parser.add_argument(
+        "--end_to_end",
+        action="store_true",
+        help="with --model: also read each document as plain text, find its entities with the model's detector "
+        "and score mentions, entities and relations end to end (the model needs train.py --entity_detection)",
+    )
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if args.end_to_end and not args.model:
+        parser.error("--end_to_end needs --model: the entities are found by the model's detector")
     if args.model and args.device is not None:
         # before the model loads: torch's own error for a CUDA device without CUDA is a traceback from model.to
         from inference_globalre import check_device
@@ -144,11 +163,12 @@ def label_set_from_model_config(config: Any) -> LabelSet:
     return LabelSet(labels=labels, names=names, no_relation=no_relation)
 
 
-def run_model(args: argparse.Namespace, gold_docs: list[dict]) -> tuple[list[dict], dict, LabelSet]:
-    """Predict with the saved model; returns the submission, inference statistics and the model's label set."""
-    from inference_globalre import encoder_precision, load_globalre, predict_documents
+def run_model(
+    args: argparse.Namespace, gold_docs: list[dict], model, processor
+) -> tuple[list[dict], dict, LabelSet]:
+    """Predict with the loaded model; returns the submission, inference statistics and the model's label set."""
+    from inference_globalre import encoder_precision, predict_documents
 
-    model, processor = load_globalre(args.model, device=args.device)
     n_pairs = sum(len(processor.candidate_pairs(doc)) for doc in gold_docs)
     start = time.perf_counter()
     triples = predict_documents(
@@ -171,6 +191,23 @@ def run_model(args: argparse.Namespace, gold_docs: list[dict]) -> tuple[list[dic
         "pairs_per_second": n_pairs / seconds if seconds > 0 else None,
     }
     return to_submission(gold_docs, triples), inference, label_set_from_model_config(model.config)
+
+
+def run_end_to_end(args: argparse.Namespace, gold_docs: list[dict], model, processor) -> dict:
+    """The gold documents as plain text through the model's detector and relation head, scored end to end
+    (`globalre_training.detection.end_to_end`); the graphs are written to OUT/graphs.jsonl. A model without a
+    detector is refused by `evaluate` before anything runs."""
+    from globalre_training.detection import end_to_end
+
+    start = time.perf_counter()
+    graphs, scores = end_to_end(model, processor, gold_docs, args.max_batch_tokens, not args.no_progress)
+    scores["seconds"] = time.perf_counter() - start
+    scores["coreference"] = model.config.coreference
+    path = os.path.join(args.output_dir, "graphs.jsonl")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(graph, ensure_ascii=False) + "\n" for graph in graphs)
+    scores["graphs_file"] = path
+    return scores
 
 
 def read_predictions(path: str) -> list[dict]:
@@ -298,7 +335,18 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
 
     report: dict[str, Any] = {}
     if args.model:
-        predictions, report["inference"], model_label_set = run_model(args, gold_docs)
+        from inference_globalre import load_globalre
+
+        model, processor = load_globalre(args.model, device=args.device)
+        if args.end_to_end and not getattr(model.config, "entity_types", None):
+            raise SystemExit(
+                f"evaluate_model.py: error: --end_to_end: the model in {args.model} has no entity detector "
+                "(config.entity_types is empty); train one with train.py --entity_detection, or leave --end_to_end "
+                "out"
+            )
+        predictions, report["inference"], model_label_set = run_model(args, gold_docs, model, processor)
+        if args.end_to_end:
+            report["end_to_end"] = run_end_to_end(args, gold_docs, model, processor)
         # what the model can predict, not the names' label set: gold relations outside it are always missed
         known, against = model_label_set, "model"
         label_set = label_set or model_label_set
@@ -401,9 +449,49 @@ def format_report(report: dict, n_relations: int = TABLE_RELATIONS) -> str:
             f"{inference['seconds']:.1f} s on {inference['device']}"
             + (f" ({inference['precision']})" if inference.get("precision") else "")
         )
+    if report.get("end_to_end"):
+        lines += _format_end_to_end(report, header)
     if report.get("warnings"):
         lines += ["", *(f"WARNING: {warning}" for warning in report["warnings"])]
     return "\n".join(lines)
+
+
+def _format_end_to_end(report: dict, header: str) -> list[str]:
+    scores = report["end_to_end"]
+    lines = [
+        "",
+        f"End to end from plain text ({scores['n_documents']} documents; entities found by the model's detector, "
+        f"coreference '{scores['coreference']}')",
+        header,
+    ]
+    for figure, name in (
+        ("mention", "mentions (span and type)"),
+        ("mention_span", "mentions (span only)"),
+        ("entity", "entities (mention set, type)"),
+        ("entity_untyped", "entities (mention set only)"),
+        ("relation_strict", "relations strict"),
+        ("relation_relaxed", "relations relaxed"),
+    ):
+        lines.append(_row(name, scores[figure]))
+    if report.get("gold_labelled") is not False:
+        lines.append(_row("relations, gold entities", report))
+    if scores.get("errors"):
+        errors = scores["errors"]
+        lines.append(
+            "gold facts missed end to end, by cause: "
+            + ", ".join(f"{key}={value}" for key, value in errors.items() if not key.startswith("spurious"))
+        )
+        lines.append(
+            "wrong triples: "
+            + ", ".join(f"{key}={value}" for key, value in errors.items() if key.startswith("spurious"))
+        )
+    if scores.get("documents_without_relations"):
+        lines.append(
+            f"{len(scores['documents_without_relations'])} documents' detected entities could not be read as a "
+            f"text-form document (no relations predicted there); first: {scores['documents_without_relations'][0]}"
+        )
+    lines.append(f"graphs: {scores['graphs_file']}")
+    return lines
 
 
 def _format_scores(report: dict, header: str, n_relations: int) -> list[str]:

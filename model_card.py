@@ -60,6 +60,9 @@ class RunResults:
     recall: float | None = None
     dev: dict | None = None
     test: dict | None = None
+    # --entity_detection: entity_types, coreference (entity F1 of each mode on dev, the chosen one), and the
+    # end-to-end figures of dev and test (`end_to_end_metric.score_end_to_end`)
+    end_to_end: dict | None = None
     best_epoch: int | None = None
     model_selection: str | None = None
     history: list[dict] = field(default_factory=list)
@@ -187,6 +190,55 @@ def _setup_rows(results: RunResults) -> list[list[Any]]:
     return [row for row in run[:2] + rows + run[2:] if row[1] is not None]
 
 
+def _end_to_end(results: RunResults) -> dict | None:
+    """The card's "From raw text" section: each split's end-to-end F1 figures beside the relation F1 given the
+    gold entities, the coreference choice and where the missed facts were lost."""
+    measured = results.end_to_end
+    if not measured:
+        return None
+    coreference = measured.get("coreference") or {}
+    chosen = coreference.get("chosen")
+    if chosen:
+        described = {"names": "the name rule", "learned": "the learned mention-pair scorer"}
+        others = ", ".join(
+            f"{described.get(mode, mode)} {_percent(coreference.get(mode))}" for mode in ("names", "learned")
+        )
+        coreference_text = f"{described.get(chosen, chosen)} (chosen on dev by entity F1: {others})"
+    else:
+        coreference_text = "the configured rule (not measured: no dev documents)"
+    rows, errors, errors_split = [], None, None
+    for split in ("dev", "test"):
+        scores = measured.get(split)
+        if not scores:
+            continue
+        rows.append(
+            {
+                "split": split,
+                **{
+                    figure: _percent((scores.get(figure) or {}).get("f1"))
+                    for figure in ("mention", "entity", "relation_strict", "relation_relaxed")
+                },
+                "given_entities": _percent((getattr(results, split) or {}).get("f1")),
+            }
+        )
+        if scores.get("errors"):
+            errors_split = split
+            counts = scores["errors"]
+            lost = [key for key in counts if not key.startswith("spurious")]
+            errors = (
+                ", ".join(f"{key.replace('_', ' ')} {counts[key]}" for key in lost)
+                + f"; of the wrong triples, {counts.get('spurious_entities')} have a head or tail that is no gold "
+                f"entity and {counts.get('spurious_relation')} a relation the gold entities do not hold"
+            )
+    return {
+        "entity_types": ", ".join(f"`{t}`" for t in measured.get("entity_types", [])),
+        "coreference": coreference_text,
+        "rows": rows,
+        "errors": errors,
+        "errors_split": errors_split,
+    }
+
+
 def render_model_card(results: RunResults | dict) -> str:
     """The card text (YAML front matter and Markdown) for a run's results, from the template `model_card.md`."""
     from huggingface_hub import ModelCard
@@ -262,6 +314,7 @@ def render_model_card(results: RunResults | dict) -> str:
         protocol=results.protocol,
         scores=scores,
         history=history,
+        end_to_end=_end_to_end(results),
         best_epoch=results.best_epoch,
         model_selection=results.model_selection,
         decision=decision + ".",

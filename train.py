@@ -13,6 +13,8 @@ dropout 0.3 and a linear layer; 3 epochs, batch size 32, binary cross-entropy. B
 pair a fixed pooled vector, those vectors are computed once (length-sorted, token-packed batches, bf16 on GPU),
 cached, and only the head is trained on the cache. `--preset best` is the fine-tuning recipe that works best here
 (entity markers, marker pooling, adaptive-threshold loss, resampled negatives, warmup and linear decay).
+`--entity_detection` also trains the built-in entity detector (mention tags and coreference, from the training
+documents read as raw text) on the same encoder, and measures the model end to end from raw text.
 
 The run, top to bottom (`main`): parse the arguments; prepare the data and the model; cache the pair vectors of a
 frozen encoder; fit (epochs, each ending with a dev evaluation and a checkpoint); evaluate the selected model on
@@ -46,6 +48,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from end_to_end_metric import summary_line
 from globalre_training import RunInterrupted, TrainingError, reading_input
 from globalre_training.arguments import parse_args, resolve_args
 from globalre_training.checkpoints import (
@@ -62,6 +65,15 @@ from globalre_training.checkpoints import (
     save_checkpoint,
 )
 from globalre_training.data import Split, build_split, epoch_examples, load_split, multi_hot
+from globalre_training.detection import (
+    DetectionData,
+    choose_coreference,
+    detection_scores,
+    documents_of_batch,
+    end_to_end,
+    gold_references,
+    mention_types_of,
+)
 from globalre_training.evaluation import (
     RngNeutral,
     degenerate_predictions,
@@ -122,6 +134,9 @@ class Run:
     eval_docs_per_rank: dict[str, list[int]] = field(default_factory=dict)
     # what the run could not do well and says at its end (and on the model card)
     warnings: list[str] = field(default_factory=list)
+    # --entity_detection: the training documents' detection features, and the end-to-end figures measured
+    detection: DetectionData | None = None
+    end_to_end: dict[str, Any] | None = None
 
     @property
     def config(self):
@@ -153,7 +168,8 @@ def prepare(args: argparse.Namespace) -> Run:
 
     run = Run(args=args, accelerator=accelerator, start_time=start_time)
     train_docs, dev_docs, test_docs = load_documents(run)
-    model, processor = run.model, run.processor = build_model(args, run.label_set, train_docs)
+    entity_types = mention_types_of(train_docs) if args.entity_detection else []
+    model, processor = run.model, run.processor = build_model(args, run.label_set, train_docs, entity_types)
     run.use_cache = model.config.freeze_encoder and not args.no_cache
     logger.info(
         "%d training, %s dev, %s test documents; %d labels (no relation: %s); encoder %s %s",
@@ -180,8 +196,32 @@ def prepare(args: argparse.Namespace) -> Run:
             warn_about_split(run, split, name)
     if not run.train_split.is_positive().any():
         raise TrainingError("the training documents hold no relation of the label set")
+    if args.entity_detection:
+        prepare_entity_detection(run)
     model.to(accelerator.device)
     return run
+
+
+def prepare_entity_detection(run: Run) -> None:
+    """--entity_detection: the training documents as raw text with their gold entities, turned into detection
+    features once (tags, mention tokens, coreference pairs)."""
+    if run.accelerator.num_processes > 1:
+        raise TrainingError(
+            "--entity_detection trains on one process only for now: the detection loss is computed outside the "
+            "model's forward, which distributed data parallel does not synchronise; run without accelerate's "
+            "multi-process launch, or leave --entity_detection out"
+        )
+    with reading_input("--train_file", run.args.train_file):
+        run.detection = DetectionData.build(
+            run.train_docs, run.processor, run.config, run.args.entity_detection_loss_weight
+        )
+    logger.info(
+        "entity detection: %d mention types (%s), %d training documents as raw text, loss weight %g",
+        len(run.config.entity_types),
+        ", ".join(run.config.entity_types),
+        len(run.detection.features),
+        run.args.entity_detection_loss_weight,
+    )
 
 
 def make_accelerator(args: argparse.Namespace):
@@ -531,12 +571,24 @@ def train_epoch(run: Run, training: Training, epoch: int, skip: int) -> dict | N
     steps_left = progress.completed_steps < training.max_train_steps
     training.trainable.train()
     loader = training.first_loader if epoch == 0 else epoch_loader(run, epoch)
+    n_batches = len(loader) * accelerator.num_processes  # the epoch's micro-batches over all processes
     if skip:
         loader = accelerator.skip_first_batches(loader, skip)
     progress.epoch = epoch
     step_every = str(args.checkpointing_steps).isdigit() and int(args.checkpointing_steps)
     for batch in rng_neutral_iter(loader) if steps_left else ():
-        loss = training_step(run, training, batch)
+        detection_docs = (
+            documents_of_batch(
+                len(run.detection.features),
+                n_batches,
+                args.seed,
+                epoch,
+                progress.batches_done * accelerator.num_processes + accelerator.process_index,
+            )
+            if run.detection
+            else []
+        )
+        loss = training_step(run, training, batch, detection_docs)
         progress.batches_done += 1
         training.running_loss += float(loss.detach())
         training.running_count += 1
@@ -556,16 +608,20 @@ def train_epoch(run: Run, training: Training, epoch: int, skip: int) -> dict | N
     return None
 
 
-def training_step(run: Run, training: Training, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Forward and backward of one micro-batch; the optimizer steps when accelerate's accumulation says so.
-    Returns the loss."""
+def training_step(
+    run: Run, training: Training, batch: dict[str, torch.Tensor], detection_docs: list[int]
+) -> torch.Tensor:
+    """Forward and backward of one micro-batch, with the detection loss of `detection_docs` (training documents
+    read as raw text) added; the optimizer steps when accelerate's accumulation says so. Returns the loss."""
     args, accelerator = run.args, run.accelerator
     with accelerator.accumulate(training.trainable):
         try:
             outputs = training.trainable(**batch)
+            loss = outputs.loss
+            if detection_docs:
+                loss = loss + run.detection.loss(training.model, detection_docs, accelerator.device)
         except torch.cuda.OutOfMemoryError as error:  # pragma: no cover - GPU only
             raise TrainingError(out_of_memory_message(args)) from error
-        loss = outputs.loss
         if args.debug_nan_at_step is not None and run.progress.completed_steps + 1 == args.debug_nan_at_step:
             loss = loss * float("nan")
         check_loss_finite(run, training, loss)
@@ -598,6 +654,8 @@ def end_epoch(run: Run, training: Training, epoch: int) -> None:
     record: dict[str, Any] = {"epoch": epoch + 1, "step": progress.completed_steps}
     if run.dev_split is not None:
         record.update(evaluate_epoch(run, training.model, epoch))
+        if run.detection is not None:
+            record["dev_detection"] = evaluate_detection_epoch(run, training.model, epoch)
     progress.history.append(record)
     if run.args.checkpointing_steps == "epoch":
         training.last_checkpoint = checkpoint(run, training)
@@ -624,6 +682,26 @@ def evaluate_epoch(run: Run, model, epoch: int) -> dict[str, Any]:
         if accelerator.is_main_process:
             model.save_pretrained(best_model_dir(args.checkpoint_dir))
         accelerator.wait_for_everyone()
+    return record
+
+
+def evaluate_detection_epoch(run: Run, model, epoch: int) -> dict[str, float | None]:
+    """The detector's mention F1 and entity F1 on the dev documents read as raw text, after an epoch."""
+    texts, references = gold_references(run.dev_split.docs)
+    scores = detection_scores(
+        model, run.processor, texts, references, max_batch_tokens=run.args.max_batch_tokens
+    )
+    record = {"mention_f1": scores["mention"]["f1"], "entity_f1": scores["entity"]["f1"]}
+    logger.info(
+        "epoch %d: dev detection mention F1 %s, entity F1 %s (coreference %s)",
+        epoch + 1,
+        *(f"{100 * value:.2f}" if value is not None else "n/a" for value in record.values()),
+        model.config.coreference,
+    )
+    if run.args.report_to != "none":
+        run.accelerator.log(
+            {f"dev_{key}": value for key, value in record.items()}, step=run.progress.completed_steps
+        )
     return record
 
 
@@ -742,6 +820,46 @@ def evaluate_splits(run: Run) -> dict[str, dict]:
     return evaluation
 
 
+def evaluate_end_to_end(run: Run) -> None:
+    """With --entity_detection: both coreference modes measured on dev (entity F1) and the better kept in the
+    config; then dev and test read as raw text through the detector, relations predicted between the detected
+    entities and scored end to end (`end_to_end_metric`); graphs written to OUTPUT_DIR/eval."""
+    if run.detection is None:
+        return
+    args, model = run.args, run.model
+    run.end_to_end = {"entity_types": list(model.config.entity_types)}
+    if run.dev_split is not None:
+        texts, references = gold_references(run.dev_split.docs)
+        run.end_to_end["coreference"] = choose_coreference(
+            model, run.processor, texts, references, args.max_batch_tokens
+        )
+    else:
+        run.warnings.append(
+            f"--entity_detection without --dev_file: the coreference mode was not measured; the model keeps "
+            f"'{model.config.coreference}'"
+        )
+    for name, split in (("dev", run.dev_split), ("test", run.test_split)):
+        if split is None:
+            continue
+        graphs, scores = end_to_end(
+            model, run.processor, split.docs, args.max_batch_tokens, not args.no_progress
+        )
+        run.end_to_end[name] = scores
+        logger.info("%s end to end (raw text): %s", name, summary_line(scores))
+        if scores["documents_without_relations"]:
+            run.warnings.append(
+                f"{name}: the detected entities of {len(scores['documents_without_relations'])} documents could not "
+                f"be read as a text-form document, so no relation was predicted in them (first: "
+                f"{scores['documents_without_relations'][0]})"
+            )
+        if run.accelerator.is_main_process:
+            os.makedirs(os.path.join(args.output_dir, "eval"), exist_ok=True)
+            with open(
+                os.path.join(args.output_dir, "eval", f"{name}_graphs.jsonl"), "w", encoding="utf-8"
+            ) as handle:
+                handle.writelines(json.dumps(graph, ensure_ascii=False) + "\n" for graph in graphs)
+
+
 def run_results(run: Run, evaluation: dict[str, dict]) -> RunResults:
     """What the run measured and how it ran (`results.json`, the model card)."""
     args, progress = run.args, run.progress
@@ -780,6 +898,7 @@ def run_results(run: Run, evaluation: dict[str, dict]) -> RunResults:
         recall=headline.get("recall"),
         dev=evaluation.get("dev"),
         test=evaluation.get("test"),
+        end_to_end=run.end_to_end,
         best_epoch=selected_epoch if selected_epoch is not None else progress.epoch,
         model_selection=args.model_selection,
         history=progress.history,
@@ -854,6 +973,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         if stopped is not None:
             return stopped
         evaluation = evaluate_splits(run)  # the selected model on dev and test, official metric
+        evaluate_end_to_end(run)  # --entity_detection: coreference mode chosen on dev; raw text in, graph out
         results = run_results(run, evaluation)
         write_repository(run, results)  # model, processor, pipeline code, results.json, model card
     if args.push_to_hub and run.accelerator.is_main_process:

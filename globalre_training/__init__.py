@@ -9,6 +9,9 @@ Modules:
     model: the model and processor a run trains, the cached-vector head, the optimizer's parameter groups.
     thresholds: decision thresholds tuned on dev logits.
     evaluation: documents scored across processes, the official scores of a split, degenerate predictions.
+    detection: `--entity_detection`: the mention types, the training documents as raw text and which of them
+        each micro-batch adds to the loss, the detector's dev figures, the coreference choice, the end-to-end
+        evaluation (also used by `evaluate_model.py --end_to_end`).
     checkpoints: the checkpoint folder's claim, listing, saving and the check of a resumed run.
     report: what a run records of itself (machine, versions, portable paths and command line), the results
         list file and the push to the Hub.

@@ -33,10 +33,14 @@ def is_globalre_dir(path: str) -> bool:
     return isinstance(config, dict) and config.get("model_type") == "globalre"
 
 
-def build_model(args: argparse.Namespace, label_set, train_docs: list[dict]):
+def build_model(
+    args: argparse.Namespace, label_set, train_docs: list[dict], entity_types: list[str] | None = None
+):
     """A fresh model around `--encoder` with the run's options (every command-line `GlobalReConfig` option), or a
     saved GlobalRE model to train on; and the processor that matches it. The relations' entity-type pairs seen
-    in `train_docs` are recorded in the config (`relation_type_pairs`, for `--type_constraints`)."""
+    in `train_docs` are recorded in the config (`relation_type_pairs`, for `--type_constraints`). `entity_types`
+    (--entity_detection: the training data's mention types) gives the model its entity detector; a saved model
+    trained further must already detect exactly these types."""
     from transformers import AutoTokenizer
 
     from docred_data import relation_type_pairs
@@ -57,6 +61,12 @@ def build_model(args: argparse.Namespace, label_set, train_docs: list[dict]):
         check_label_set(
             [model.config.id2label[i] for i in sorted(model.config.id2label)], label_set, args.encoder
         )
+        if entity_types and list(model.config.entity_types) != list(entity_types):
+            raise TrainingError(
+                f"--entity_detection: the model in --encoder {args.encoder} detects the entity types "
+                f"{list(model.config.entity_types) or 'none'}, the training documents have {list(entity_types)}; "
+                "train a fresh model around its encoder instead"
+            )
         model.config.freeze_encoder = args.freeze_encoder
         model.config.loss = args.loss
         model.config.decision_rule = args.decision_rule
@@ -80,6 +90,7 @@ def build_model(args: argparse.Namespace, label_set, train_docs: list[dict]):
                 relation_names=label_set.names,
                 no_relation_label=label_set.no_relation,
                 relation_type_pairs=relation_type_pairs(train_docs, label_set),
+                entity_types=list(entity_types or []),
                 **{option.name: getattr(args, option.name) for option in OPTIONS if option.cli},
             )
         except (OSError, ValueError) as error:

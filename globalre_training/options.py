@@ -72,6 +72,16 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
     ),
     Option("seed", 42, "Seed of weights, sampling, shuffling and dropout.", role="training", card="seed",
            type_name="int"),
+    Option(
+        "entity_detection", False, "Also train the built-in entity detector (mention spans with the training "
+        "data's mention types, and coreference) on the shared encoder, so the model reads raw text: each epoch "
+        "is one pass over the training documents' text besides the relation pairs.", role="training",
+        card="entity detection", type_name="bool",
+    ),
+    Option(
+        "entity_detection_loss_weight", 1.0, "Weight of the entity detection loss added to the relation loss "
+        "(with --entity_detection).", role="training", card="entity detection loss weight", type_name="float",
+    ),
 )  # fmt: skip
 
 
@@ -207,6 +217,8 @@ def setup_rows(args: dict) -> list[list[Any]]:
         if option.name == "pair_types" and value:
             value = ", ".join(f"{head}:{tail}" for head, tail in value)
         if option.name == "encoder_learning_rate" and args.get("freeze_encoder"):
+            continue
+        if option.name == "entity_detection_loss_weight" and not args.get("entity_detection"):
             continue
         if value is not None:
             rows.append([option.card, value])

@@ -122,7 +122,7 @@ def append_results(results_path: str, accuracy_path: str) -> dict:
     with open(results_path, encoding="utf-8") as handle:
         results = json.load(handle)
     keys = (
-        "protocol", "preset", "command", "f1", "ign_f1", "precision", "recall", "evaluated_on", "dev", "test",
+        "protocol", "preset", "command", "f1", "ign_f1", "precision", "recall", "evaluated_on", "dev", "test", "end_to_end",
         "best_epoch", "training_seconds", "machine", "versions", "output_dir", "finished_at",
     )  # fmt: skip
     entry = {key: results.get(key) for key in keys}

@@ -116,3 +116,101 @@ def test_runs_a_tiny_saved_model(tmp_path):
     shared = exact.keys() & rounded.keys()
     assert shared and max(abs(exact[k] - rounded[k]) for k in shared) < 0.02
     assert any(exact[k] != rounded[k] for k in shared)  # really ran in bf16
+
+
+# ------------------------------------------------------------------------------------------------------------
+# --end_to_end: plain text in, the model's own detector, graphs scored against the gold entities and facts
+# ------------------------------------------------------------------------------------------------------------
+
+ENTITY_TYPES = ["LOC", "MISC", "NUM", "ORG", "PER", "TIME"]
+
+
+def test_end_to_end_with_a_perfect_detector_equals_the_gold_entity_scores(tmp_path, monkeypatch, capsys):
+    # The detector stood in for by one that returns the gold entities: then every mention and entity is right and
+    # the relations, predicted by the same model between the same entities, score as they do given the entities.
+    import entities_globalre
+    from documents_globalre import docred_to_text
+    from tests.helpers import make_tiny_model_dir
+
+    gold = read_json(Path(REDOCRED_TEST))[:2]
+    data = tmp_path / "gold.json"
+    data.write_text(json.dumps(gold))
+    by_text = dict(docred_to_text(doc) for doc in gold)
+
+    def gold_detector(model, processor, texts, coreference=None, max_batch_tokens=None):
+        return [
+            [{k: e[k] for k in ("name", "type", "spans", "mentions")} for e in by_text[text]]
+            for text in texts
+        ]
+
+    monkeypatch.setattr(entities_globalre, "detect_entities", gold_detector)
+    model_dir = make_tiny_model_dir(tmp_path / "model", entity_types=ENTITY_TYPES)
+    out = tmp_path / "out"
+    report = evaluate_model.main(
+        ["--model", model_dir, "--data", str(data), "--output_dir", str(out), "--end_to_end", "--no_progress"]
+    )
+    scores = report["end_to_end"]
+    assert report == read_json(out / "report.json")
+    n_mentions = sum(len({(m["sent_id"], *m["pos"]) for e in doc["vertexSet"] for m in e}) for doc in gold)
+    assert scores["mention_span"]["n_gold"] == n_mentions
+    for figure in ("mention", "mention_span", "entity", "entity_untyped"):
+        assert scores[figure]["f1"] == 1.0, figure
+    assert (
+        report["n_pred"] > 0
+    )  # the random model predicts relations, so the comparison below means something
+    for key in ("n_pred", "n_gold", "n_correct"):
+        assert scores["relation_strict"][key] == scores["relation_relaxed"][key] == report[key], key
+    assert scores["errors"]["missed_mentions"] == scores["errors"]["wrong_grouping"] == 0
+    graphs = (out / "graphs.jsonl").read_text().splitlines()
+    assert [json.loads(line)["title"] for line in graphs] == [doc["title"] for doc in gold]
+    printed = capsys.readouterr().out
+    assert "End to end from plain text (2 documents" in printed and "relations, gold entities" in printed
+
+
+def test_end_to_end_with_the_built_in_detector_of_a_random_model(tmp_path):
+    from tests.helpers import make_tiny_model_dir
+
+    model_dir = make_tiny_model_dir(tmp_path / "model", entity_types=ENTITY_TYPES)
+    report = evaluate_model.main(
+        [
+            "--model",
+            model_dir,
+            "--data",
+            REDOCRED_TEST,
+            "--max_docs",
+            "2",
+            "--output_dir",
+            str(tmp_path / "out"),
+        ]
+        + ["--end_to_end", "--no_progress"]
+    )
+    scores = report["end_to_end"]
+    assert scores["n_documents"] == 2 and scores["coreference"] == "names"
+    assert scores["mention"]["n_gold"] > 0 and scores["relation_strict"]["n_gold"] == report["n_gold"]
+    # every gold fact the strict figure misses is given a cause
+    missed = scores["relation_strict"]["n_gold"] - scores["relation_strict"]["n_correct"]
+    assert sum(v for k, v in scores["errors"].items() if not k.startswith("spurious")) == missed
+    assert len((tmp_path / "out" / "graphs.jsonl").read_text().splitlines()) == 2
+
+
+def test_end_to_end_needs_a_model_with_a_detector(tmp_path, capsys):
+    from tests.helpers import make_tiny_model_dir
+
+    with pytest.raises(SystemExit):
+        evaluate_model.main(["--predictions", "p.json", "--data", REDOCRED_TEST, "--end_to_end"])
+    assert "--end_to_end needs --model" in capsys.readouterr().err
+    model_dir = make_tiny_model_dir(tmp_path / "model")
+    with pytest.raises(SystemExit, match="has no entity detector .*train.py --entity_detection"):
+        evaluate_model.main(
+            [
+                "--model",
+                model_dir,
+                "--data",
+                REDOCRED_TEST,
+                "--max_docs",
+                "1",
+                "--output_dir",
+                str(tmp_path / "o"),
+            ]
+            + ["--end_to_end", "--no_progress"]
+        )

@@ -244,7 +244,7 @@ def test_cached_and_uncached_training_give_the_same_head(tmp_path, encoder, data
 # ------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["fine_tuned", "frozen_cached", "packed"])
+@pytest.mark.parametrize("mode", ["fine_tuned", "frozen_cached", "packed", "entity_detection"])
 def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder, data, mode):
     extra = [
         "--checkpointing_steps",
@@ -259,7 +259,9 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
     if mode == "packed":  # batches keep a document's pairs together
         extra += ["--no-freeze_encoder", "--encoding", "packed", "--pair_segment", "markers"]
         extra += ["--pooling", "markers", "--entity_markers", "plain", "--threshold_tuning", "global"]
-    elif mode == "fine_tuned":
+    elif mode in ("fine_tuned", "entity_detection"):
+        # with entity detection, the resumed run must give each batch the documents the full run gave it
+        extra += ["--entity_detection"] if mode == "entity_detection" else []
         extra += [
             "--no-freeze_encoder",
             "--pooling",
@@ -303,6 +305,119 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
     b = load_file(tmp_path / "resumed" / "model.safetensors")
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6, msg=name)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# --entity_detection: the detector trained with the relations, measured end to end
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_entity_detection_run_records_end_to_end_figures_and_saves_the_detector(tmp_path, encoder):
+    output_dir = tmp_path / "model"
+    results = train.main(
+        [
+            "--train_file", str(REDOCRED_DEV), "--train_docs", "0:6", "--dev_file", str(REDOCRED_DEV),
+            "--dev_docs", "6:9", "--test_file", str(REDOCRED_TEST), "--test_docs", "0:3",
+            "--label_dir", str(DOCRED_META), "--encoder", encoder, "--output_dir", str(output_dir),
+            "--max_seq_length", "64", "--no-freeze_encoder", "--pooling", "markers", "--entity_markers", "plain",
+            "--negative_ratio", "1", "--num_train_epochs", "1", "--max_train_steps", "3", "--no_progress",
+            "--entity_detection", "--entity_detection_loss_weight", "0.5",
+        ]
+    )  # fmt: skip
+    train_docs = json.loads(REDOCRED_DEV.read_text())[0:6]
+    types = sorted({m["type"] for doc in train_docs for entity in doc["vertexSet"] for m in entity})
+    assert types == ["LOC", "MISC", "NUM", "ORG", "PER", "TIME"]
+    config = read_json(output_dir / "config.json")
+    assert config["entity_types"] == types
+    measured = read_json(output_dir / "results.json")["end_to_end"]
+    assert measured == results["end_to_end"] and measured["entity_types"] == types
+    assert config["coreference"] == measured["coreference"]["chosen"] in ("names", "learned")
+    for split, n_docs in (("dev", 3), ("test", 3)):
+        scores = measured[split]
+        assert scores["n_documents"] == n_docs and scores["gold_labelled"]
+        gold_mentions = sum(
+            len(e) for doc in (train_docs if split == "dev" else []) for e in doc["vertexSet"]
+        )
+        assert scores["mention"]["n_gold"] > 0 and scores["relation_strict"]["n_gold"] > 0
+        assert gold_mentions == 0 or scores["mention"]["n_gold"] <= gold_mentions  # gold spans counted once
+        for figure in (
+            "mention",
+            "mention_span",
+            "entity",
+            "entity_untyped",
+            "relation_strict",
+            "relation_relaxed",
+        ):
+            assert set(scores[figure]) == {"precision", "recall", "f1", "n_pred", "n_gold", "n_correct"}
+        assert sum(v for k, v in scores["errors"].items() if not k.startswith("spurious")) == (
+            scores["relation_strict"]["n_gold"] - scores["relation_strict"]["n_correct"]
+        )
+        graphs = (output_dir / "eval" / f"{split}_graphs.jsonl").read_text().splitlines()
+        assert len(graphs) == n_docs and {"entities", "relations", "title"} <= json.loads(graphs[0]).keys()
+    detection = results["history"][0]["dev_detection"]
+    assert set(detection) == {"mention_f1", "entity_f1"}
+    card = (output_dir / "README.md").read_text()
+    assert "### From raw text" in card and "| dev |" in card and "`LOC`, `MISC`" in card
+    assert ["entity detection", True] in results["setup"] and [
+        "entity detection loss weight",
+        0.5,
+    ] in results["setup"]
+    # the saved detector is the trained one and loads with the model
+    from modeling_globalre import GlobalReForRelationExtraction
+
+    model = GlobalReForRelationExtraction.from_pretrained(output_dir)
+    assert model.entity_detector is not None and model.config.entity_types == types
+
+
+def test_each_epoch_is_one_detection_pass_over_the_training_documents(tmp_path, encoder, data, monkeypatch):
+    from globalre_training.detection import DetectionData
+
+    seen: list[list[int]] = []
+    original = DetectionData.loss
+
+    def spy(self, model, document_indices, device):
+        seen.append(list(document_indices))
+        return original(self, model, document_indices, device)
+
+    monkeypatch.setattr(DetectionData, "loss", spy)
+    results = train.main(
+        tiny_args(encoder, data, tmp_path / "out", "--entity_detection", "--no-freeze_encoder")
+    )
+    steps_per_epoch = results["optimizer_steps"] // 2
+    assert steps_per_epoch > 8  # more batches than documents: some batches add none
+    epochs = [seen[: len(seen) // 2], seen[len(seen) // 2 :]]
+    for (
+        batches
+    ) in epochs:  # every one of the 8 training documents exactly once per epoch, at most one per batch
+        assert sorted(i for batch in batches for i in batch) == list(range(8))
+        assert all(len(batch) == 1 for batch in batches)
+    assert epochs[0] != epochs[1]  # shuffled afresh each epoch
+
+
+def test_detection_documents_of_a_batch_depend_only_on_seed_epoch_and_batch():
+    from globalre_training.detection import documents_of_batch
+
+    for n_documents, n_batches in ((10, 4), (3, 7), (8, 8)):
+        epoch = [documents_of_batch(n_documents, n_batches, 7, 0, b) for b in range(n_batches)]
+        assert sorted(i for batch in epoch for i in batch) == list(range(n_documents))
+        # spread evenly: batch sizes differ by at most one document
+        assert max(map(len, epoch)) - min(map(len, epoch)) <= 1
+        assert epoch == [documents_of_batch(n_documents, n_batches, 7, 0, b) for b in range(n_batches)]
+    assert [documents_of_batch(10, 1, 7, e, 0) for e in (0, 1)] != [list(range(10))] * 2
+    assert documents_of_batch(10, 1, 7, 0, 0) != documents_of_batch(10, 1, 8, 0, 0)
+
+
+def test_entity_detection_needs_typed_mentions(tmp_path, encoder, data):
+    docs = json.loads(Path(data["train"]).read_text())
+    docs[3]["vertexSet"][1][0]["type"] = ""  # the loader accepts it; a detector cannot learn it
+    untyped = tmp_path / "untyped.json"
+    untyped.write_text(json.dumps(docs))
+    with pytest.raises(
+        TrainingError, match=r"training document 3 \(title 'train 3'\), entity 1 mention 0 has no 'type'"
+    ):
+        train.main(
+            tiny_args(encoder, {**data, "train": str(untyped)}, tmp_path / "out", "--entity_detection")
+        )
 
 
 def test_resume_from_a_checkpoint_at_the_last_step_still_evaluates_that_epoch(tmp_path, encoder, data):

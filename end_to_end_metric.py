@@ -1,0 +1,1 @@
+metrics/docred_end_to_end/end_to_end_metric.py
