@@ -231,7 +231,8 @@ class DetectionFeatures:
             mentions of the same type, 1.0 when they are one entity, and its `name_features`.
         dropped: gold mentions not trained on, by reason: `overlapping` (nested in or overlapping a longer
             mention; the longer is kept), `unknown_type` (a type not in `entity_types`), `no_tokens` (words the
-            tokenizer gives no token).
+            tokenizer gives no token), `crosses_sentence` (words in two sentences of `split_words`, which decoding
+            never joins), `duplicate` (the same words as a mention kept already).
     """
 
     text: str
@@ -250,7 +251,13 @@ class DetectionFeatures:
     coreference_labels: list[float] = field(default_factory=list)
     coreference_features: list[list[float]] = field(default_factory=list)
     dropped: dict[str, int] = field(
-        default_factory=lambda: {"overlapping": 0, "unknown_type": 0, "no_tokens": 0}
+        default_factory=lambda: {
+            "overlapping": 0,
+            "unknown_type": 0,
+            "no_tokens": 0,
+            "crosses_sentence": 0,
+            "duplicate": 0,
+        }
     )
 
     def mention_window(self, first_word: int, last_word: int) -> tuple[int, int, int]:
@@ -394,10 +401,20 @@ def _add_gold(features: DetectionFeatures, entities: Sequence[dict], entity_type
             if not covered:
                 features.dropped["no_tokens"] += 1
                 continue
+            if features.word_sentence[covered[0]] != features.word_sentence[covered[-1]]:
+                # decoding never continues a mention past a sentence end: labels across one teach what the
+                # detector cannot output
+                features.dropped["crosses_sentence"] += 1
+                continue
             candidates.append((covered[0], covered[-1], type_index[type_], entity_index))
     taken = [False] * len(features.word_spans)
     kept = []
+    seen = set()
     for mention in sorted(candidates, key=lambda m: (m[0] - m[1], m[0])):
+        if (mention[0], mention[1]) in seen:
+            features.dropped["duplicate"] += 1
+            continue
+        seen.add((mention[0], mention[1]))
         if any(taken[m] for m in range(mention[0], mention[1] + 1)):
             features.dropped["overlapping"] += 1
             continue

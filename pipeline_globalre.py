@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import textwrap
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ except ImportError:  # the same file used from a source checkout or an installed
     from entities_globalre import detect_entities, entities_from_token_classification
     from graph_globalre import document_graph
     from inference_globalre import check_device, score_sequences
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -324,11 +327,13 @@ class RelationExtractionPipeline(Pipeline):
             )
         if entity_detector is not None:
             try:
-                return entities_from_token_classification(text, entity_detector(text), entity_type_map)
+                entities = entities_from_token_classification(text, entity_detector(text), entity_type_map)
             except DocumentError:
                 raise
             except ValueError as error:
                 raise DocumentError(f"{label}: {error}") from error
+            self._warn_about_unknown_types(entities, label)
+            return entities
         if getattr(self.model, "entity_detector", None) is None:
             raise DocumentError(
                 f"{label}: the text comes without 'entities' and this model has no entity detector "
@@ -339,6 +344,24 @@ class RelationExtractionPipeline(Pipeline):
         return detect_entities(
             self.model, self.processor, [text], coreference=coreference, max_batch_tokens=max_batch_tokens
         )[0]
+
+    def _warn_about_unknown_types(self, entities: list[dict], label: str) -> None:
+        """Types from an `entity_detector` that the model never saw (neither detector types nor the entity types
+        of its relations' training pairs) are named in a warning: typed markers read them as unknown, and with
+        `type_constraints` their pairs get no relation."""
+        config = self.model.config
+        known = set(config.entity_types or ())
+        for pairs in (config.relation_type_pairs or {}).values():
+            known.update(type_ for pair in pairs for type_ in pair)
+        unknown = sorted({entity["type"] for entity in entities} - known)
+        if known and unknown:
+            logger.warning(
+                "%s: the entity_detector gave types the model does not know: %s (the model's: %s); map them with "
+                "entity_type_map= to the model's types",
+                label,
+                ", ".join(unknown),
+                ", ".join(sorted(known)),
+            )
 
     def _forward(
         self,

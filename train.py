@@ -222,6 +222,18 @@ def prepare_entity_detection(run: Run) -> None:
         len(run.detection.features),
         run.args.entity_detection_loss_weight,
     )
+    dropped = run.detection.dropped()
+    if dropped:
+        total = sum(len(f.mentions) for f in run.detection.features) + sum(dropped.values())
+        run.warnings.append(
+            f"--entity_detection: {sum(dropped.values())} of {total} gold mentions of the training documents are "
+            "not trained on ("
+            + ", ".join(f"{reason}: {count}" for reason, count in sorted(dropped.items()))
+            + "; "
+            "overlapping: nested in a longer mention, which is kept; crosses_sentence: across a sentence end of "
+            "the text form, which the detector never crosses)"
+        )
+        logger.warning(run.warnings[-1])
 
 
 def make_accelerator(args: argparse.Namespace):
@@ -584,6 +596,7 @@ def train_epoch(run: Run, training: Training, epoch: int, skip: int) -> dict | N
                 args.seed,
                 epoch,
                 progress.batches_done * accelerator.num_processes + accelerator.process_index,
+                args.entity_detection_passes,
             )
             if run.detection
             else []

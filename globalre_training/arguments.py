@@ -358,6 +358,7 @@ def _option_problems(args: argparse.Namespace) -> list[str]:
     for name in (
         "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "log_every",
         "eval_docs_per_step", "max_batch_tokens", "max_train_docs", "max_eval_docs", "max_train_steps",
+        "entity_detection_passes",
     ):  # fmt: skip
         # None: not given; 0 or less would divide by zero, or (as a slice end) silently drop documents
         if getattr(args, name, None) is not None and getattr(args, name) < 1:

@@ -19,11 +19,10 @@ from typing import Any
 
 import torch
 
+from entities_globalre import COREFERENCE_MODES
 from globalre_training import TrainingError
 
 logger = logging.getLogger("train")
-
-COREFERENCE_MODES = ("names", "learned")
 
 
 def mention_types_of(docs: Sequence[dict]) -> list[str]:
@@ -68,15 +67,21 @@ def gold_references(docs: Sequence[dict]) -> tuple[list[str], list[dict]]:
 
 
 def documents_of_batch(
-    n_documents: int, n_batches: int, seed: int, epoch: int, batch_index: int
+    n_documents: int, n_batches: int, seed: int, epoch: int, batch_index: int, passes: int = 1
 ) -> list[int]:
     """The training documents whose detection loss joins micro-batch `batch_index` (counted over all processes)
-    of `epoch`: the documents shuffled with (seed, epoch) and cut into `n_batches` consecutive runs of equal
-    length (to one document), so each epoch is one detection pass over the training documents. A function of its
-    arguments only, so a resumed run gives every batch the documents the uninterrupted run gave it."""
-    order = list(range(n_documents))
-    random.Random(f"detection:{seed}:{epoch}").shuffle(order)
-    return order[batch_index * n_documents // n_batches : (batch_index + 1) * n_documents // n_batches]
+    of `epoch`: `passes` shuffles of the documents (seeded with seed, epoch and pass) one after another, cut into
+    `n_batches` consecutive runs of equal length (to one document), so each epoch is `passes` detection passes
+    over the training documents. A function of its arguments only, so a resumed run gives every batch the
+    documents the uninterrupted run gave it."""
+    order = []
+    for number in range(passes):
+        shuffled = list(range(n_documents))
+        # the first pass keeps the seed string of single-pass runs, so their assignment is unchanged
+        random.Random(f"detection:{seed}:{epoch}" + (f":{number}" if number else "")).shuffle(shuffled)
+        order += shuffled
+    total = len(order)
+    return order[batch_index * total // n_batches : (batch_index + 1) * total // n_batches]
 
 
 @dataclass
@@ -104,6 +109,16 @@ class DetectionData:
             for text, reference in zip(texts, references, strict=True)
         ]
         return cls(features=features, weight=weight)
+
+    def dropped(self) -> dict[str, int]:
+        """Gold mentions of the training documents the detector does not train on, by reason (summed
+        `DetectionFeatures.dropped`: nested or overlapping a longer mention, across a sentence end of the text
+        form, a repeated span, no tokens); reasons with none left out."""
+        totals: dict[str, int] = {}
+        for features in self.features:
+            for reason, count in features.dropped.items():
+                totals[reason] = totals.get(reason, 0) + count
+        return {reason: count for reason, count in totals.items() if count}
 
     def loss(self, model, document_indices: list[int], device: torch.device) -> torch.Tensor | None:
         """The weighted detection loss of these training documents (tags and coreference), or None for none."""

@@ -171,6 +171,24 @@ def test_repeated_predictions_count_once():
     assert scores["relation_relaxed"]["n_pred"] == 6
 
 
+def test_a_repeated_entity_counts_once_in_both_relation_figures():
+    # the prediction lists the same entity twice (P1 = P2, both G1) and the fact from each copy
+    gold = {
+        "entities": [gold_entity("PER", (0, 2)), gold_entity("LOC", (10, 12))],
+        "labels": [label(0, 1, "r")],
+    }
+    entities = [
+        predicted_entity("PER", (0, 2)),
+        predicted_entity("LOC", (10, 12)),
+        predicted_entity("LOC", (10, 12)),
+    ]
+    pred = {"entities": entities, "relations": [relation(0, 1, "r"), relation(0, 2, "r")]}
+    scores = score_end_to_end([pred], [gold])
+    # one distinct triple (G0, G1, r), right: P 1, R 1 in both
+    assert figures(scores, "relation_strict") == pytest.approx((1, 1, 1, 1.0, 1.0, 1.0))
+    assert figures(scores, "relation_relaxed") == pytest.approx((1, 1, 1, 1.0, 1.0, 1.0))
+
+
 def test_figures_are_micro_averaged_over_documents():
     scores = score_end_to_end([PRED_A, PRED_B], [GOLD_A, GOLD_B])
     assert scores["n_documents"] == 2 and scores["gold_labelled"]

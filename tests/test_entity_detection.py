@@ -108,6 +108,23 @@ def test_config_fields_are_declared_and_checked():
 # --------------------------------------------------------------------------------------------------------------
 
 
+def test_gold_mentions_across_a_sentence_end_or_repeated_are_counted_not_trained():
+    # "Yahoo ! Japan": the text form ends a sentence at "!", and decoding never continues a mention past one, so
+    # a B-I-I label across it would teach what the detector cannot output
+    tokenizer = tiny_tokenizer()
+    text = "Yahoo ! Japan was founded in Tokyo ."
+    entities = [
+        {"spans": [[0, 13]], "type": "ORG"},  # Yahoo ! Japan
+        {"spans": [[29, 34], [29, 34]], "type": "LOC"},  # Tokyo, its span listed twice
+    ]
+    features = detection_features(tokenizer, text, TYPES, 512, entities)
+    assert features.dropped["crosses_sentence"] == 1 and features.dropped["duplicate"] == 1
+    assert [
+        features.text[features.word_spans[a][0] : features.word_spans[b][1]] for a, b, _ in features.mentions
+    ] == ["Tokyo"]
+    assert all(label in (-100, OUT, B_LOC) for label in features.tag_labels[0])
+
+
 def test_bio_labels_on_a_hand_made_document():
     tokenizer = tiny_tokenizer()
     text = "Marie Curie studied in New York City . Curie met the Acme Corp board ."
@@ -133,7 +150,9 @@ def test_bio_labels_on_a_hand_made_document():
             label == -100 for label in labels[first + 2 : end + 1]
         )  # only a word's first token is scored
     assert labels[0] == labels[-1] == -100  # [CLS], [SEP]
-    assert features.dropped == {"overlapping": 1, "unknown_type": 1, "no_tokens": 0}
+    assert features.dropped == {
+        "overlapping": 1, "unknown_type": 1, "no_tokens": 0, "crosses_sentence": 0, "duplicate": 0
+    }  # fmt: skip
     assert features.mentions == [(0, 1, 1), (4, 6, 0), (8, 8, 1), (11, 12, 2)]
     assert features.mention_entity == [0, 1, 0, 3]
     # the mentions' first and last subword tokens in the window ([CLS] at 0)

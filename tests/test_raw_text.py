@@ -269,3 +269,19 @@ def test_a_saved_model_with_a_detector_reads_plain_text_in_a_fresh_process(tmp_p
     result = run_without_project(script, tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "FRESH-PROCESS-OK" in result.stdout
+
+
+def test_types_the_model_does_not_know_from_an_entity_detector_are_named(extractor, caplog):
+    config = extractor.model.config
+    saved = config.relation_type_pairs
+    config.relation_type_pairs = {label: [["PER", "LOC"]] for label in list(config.label2id)[:1]}
+    try:
+        with caplog.at_level("WARNING"):
+            extractor(TEXT, entity_detector=FakeTokenClassifier(NER_OUTPUT))  # no map: PERSON, CITY as given
+        assert "types the model does not know: CITY, PERSON" in caplog.text
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            extractor(TEXT, entity_detector=FakeTokenClassifier(NER_OUTPUT), entity_type_map=TYPE_MAP)
+        assert "does not know" not in caplog.text
+    finally:
+        config.relation_type_pairs = saved

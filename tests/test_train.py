@@ -405,6 +405,13 @@ def test_detection_documents_of_a_batch_depend_only_on_seed_epoch_and_batch():
         assert epoch == [documents_of_batch(n_documents, n_batches, 7, 0, b) for b in range(n_batches)]
     assert [documents_of_batch(10, 1, 7, e, 0) for e in (0, 1)] != [list(range(10))] * 2
     assert documents_of_batch(10, 1, 7, 0, 0) != documents_of_batch(10, 1, 8, 0, 0)
+    # several passes: every document `passes` times an epoch, still spread evenly, the first pass unchanged
+    for n_documents, n_batches, passes in ((10, 4, 3), (3, 7, 2), (5, 20, 4)):
+        epoch = [documents_of_batch(n_documents, n_batches, 7, 0, b, passes) for b in range(n_batches)]
+        assert sorted(i for batch in epoch for i in batch) == sorted(list(range(n_documents)) * passes)
+        assert max(map(len, epoch)) - min(map(len, epoch)) <= 1
+    single = documents_of_batch(10, 1, 7, 0, 0)
+    assert documents_of_batch(10, 1, 7, 0, 0, passes=2)[:10] == single
 
 
 def test_entity_detection_needs_typed_mentions(tmp_path, encoder, data):

@@ -305,15 +305,20 @@ def _score_document(tally: _Tally, gold_doc: dict, graph: dict) -> None:
         tally.spurious[spurious] += 1
 
     # relaxed: a prediction may stand for a gold fact when each side shares a mention span with the gold side
+    # (repeated entities count once, as in the strict figure: triples keyed by their entities' keys)
+    unique_relations = {
+        (pred[h].key, pred[t].key, r): (h, t, r) for h, t, r in sorted(relations, reverse=True)
+    }
+    unique_labels = {(gold[h].key, gold[t].key, r): (h, t, r) for h, t, r in sorted(labels, reverse=True)}
     candidates = {
-        (h, t, r): [
-            (gh, gt, gr)
-            for gh, gt, gr in labels
+        key: [
+            gold_key
+            for gold_key, (gh, gt, gr) in unique_labels.items()
             if gr == r and pred[h].spans & gold[gh].spans and pred[t].spans & gold[gt].spans
         ]
-        for h, t, r in relations
+        for key, (h, t, r) in unique_relations.items()
     }
-    tally.add("relation_relaxed", len(relations), len(labels), _max_matching(candidates))
+    tally.add("relation_relaxed", len(unique_relations), len(unique_labels), _max_matching(candidates))
 
     # where the gold facts that strict scoring misses are lost
     found_spans = {s for e in pred for s in e.spans}
