@@ -251,7 +251,11 @@ def extract_line(document: CorpusDocument, extract_one: Callable[[dict], dict]) 
         return {"id": document.id, "error": document.error}
     try:
         graph = extract_one(document.document)
+    except MemoryError:
+        raise  # the machine's state, not the document's: an error line would never be retried on resume
     except Exception as error:  # a bad document must not end a corpus run; its reason goes in its line
+        if type(error).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch
+            raise
         return {"id": document.id, "error": f"{type(error).__name__}: {error}"}
     return {"id": document.id, **graph}
 

@@ -390,3 +390,17 @@ def test_two_processes_under_accelerate_launch(tmp_path):
         assert [line["id"] for line in output_lines(output)] == ids
         assert all(line["entities"] for line in output_lines(output))
         assert not list(tmp_path.glob("graph.jsonl.part-*"))
+
+
+@pytest.mark.parametrize("error_type", ["MemoryError", "OutOfMemoryError"])
+def test_running_out_of_memory_ends_the_run_instead_of_writing_an_error_line(error_type):
+    # an error line is never retried on resume, so the machine's failure must not be recorded as the document's
+    error = MemoryError() if error_type == "MemoryError" else type("OutOfMemoryError", (RuntimeError,), {})()
+
+    def extract_one(document):
+        raise error
+
+    document = extract.CorpusDocument(index=0, source="line 1", id="a", document={"text": "x"})
+    with pytest.raises(type(error)):
+        extract.extract_line(document, extract_one)
+    assert extract.extract_line(document, lambda d: {"entities": [], "relations": []})["id"] == "a"
