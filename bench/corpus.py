@@ -112,6 +112,12 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=500, help="First N documents of --data.")
     parser.add_argument("--memory_repeats", type=int, default=0, help="Also run the corpus repeated N times.")
     parser.add_argument("--skip_stages", action="store_true", help="Only the extract.py runs.")
+    parser.add_argument(
+        "--stage_docs",
+        type=int,
+        default=None,
+        help="Time the stages on the first N documents (default: all).",
+    )
     parser.add_argument("--json", default=None, help="Write the figures here too.")
     args = parser.parse_args()
 
@@ -162,7 +168,11 @@ def main() -> None:
                 f"{big_mib} MiB (against {mib} MiB for {len(documents)})"
             )
         if not args.skip_stages:
-            stages, count, total = stage_times(args.model, corpus)
+            staged = corpus
+            if args.stage_docs is not None:
+                staged = folder / "staged.jsonl"
+                write_corpus(documents[: args.stage_docs], staged)
+            stages, count, total = stage_times(args.model, staged)
             figures["stages"] = {name: round(value, 2) for name, value in stages.items()}
             figures["stages_total_seconds"] = round(total, 2)
             print(
