@@ -73,9 +73,8 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
     Option("seed", 42, "Seed of weights, sampling, shuffling and dropout.", role="training", card="seed",
            type_name="int"),
     Option(
-        "entity_detection", False, "Also train the built-in entity detector (mention spans with the training "
-        "data's mention types, and coreference) on the shared encoder, so the model reads raw text: each epoch "
-        "is one pass over the training documents' text besides the relation pairs.", role="training",
+        "entity_detection", False, "Also train the built-in entity detector (mention types, coreference) on the "
+        "shared encoder, so the model reads raw text.", role="training",
         card="entity detection", type_name="bool",
     ),
     Option(
@@ -83,10 +82,7 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
         "(with --entity_detection).", role="training", card="entity detection loss weight", type_name="float",
     ),
     Option(
-        "entity_detection_passes", 1, "Passes over the training documents' text per epoch for the entity detector "
-        "(with --entity_detection): each pass shuffled and spread over the epoch's batches. More passes help a "
-        "small training set (the quickstart's 48 documents).", role="training", card="entity detection passes "
-        "per epoch", type_name="int",
+        "entity_detection_passes", 1, "Detection passes over the training texts an epoch.", role="training", card="entity detection passes per epoch", type_name="int",
     ),
 )  # fmt: skip
 

@@ -227,19 +227,17 @@ def predicted_graph(prediction: Any, index: int | None = None) -> dict:
 
 
 class _Entity:
-    """One entity of a document as scored: its set of mention spans, each mention's type, and its own type."""
+    """One entity of a document as scored: its set of mention spans, each mention's type, its own type, and its
+    `key` (spans and type: what makes two entities the same)."""
 
-    __slots__ = ("spans", "mention_types", "type")
+    __slots__ = ("spans", "mention_types", "type", "key")
 
     def __init__(self, spans: list[list[int]], mention_types: list[str], entity_type: str):
         pairs = [(tuple(span), mention_type) for span, mention_type in zip(spans, mention_types, strict=True)]
         self.spans: frozenset[Span] = frozenset(span for span, _ in pairs)
         self.mention_types = dict(pairs)
         self.type = entity_type
-
-    @property
-    def key(self) -> tuple[frozenset[Span], str]:
-        return self.spans, self.type
+        self.key: tuple[frozenset[Span], str] = (self.spans, entity_type)
 
 
 def _max_matching(candidates: dict[Hashable, list[Hashable]]) -> int:
@@ -310,11 +308,14 @@ def _score_document(tally: _Tally, gold_doc: dict, graph: dict) -> None:
         (pred[h].key, pred[t].key, r): (h, t, r) for h, t, r in sorted(relations, reverse=True)
     }
     unique_labels = {(gold[h].key, gold[t].key, r): (h, t, r) for h, t, r in sorted(labels, reverse=True)}
+    labels_of_relation: dict[str, list] = {}
+    for gold_key, (gh, gt, gr) in unique_labels.items():
+        labels_of_relation.setdefault(gr, []).append((gold_key, gh, gt))
     candidates = {
         key: [
             gold_key
-            for gold_key, (gh, gt, gr) in unique_labels.items()
-            if gr == r and pred[h].spans & gold[gh].spans and pred[t].spans & gold[gt].spans
+            for gold_key, gh, gt in labels_of_relation.get(r, ())
+            if pred[h].spans & gold[gh].spans and pred[t].spans & gold[gt].spans
         ]
         for key, (h, t, r) in unique_relations.items()
     }
