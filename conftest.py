@@ -14,18 +14,30 @@ def pytest_report_header(config):
     )
 
 
-@pytest.fixture(autouse=True)
-def _relation_extraction_pipeline_registration():
-    """Loading a saved model as remote code in this process registers that folder's copy of the pipeline class
-    for "relation-extraction", process-wide; later tests that build `pipeline("relation-extraction", model=model)`
-    from objects in memory must get the project's own class (and its `DocumentError`), whatever ran before."""
+def _register_the_projects_pipeline() -> None:
+    """Points "relation-extraction" at the project's own pipeline class. Loading a saved model as remote code in
+    this process registers that folder's copy of the class, process-wide; a test that builds
+    `pipeline("relation-extraction", model=model)` from objects in memory must get the project's class (and its
+    `DocumentError`), whatever ran before."""
     from transformers.pipelines import PIPELINE_REGISTRY
 
     import pipeline_globalre
 
-    task = pipeline_globalre.PIPELINE_TASK
-    saved = PIPELINE_REGISTRY.supported_tasks.get(task)
-    saved = dict(saved) if saved is not None else None  # a copy: registering may update the entry in place
+    entry = PIPELINE_REGISTRY.supported_tasks.get(pipeline_globalre.PIPELINE_TASK)
+    if entry is not None:
+        PIPELINE_REGISTRY.supported_tasks[pipeline_globalre.PIPELINE_TASK] = {
+            **entry,
+            "impl": pipeline_globalre.RelationExtractionPipeline,
+        }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _projects_pipeline_for_each_module():
+    # module scope: before the module's own module-scoped fixtures build their pipelines
+    _register_the_projects_pipeline()
+
+
+@pytest.fixture(autouse=True)
+def _projects_pipeline_after_each_test():
     yield
-    if saved is not None:
-        PIPELINE_REGISTRY.supported_tasks[task] = saved
+    _register_the_projects_pipeline()
