@@ -81,6 +81,32 @@ def _is_acronym(shorter: list[str], longer: list[str]) -> bool:
     return len(longer) >= 2 and len(letters) >= 2 and letters in {initials, "".join(w[0] for w in longer)}
 
 
+class _Components:
+    """Mentions joined into entities (union-find): `union` links two mentions, `groups` gives the entities."""
+
+    def __init__(self, size: int):
+        self.parent = list(range(size))
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        a, b = self.find(i), self.find(j)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+
+    def groups(self) -> list[list[int]]:
+        """Lists of mention indices, each ascending, ordered by their first mention."""
+        groups: dict[int, list[int]] = {}
+        for index in range(len(self.parent)):
+            groups.setdefault(self.find(index), []).append(index)
+        return sorted(groups.values(), key=lambda group: group[0])
+
+
 def group_mentions_by_name(text: str, mentions: Sequence[tuple[int, int, str]]) -> list[list[int]]:
     """Groups the mentions of one text into entities by their names.
 
@@ -107,24 +133,12 @@ def group_mentions_by_name(text: str, mentions: Sequence[tuple[int, int, str]]) 
                 f"mention {index}: span [{start}, {end}) is outside the text (length {len(text)})."
             )
         words.append(tuple(name_words(text[start:end])) or (_comparable(text[start:end]),))
-    parent = list(range(len(mentions)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(i: int, j: int) -> None:
-        a, b = find(i), find(j)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-
+    components = _Components(len(mentions))
     by_name: dict[tuple[str, tuple[str, ...]], int] = {}
     for index, (_, _, type_) in enumerate(mentions):
         key = (type_, words[index])
         if key in by_name:
-            union(by_name[key], index)
+            components.union(by_name[key], index)
         else:
             by_name[key] = index
     by_last_word: dict[tuple[str, str], list[tuple[tuple[str, ...], int]]] = {}
@@ -135,18 +149,15 @@ def group_mentions_by_name(text: str, mentions: Sequence[tuple[int, int, str]]) 
         if type_ not in SURNAME_TYPES:
             continue
         owners = {
-            find(other)
+            components.find(other)
             for long, other in by_last_word[(type_, short[-1])]
             if len(long) > len(short) and long[-len(short) :] == short
         }
         if len(owners) == 1:
             joins.append((index, owners.pop()))
     for index, owner in joins:
-        union(index, owner)
-    groups: dict[int, list[int]] = {}
-    for index in range(len(mentions)):
-        groups.setdefault(find(index), []).append(index)
-    return sorted(groups.values(), key=lambda group: group[0])
+        components.union(index, owner)
+    return components.groups()
 
 
 def cluster_mentions(
@@ -158,23 +169,11 @@ def cluster_mentions(
     """Entities from the learned pair scorer: two mentions of the same type are linked when their pair's
     probability exceeds `threshold`, and the entities are the connected components of the links (a mention
     without links is an entity of its own). Returns groups of mention indices as `group_mentions_by_name` does."""
-    parent = list(range(len(types)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    components = _Components(len(types))
     for (i, j), probability in zip(pairs, probabilities):
         if probability > threshold and types[i] == types[j]:
-            a, b = find(i), find(j)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    groups: dict[int, list[int]] = {}
-    for index in range(len(types)):
-        groups.setdefault(find(index), []).append(index)
-    return sorted(groups.values(), key=lambda group: group[0])
+            components.union(i, j)
+    return components.groups()
 
 
 def entities_from_groups(
