@@ -1,6 +1,7 @@
 # Copyright 2026 The GlobalRE authors. Licensed under the MIT licence.
-"""A Gradio demo of a GlobalRE model: a document with its entities in, the entity mentions highlighted, the
-relations as a table and the relation graph drawn.
+"""A Gradio demo of a GlobalRE model: a document in (with its entities listed, or as plain text for a model
+trained with `train.py --entity_detection`, which finds them), the entity mentions highlighted, the relations as a
+table and the relation graph drawn.
 
     pip install -e ".[demo]"
     python app.py                        # the quickstart's model (outputs/quickstart/model)
@@ -54,6 +55,14 @@ EXAMPLE_ENTITIES = "\n".join(
 ENTITY_HELP = (
     "One entity a line: `name`, `name | TYPE`, or `name | TYPE | other mention; another mention`. Every "
     "whole-word occurrence of a name is a mention."
+)
+DETECTOR_HELP = (
+    "Leave empty and the model finds the entities in the text and groups their mentions. Or list them, one a "
+    "line: `name`, `name | TYPE`, or `name | TYPE | other mention; another mention`."
+)
+NO_DETECTOR_MESSAGE = (
+    "List the entities, one a line: this model has no entity detector (train one with "
+    "`python train.py --entity_detection` to extract from plain text)."
 )
 
 # Pairs per pipeline call when a document is split for progress: few enough calls that batching stays
@@ -113,6 +122,11 @@ def load_extractor(model: str):
     from transformers import pipeline
 
     return pipeline("relation-extraction", model=model, trust_remote_code=True)
+
+
+def has_entity_detector(extractor) -> bool:
+    """Whether the model finds entities in plain text itself (trained with `train.py --entity_detection`)."""
+    return getattr(extractor.model, "entity_detector", None) is not None
 
 
 def relation_choices(extractor) -> list[tuple[str, str]]:
@@ -233,6 +247,36 @@ def extract(
     kept = [triple for triple in scored if triple.get("kept", True)]
     kept.sort(key=lambda triple: -triple["score"])
     return kept, mentions
+
+
+def extract_from_plain_text(
+    extractor, text: str, threshold: float | None = None, relations: Sequence[str] | None = None
+) -> tuple[list[dict], list[dict], list[list[dict]]]:
+    """Runs the pipeline on plain text with the model's own entity detector (`return_graph=True`).
+
+    Returns `(entities, triples, mentions)`: the entities found (`{"name", "type"}`, in the graph's order), the
+    triples the decision rule keeps, best first, and each entity's mentions (`{"name", "sent_id", "char_span"}`,
+    entity i at index i), the forms `extract` returns.
+
+    Raises:
+        ValueError, TypeError: the pipeline's messages (a threshold outside [0, 1], an unknown relation).
+    """
+    options: dict[str, Any] = {"return_graph": True}
+    if threshold is not None:
+        options["threshold"] = threshold
+    if relations:
+        options["relations"] = list(relations)
+    graph = extractor(text, **options)
+    entities = [{"name": entity["name"], "type": entity["type"]} for entity in graph["entities"]]
+    mentions = [
+        [
+            {"name": mention["text"], "sent_id": mention["sent_id"], "char_span": [mention["start"], mention["end"]]}
+            for mention in entity["mentions"]
+        ]
+        for entity in graph["entities"]
+    ]
+    triples = sorted(graph["relations"], key=lambda triple: -triple["score"])
+    return entities, triples, mentions
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -404,18 +448,31 @@ def analyse(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[str, list[list], str, str]:
     """The demo's whole answer for the form's values: `(highlighted text HTML, table rows, graph SVG HTML,
-    summary Markdown)`.
+    summary Markdown)`. With no entity lines, a model with an entity detector finds the entities itself
+    (`extract_from_plain_text`).
 
     Raises:
-        ValueError, TypeError: bad input, with the pipeline's message (or `parse_entities`'s).
+        ValueError, TypeError: bad input, with the pipeline's message (or `parse_entities`'s); no entity lines
+            for a model without an entity detector.
     """
     if not text.strip():
         raise ValueError("The text is empty: paste a document.")
     entities = parse_entities(entity_lines)
-    if len(entities) < 2:
+    found = ""
+    if not entities and has_entity_detector(extractor):
+        entities, triples, mentions = extract_from_plain_text(extractor, text, threshold, relations)
+        count = sum(len(entity_mentions) for entity_mentions in mentions)
+        found = (
+            f"Found **{len(entities)}** entit{'ies' if len(entities) != 1 else 'y'} "
+            f"({count} mention{'s' if count != 1 else ''}) in the text. "
+        )
+    elif not entities:
+        raise ValueError(NO_DETECTOR_MESSAGE)
+    elif len(entities) < 2:
         raise ValueError("Give at least two entities, one a line: relations are between pairs of entities.")
-    triples, mentions = extract(extractor, text, entities, threshold, relations, progress)
-    summary = (
+    else:
+        triples, mentions = extract(extractor, text, entities, threshold, relations, progress)
+    summary = found + (
         f"**{len(triples)}** relation{'s' if len(triples) != 1 else ''} between "
         f"**{len({(t['head'], t['tail']) for t in triples})}** of {len(entities) * (len(entities) - 1)} ordered "
         f"entity pairs ({len(entities)} entities)."
@@ -445,13 +502,14 @@ def build_demo(
     with gr.Blocks(title="GlobalRE demo", analytics_enabled=False, **_BLOCKS_STYLE) as demo:
         gr.Markdown(
             "# GlobalRE: document-level relation extraction\n"
-            "Paste a document and list its entities; GlobalRE scores every ordered pair of entities and keeps "
-            "the relations above the threshold."
+            "Paste a document and list its entities (or, with a model that finds them, leave the list empty); "
+            "GlobalRE scores every ordered pair of entities and keeps the relations above the threshold."
         )
         if model is None:
             gr.Markdown(NO_MODEL_MESSAGE, elem_id="globalre-no-model")
             return demo
         extractor = load_extractor(model)
+        detector = has_entity_detector(extractor)
         gr.Markdown(f"Model: `{model}`")
         with gr.Row():
             with gr.Column(scale=3):
@@ -459,10 +517,11 @@ def build_demo(
                     value=EXAMPLE_TEXT, label="Document", lines=7, elem_id="globalre-input-text"
                 )
             with gr.Column(scale=2):
+                # a model with a detector starts from plain text: what most users have
                 entity_box = gr.Textbox(
-                    value=EXAMPLE_ENTITIES,
-                    label="Entities",
-                    info=ENTITY_HELP,
+                    value="" if detector else EXAMPLE_ENTITIES,
+                    label="Entities" + (" (optional)" if detector else ""),
+                    info=DETECTOR_HELP if detector else ENTITY_HELP,
                     lines=7,
                     elem_id="globalre-entities",
                 )

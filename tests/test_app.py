@@ -157,6 +157,49 @@ def test_bad_input_gives_the_pipelines_message(extractor):
         app.analyse(extractor, app.EXAMPLE_TEXT, app.EXAMPLE_ENTITIES, threshold=1.5)
 
 
+@pytest.fixture(scope="module")
+def detecting_model_dir(tmp_path_factory):
+    """A tiny random model with the built-in entity detector (`config.entity_types`)."""
+    return make_tiny_model_dir(tmp_path_factory.mktemp("demo-detector") / "model", entity_types=["PER", "LOC"])
+
+
+def test_plain_text_with_the_models_own_detector(detecting_model_dir):
+    """No entity lines: the model finds the entities; the page shows what it found, as the pipeline's graph has
+    it (every mention marked, one node per entity, the kept triples in the table)."""
+    extractor = app.load_extractor(detecting_model_dir)
+    assert app.has_entity_detector(extractor)
+    graph = extractor(app.EXAMPLE_TEXT, return_graph=True, threshold=THRESHOLD, relations=RELATIONS)
+    assert len(graph["entities"]) >= 2, "the random detector finds entities in the example (seed 0)"
+    text_html, rows, svg, summary = app.analyse(
+        extractor, app.EXAMPLE_TEXT, "  \n", threshold=THRESHOLD, relations=RELATIONS
+    )
+    found = len(graph["entities"])
+    mentions = [(m["start"], m["end"]) for entity in graph["entities"] for m in entity["mentions"]]
+    assert summary.startswith(f"Found **{found}** entities ({len(mentions)} mention")
+    # marks cannot nest: a mention inside an earlier one is left unmarked, so count the non-overlapping ones
+    position, marked = 0, 0
+    for start, end in sorted(mentions):
+        if start >= position:
+            marked, position = marked + 1, end
+    assert text_html.count('<mark class="globalre-mention"') == marked
+    assert svg.count('class="globalre-node"') == found
+    assert len(rows) == len(graph["relations"])
+    assert {(row[0], row[1], row[2]) for row in rows} == {
+        (t["head_name"], t["relation_name"], t["tail_name"]) for t in graph["relations"]
+    }
+    # entity lines still take precedence over the detector
+    _, rows, svg, summary = app.analyse(
+        extractor, app.EXAMPLE_TEXT, app.EXAMPLE_ENTITIES, threshold=THRESHOLD, relations=RELATIONS
+    )
+    assert not summary.startswith("Found") and svg.count('class="globalre-node"') == len(ENTITIES)
+
+
+def test_plain_text_without_a_detector_asks_for_the_entities(extractor):
+    assert not app.has_entity_detector(extractor)
+    with pytest.raises(ValueError, match="no entity detector"):
+        app.analyse(extractor, app.EXAMPLE_TEXT, "")
+
+
 def test_no_model_page():
     demo = app.build_demo(None)
     assert any(getattr(block, "value", None) == app.NO_MODEL_MESSAGE for block in demo.blocks.values()), (
@@ -205,3 +248,33 @@ def test_page_in_headless_chromium(model_dir, extractor):
         foreign = [name for name in resources if not name.startswith((url, "data:", "blob:"))]
         assert not foreign, f"the page fetched from elsewhere: {foreign[:5]}"
     assert time.monotonic() - started < 60
+
+
+def test_plain_text_page_in_headless_chromium(detecting_model_dir):
+    """A model with an entity detector: the page opens with an empty entity box, and a click on the example text
+    shows the entities it found (the summary's count, one graph node each)."""
+    require(
+        os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER),
+        f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian: apt-get install chromium chromium-driver)",
+    )
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    graph = app.load_extractor(detecting_model_dir)(
+        app.EXAMPLE_TEXT, return_graph=True, threshold=THRESHOLD, relations=RELATIONS
+    )
+    demo = app.build_demo(detecting_model_dir, threshold=THRESHOLD, relations=RELATIONS)
+    with demo_in_chromium(demo) as (driver, url):
+        driver.get(url)
+        wait = WebDriverWait(driver, 30)
+        box = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#globalre-entities textarea"))[0]
+        assert box.get_attribute("value") == ""
+        driver.find_element(By.CSS_SELECTOR, "#globalre-run").click()
+        summary = wait.until(
+            lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "#globalre-summary") if "Found" in e.text]
+        )[0]
+        assert f"Found {len(graph['entities'])} entities" in summary.text
+        nodes = driver.find_elements(By.CSS_SELECTOR, "#globalre-graph .globalre-node")
+        assert len(nodes) == len(graph["entities"])
+        names = {node.find_element(By.TAG_NAME, "title").get_attribute("textContent") for node in nodes}
+        assert names == {f"{entity['name']} ({entity['type']})" for entity in graph["entities"]}
