@@ -270,7 +270,11 @@ def extract_from_plain_text(
     entities = [{"name": entity["name"], "type": entity["type"]} for entity in graph["entities"]]
     mentions = [
         [
-            {"name": mention["text"], "sent_id": mention["sent_id"], "char_span": [mention["start"], mention["end"]]}
+            {
+                "name": mention["text"],
+                "sent_id": mention["sent_id"],
+                "char_span": [mention["start"], mention["end"]],
+            }
             for mention in entity["mentions"]
         ]
         for entity in graph["entities"]

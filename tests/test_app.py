@@ -160,7 +160,9 @@ def test_bad_input_gives_the_pipelines_message(extractor):
 @pytest.fixture(scope="module")
 def detecting_model_dir(tmp_path_factory):
     """A tiny random model with the built-in entity detector (`config.entity_types`)."""
-    return make_tiny_model_dir(tmp_path_factory.mktemp("demo-detector") / "model", entity_types=["PER", "LOC"])
+    return make_tiny_model_dir(
+        tmp_path_factory.mktemp("demo-detector") / "model", entity_types=["PER", "LOC"]
+    )
 
 
 def test_plain_text_with_the_models_own_detector(detecting_model_dir):
