@@ -265,6 +265,7 @@ def render_model_card(results: RunResults | dict) -> str:
         {
             "epoch": record["epoch"],
             "step": record["step"],
+            "seconds": f"{record['speed']['train_seconds']:.0f}" if "speed" in record else "",
             "f1": _percent(record["dev"].get("f1")),
             "ign_f1": _percent(record["dev"].get("ign_f1")),
         }

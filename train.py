@@ -99,6 +99,7 @@ from globalre_training.report import (
     push_to_hub,
     versions,
 )
+from globalre_training.speed import EpochSpeed, encoder_tokens
 from globalre_training.thresholds import set_thresholds
 from model_card import RunResults
 
@@ -432,6 +433,7 @@ class Training:
     last_checkpoint: str | None = None
     running_loss: float = 0.0
     running_count: int = 0
+    speed: EpochSpeed | None = None  # the epoch's seconds and share of the matmul rate, for the log
 
 
 def fit(run: Run) -> dict | None:
@@ -517,7 +519,10 @@ def make_training(run: Run) -> Training:
         check_batch_fits(run, trainable, optimizer)
     unwrapped = accelerator.unwrap_model(trainable)
     unwrapped = unwrapped.model if isinstance(unwrapped, CachedHead) else unwrapped
-    return Training(trainable, unwrapped, optimizer, scheduler, first_loader, max_train_steps, warmup_steps)
+    speed = EpochSpeed.for_model(unwrapped.encoder, accelerator.device, accelerator.mixed_precision)
+    return Training(
+        trainable, unwrapped, optimizer, scheduler, first_loader, max_train_steps, warmup_steps, speed=speed
+    )
 
 
 def start_training(run: Run, training: Training) -> None:
@@ -588,6 +593,8 @@ def train_epoch(run: Run, training: Training, epoch: int, skip: int) -> dict | N
         loader = accelerator.skip_first_batches(loader, skip)
     progress.epoch = epoch
     step_every = str(args.checkpointing_steps).isdigit() and int(args.checkpointing_steps)
+    speed = training.speed
+    speed.start(accelerator.device)
     for batch in rng_neutral_iter(loader) if steps_left else ():
         detection_docs = (
             documents_of_batch(
@@ -605,6 +612,10 @@ def train_epoch(run: Run, training: Training, epoch: int, skip: int) -> dict | N
         progress.batches_done += 1
         training.running_loss += float(loss.detach())
         training.running_count += 1
+        speed.add(
+            encoder_tokens(batch) + (run.detection.tokens(detection_docs) if detection_docs else 0),
+            steps=int(accelerator.sync_gradients),
+        )
         if not accelerator.sync_gradients:
             continue
         progress.completed_steps += 1
@@ -613,11 +624,14 @@ def train_epoch(run: Run, training: Training, epoch: int, skip: int) -> dict | N
         if step_every and progress.completed_steps % step_every == 0:
             training.last_checkpoint = checkpoint(run, training)
         if args.stop_after_steps and progress.completed_steps >= args.stop_after_steps:
+            speed.stop(accelerator.device)
+            logger.info("steps of epoch %d: %s", epoch + 1, speed.describe())
             logger.warning("--stop_after_steps %d: exiting as if killed", args.stop_after_steps)
             accelerator.wait_for_everyone()
             return {"stopped_after_steps": progress.completed_steps, "exit_code": 3}
         if progress.completed_steps >= training.max_train_steps:
             break
+    speed.stop(accelerator.device)
     return None
 
 
@@ -665,6 +679,9 @@ def end_epoch(run: Run, training: Training, epoch: int) -> None:
     progress = run.progress
     progress.epoch, progress.batches_done = epoch + 1, 0
     record: dict[str, Any] = {"epoch": epoch + 1, "step": progress.completed_steps}
+    if training.speed.steps:  # an epoch resumed after all its steps only owes its evaluation
+        logger.info("epoch %d: %s", epoch + 1, training.speed.describe())
+        record["speed"] = training.speed.record()
     if run.dev_split is not None:
         record.update(evaluate_epoch(run, training.model, epoch))
         if run.detection is not None:

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from globalre_training.speed import measured_matmul_tflops, synchronize  # noqa: E402, F401 (measured_matmul_tflops: for the bench scripts)
 from inference_globalre import iter_document_logits  # noqa: E402
 from modeling_globalre import GlobalReForRelationExtraction  # noqa: E402
 from processing_globalre import GlobalReProcessor, decide, ordered_pairs  # noqa: E402
@@ -174,44 +175,6 @@ def encoder_activation_bytes(encoder_config, lengths: list[int], bytes_per_eleme
     return float(layers * (24 * h + 4 * i) * bytes_per_element * sum(lengths))
 
 
-def measured_matmul_tflops(
-    encoder_config, tokens: int, device: torch.device, repeats: int = 5, dtype: torch.dtype = torch.float32
-) -> float:
-    """The rate (TFLOP/s) this device reaches on one encoder layer's weight matrix products alone: Q, K, V and
-    output projections and the two feed-forward matrices, on a batch of `tokens` rows in `dtype`, best of
-    `repeats`.
-
-    On a CPU the fp32 rate is the fp32 ceiling of the encoder: its weight matmuls are ~80-95 % of its FLOPs at
-    Re-DocRED lengths, so an fp32 path running at this rate throughout would have nothing left to gain but fewer
-    FLOPs or a narrower number format (bf16, where the CPU has AVX-512 BF16 or AMX)."""
-    h, i = encoder_config.hidden_size, encoder_config.intermediate_size
-    generator = torch.Generator().manual_seed(0)
-
-    def random(*shape: int) -> torch.Tensor:
-        return torch.randn(*shape, generator=generator).to(device, dtype)
-
-    hidden, wide = random(tokens, h), random(tokens, i)
-    square = [random(h, h) for _ in range(4)]
-    up, down = random(i, h), random(h, i)
-
-    def layer() -> None:
-        for weight in square:
-            torch.nn.functional.linear(hidden, weight)
-        torch.nn.functional.linear(hidden, up)
-        torch.nn.functional.linear(wide, down)
-
-    with torch.inference_mode():
-        layer()  # warm-up
-        times = []
-        for _ in range(repeats):
-            _sync(device)
-            start = time.perf_counter()
-            layer()
-            _sync(device)
-            times.append(time.perf_counter() - start)
-    return 2.0 * tokens * (4 * h * h + 2 * h * i) / min(times) / 1e12
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Peak memory
 # ----------------------------------------------------------------------------------------------------------------
@@ -284,11 +247,6 @@ def _cpu_seconds() -> float:
     return times.user + times.system
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def run_naive(
     model,
     processor,
@@ -303,7 +261,7 @@ def run_naive(
     document order, each padded to `max_length` by the tokenizer, fp32, under `torch.no_grad()`."""
     tokenizer = processor.tokenizer
     with PeakMemory(device) as memory:
-        _sync(device)
+        synchronize(device)
         start, cpu_start = time.perf_counter(), _cpu_seconds()
         features = []
         for index, document in enumerate(documents):
@@ -323,7 +281,7 @@ def run_naive(
                 )
                 batch = {k: v.to(device) for k, v in batch.items()}
                 outputs.append(model(**batch).logits.cpu())
-        _sync(device)
+        synchronize(device)
         seconds, cpu_seconds = time.perf_counter() - start, _cpu_seconds() - cpu_start
     lengths = [len(f["input_ids"]) for f in features]
     logits = torch.cat(outputs) if outputs else torch.empty(0, model.config.num_labels)
@@ -349,7 +307,7 @@ def run_project(
     lengths, outputs = [], []
     counted = _CountPaddedTokens(model)
     with counted, PeakMemory(device) as memory:
-        _sync(device)
+        synchronize(device)
         start, cpu_start = time.perf_counter(), _cpu_seconds()
         for _, encoding, logits in iter_document_logits(
             model,
@@ -362,7 +320,7 @@ def run_project(
         ):
             outputs.append(logits)
             lengths += encoding.sequences.lengths.tolist()
-        _sync(device)
+        synchronize(device)
         seconds, cpu_seconds = time.perf_counter() - start, _cpu_seconds() - cpu_start
     logits = torch.cat(outputs) if outputs else torch.empty(0, model.config.num_labels)
     return RunResult(name, seconds, logits, lengths, counted.tokens, memory.peak_bytes, cpu_seconds)

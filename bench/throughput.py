@@ -49,6 +49,7 @@ from common import (  # noqa: E402
     sample_pairs,
 )
 
+from globalre_training.speed import encoder_weight_flops  # noqa: E402
 from inference_globalre import default_max_batch_tokens  # noqa: E402
 
 
@@ -284,7 +285,7 @@ def main(argv=None) -> dict:
         # --peak_tflops) rate
         row_peak = bf16_tflops if key == "project bf16" and bf16_tflops else peak_tflops
         if key == "packed":  # the weight matmuls over the tokens it ran (a lower bound of its FLOPs)
-            flops = packed_weight_flops(model.config.encoder_config, result.processed_tokens)
+            flops = encoder_weight_flops(model.config.encoder_config, result.processed_tokens)
         else:
             flops = encoder_flops(model.config.encoder_config, result.lengths)
         row = {
@@ -354,12 +355,6 @@ def main(argv=None) -> dict:
         # the project's default path (a --cpu_bf16 row is extra)
         print(f"speedup_vs_naive: {rows[list(best_runs).index('project')]['ratio']:.2f}")
     return summary
-
-
-def packed_weight_flops(encoder_config, tokens: int) -> float:
-    """The FLOPs of the encoder's weight matmuls over `tokens` tokens (what the packed path runs over)."""
-    h, i = encoder_config.hidden_size, encoder_config.intermediate_size
-    return encoder_config.num_hidden_layers * 2.0 * (4 * h * h + 2 * h * i) * tokens
 
 
 def whole_file_tokens(path, processor, packed_processor, max_batch_tokens: int) -> dict:

@@ -120,6 +120,10 @@ class DetectionData:
                 totals[reason] = totals.get(reason, 0) + count
         return {reason: count for reason, count in totals.items() if count}
 
+    def tokens(self, document_indices: list[int]) -> int:
+        """The tokens the encoder runs for these training documents' detection windows."""
+        return sum(len(ids) for index in document_indices for ids in self.features[index].input_ids)
+
     def loss(self, model, document_indices: list[int], device: torch.device) -> torch.Tensor | None:
         """The weighted detection loss of these training documents (tags and coreference), or None for none."""
         from entities_globalre import collate_detection
