@@ -78,7 +78,8 @@ CALL_OPTIONS: tuple[CallOption, ...] = (
         "coreference",
         "forward",
         'how the model\'s own detector groups mentions into entities: "names" or "learned" (default: '
-        "`config.coreference`)",
+        "`config.coreference`); an `entity_detector`'s mentions are grouped by names, and entities given with the "
+        "document are used as given",
     ),
     CallOption(
         "max_batch_tokens",
@@ -326,6 +327,14 @@ class RelationExtractionPipeline(Pipeline):
                 "model's entity types; give entity_detector= with it."
             )
         if entity_detector is not None:
+            if coreference not in (None, "names"):
+                # the learned scorer reads the mentions of the model's own detector; an entity_detector's are
+                # grouped by the name rule, so another choice would be silently ignored
+                raise ValueError(
+                    f"coreference={coreference!r} groups the mentions of the model's own detector; the mentions of "
+                    "an entity_detector are grouped by the name rule (coreference='names'). Leave coreference out, "
+                    "or leave entity_detector out to use the model's detector."
+                )
             try:
                 entities = entities_from_token_classification(text, entity_detector(text), entity_type_map)
             except DocumentError:

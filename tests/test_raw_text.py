@@ -285,3 +285,15 @@ def test_types_the_model_does_not_know_from_an_entity_detector_are_named(extract
         assert "does not know" not in caplog.text
     finally:
         config.relation_type_pairs = saved
+
+
+def test_learned_coreference_with_an_entity_detector_is_refused(extractor):
+    """An entity_detector's mentions are grouped by the name rule: asking for the learned scorer with it would be
+    silently ignored, so it is an error; "names" is what it does anyway."""
+    detector = FakeTokenClassifier(NER_OUTPUT)
+    with pytest.raises(
+        ValueError, match="coreference='learned' groups the mentions of the model's own detector"
+    ):
+        extractor(TEXT, entity_detector=detector, entity_type_map=TYPE_MAP, coreference="learned")
+    named = extractor(TEXT, entity_detector=detector, entity_type_map=TYPE_MAP, coreference="names")
+    assert named == extractor(TEXT, entity_detector=detector, entity_type_map=TYPE_MAP)
