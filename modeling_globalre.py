@@ -68,11 +68,15 @@ class RelationExtractionOutput(ModelOutput):
         pair_representation (`torch.FloatTensor` of shape `(batch_size, representation_size)`):
             The pooled vector of each pair before tanh, dropout and the classifier. With a frozen encoder it
             never changes, so training can cache it.
+        entity_detection_loss (`torch.FloatTensor` of shape `()`, *optional*, returned when
+            `entity_detection_inputs` is given):
+            The entity detector's loss on those plain documents (tags and coreference), not included in `loss`.
     """
 
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     pair_representation: torch.FloatTensor | None = None
+    entity_detection_loss: torch.FloatTensor | None = None
 
 
 def adaptive_threshold_loss(logits: torch.Tensor, labels: torch.Tensor, threshold_class: int) -> torch.Tensor:
@@ -529,6 +533,7 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         head_mentions: torch.LongTensor | None = None,
         tail_mentions: torch.LongTensor | None = None,
         labels: torch.FloatTensor | None = None,
+        entity_detection_inputs: dict[str, torch.Tensor] | None = None,
         **kwargs,
     ) -> RelationExtractionOutput:
         r"""
@@ -558,6 +563,11 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
                 the head's and the tail's mention start markers in `input_ids`, -1 padded.
             labels (`torch.FloatTensor` of shape `(num_pairs, num_labels)`, *optional*):
                 Multi-hot relation labels (the no-relation column set for pairs without a relation).
+            entity_detection_inputs (`dict[str, torch.Tensor]`, *optional*):
+                Joint training of the entity detector (`train.py --entity_detection`): the keyword inputs of
+                [`~GlobalReForRelationExtraction.entity_detection`] for some plain documents, with their labels;
+                their loss comes back as `entity_detection_loss`. Computed here, in the same forward as the
+                relations, because distributed data parallel synchronises the gradients of what `forward` computes.
 
         Returns `logits` of shape `(num_pairs, num_labels)`: one row per sequence (one-pair encoding) or per pair
         segment (packed encoding).
@@ -576,7 +586,10 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             head_mentions=head_mentions,
             tail_mentions=tail_mentions,
         )
-        return self.classify(representation, labels)
+        output = self.classify(representation, labels)
+        if entity_detection_inputs is not None:
+            output.entity_detection_loss = self.entity_detection(**entity_detection_inputs).loss
+        return output
 
     def _entity_detector(self) -> EntityDetectionHead:
         if self.entity_detector is None:

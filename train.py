@@ -206,12 +206,6 @@ def prepare(args: argparse.Namespace) -> Run:
 def prepare_entity_detection(run: Run) -> None:
     """--entity_detection: the training documents as raw text with their gold entities, turned into detection
     features once (tags, mention tokens, coreference pairs)."""
-    if run.accelerator.num_processes > 1:
-        raise TrainingError(
-            "--entity_detection trains on one process only for now: the detection loss is computed outside the "
-            "model's forward, which distributed data parallel does not synchronise; run without accelerate's "
-            "multi-process launch, or leave --entity_detection out"
-        )
     with reading_input("--train_file", run.args.train_file):
         run.detection = DetectionData.build(
             run.train_docs, run.processor, run.config, run.args.entity_detection_loss_weight
@@ -255,6 +249,11 @@ def make_accelerator(args: argparse.Namespace):
     }
     if args.mixed_precision:
         accelerator_kwargs["mixed_precision"] = args.mixed_precision
+    if args.entity_detection:
+        from accelerate import DistributedDataParallelKwargs
+
+        # batches without detection documents leave the detector out of the forward
+        accelerator_kwargs["kwargs_handlers"] = [DistributedDataParallelKwargs(find_unused_parameters=True)]
     if args.report_to and args.report_to != "none":
         accelerator_kwargs["log_with"] = args.report_to
     accelerator = Accelerator(**accelerator_kwargs)
@@ -643,10 +642,14 @@ def training_step(
     args, accelerator = run.args, run.accelerator
     with accelerator.accumulate(training.trainable):
         try:
-            outputs = training.trainable(**batch)
-            loss = outputs.loss
-            if detection_docs:
-                loss = loss + run.detection.loss(training.model, detection_docs, accelerator.device)
+            if (
+                detection_docs
+            ):  # in the same forward: distributed data parallel synchronises what forward computes
+                detection = run.detection.model_inputs(training.model, detection_docs, accelerator.device)
+                outputs = training.trainable(**batch, entity_detection_inputs=detection)
+                loss = outputs.loss + run.detection.weight * outputs.entity_detection_loss
+            else:
+                loss = training.trainable(**batch).loss
         except torch.cuda.OutOfMemoryError as error:  # pragma: no cover - GPU only
             raise TrainingError(out_of_memory_message(args)) from error
         if args.debug_nan_at_step is not None and run.progress.completed_steps + 1 == args.debug_nan_at_step:

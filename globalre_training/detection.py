@@ -124,17 +124,17 @@ class DetectionData:
         """The tokens the encoder runs for these training documents' detection windows."""
         return sum(len(ids) for index in document_indices for ids in self.features[index].input_ids)
 
-    def loss(self, model, document_indices: list[int], device: torch.device) -> torch.Tensor | None:
-        """The weighted detection loss of these training documents (tags and coreference), or None for none."""
+    def model_inputs(
+        self, model, document_indices: list[int], device: torch.device
+    ) -> dict[str, torch.Tensor]:
+        """The keyword inputs of `model.entity_detection` for these training documents, with their labels (the
+        model's `forward` takes them as `entity_detection_inputs`); `weight` scales the loss it returns."""
         from entities_globalre import collate_detection
 
-        if not document_indices:
-            return None
         if not self.model_keys:
             self.model_keys = frozenset(inspect.signature(model.entity_detection).parameters)
         batch = collate_detection([self.features[i] for i in document_indices])
-        inputs = {key: value.to(device) for key, value in batch.items() if key in self.model_keys}
-        return self.weight * model.entity_detection(**inputs).loss
+        return {key: value.to(device) for key, value in batch.items() if key in self.model_keys}
 
 
 def graphs_of(detected: list[dict], triples: list[dict]) -> dict:

@@ -115,14 +115,23 @@ def build_model(
 
 class CachedHead(nn.Module):
     """Trains the classification head on cached pair vectors: `forward(pair_representation, labels)` calls
-    `model.classify`, so that distributed training wraps a `forward` (DDP synchronises gradients there)."""
+    `model.classify` (and, with `entity_detection_inputs`, `model.entity_detection`, as the model's own forward
+    does), so that distributed training wraps a `forward` (DDP synchronises gradients there)."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
 
-    def forward(self, pair_representation: torch.Tensor, labels: torch.Tensor | None = None):
-        return self.model.classify(pair_representation, labels)
+    def forward(
+        self,
+        pair_representation: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        entity_detection_inputs: dict[str, torch.Tensor] | None = None,
+    ):
+        output = self.model.classify(pair_representation, labels)
+        if entity_detection_inputs is not None:
+            output.entity_detection_loss = self.model.entity_detection(**entity_detection_inputs).loss
+        return output
 
 
 def optimizer_groups(model, args: argparse.Namespace) -> list[dict]:

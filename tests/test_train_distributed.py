@@ -64,3 +64,33 @@ def test_two_cpu_ranks_train_and_gather_metrics_without_duplicates(tmp_path):
     scores = score_docred(to_submission(gold, triples), gold, json.loads(files["train"].read_text()))
     for key in ("f1", "ign_f1", "precision", "recall", "n_pred"):
         assert scores[key] == results["test"][key], key
+
+
+def test_two_cpu_ranks_train_the_entity_detector_with_the_relations(tmp_path):
+    """--entity_detection under a two-process launch trains and saves the detector: its loss is computed in the
+    model's forward (`entity_detection_inputs`), which distributed data parallel wraps, and batches without
+    detection documents are allowed (`find_unused_parameters`)."""
+    encoder = save_tiny_encoder(tmp_path / "encoder")
+    files = {}
+    for split, n in (("train", 6), ("dev", 2)):
+        files[split] = tmp_path / f"{split}.json"
+        files[split].write_text(json.dumps(synthetic_documents(n, split)))
+    output_dir = tmp_path / "model"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--main_process_port", str(free_port()), "train.py",
+        "--preset", "packed", "--encoder", str(encoder), "--num_train_epochs", "2", "--entity_detection",
+        "--entity_detection_passes", "2", "--per_device_train_batch_size", "4", "--max_seq_length", "64",
+        "--train_file", str(files["train"]), "--dev_file", str(files["dev"]), "--label_dir", str(DOCRED_META),
+        "--output_dir", str(output_dir), "--no_progress",
+    ]  # fmt: skip
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-6000:]
+    results = json.loads((output_dir / "results.json").read_text())
+    assert results["num_processes"] == 2 and results["ranks"] == [0, 1]
+    assert [record["epoch"] for record in results["history"]] == [1, 2]
+    assert all("dev_detection" in record for record in results["history"])
+    assert results["end_to_end"]["entity_types"] and "dev" in results["end_to_end"]
+    config = json.loads((output_dir / "config.json").read_text())
+    assert config["entity_types"] == results["end_to_end"]["entity_types"]
