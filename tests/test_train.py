@@ -153,6 +153,7 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
     for record in results["history"]:
         assert record["speed"]["train_seconds"] > 0 and record["speed"]["train_steps"] > 0
         assert record["speed"]["encoder_tokens"] == 0 and record["speed"]["matmul_share"] is None
+        assert record["speed"]["matmul_gflops"] is None  # not measured: nothing to compare with
     # max_seq_length 64 cuts every Re-DocRED document: evaluation pairs are counted and reported like training's
     data = results["data"]
     for split in ("train", "dev", "test"):
@@ -317,15 +318,15 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
         for key in ("f1", "ign_f1", "precision", "recall", "n_pred"):
             assert resumed[split][key] == full[split][key], (split, key)
     assert without_speed(resumed["history"]) == without_speed(full["history"])
-    if mode in (
-        "fine_tuned",
-        "entity_detection",
-    ):  # the encoder runs: its tokens and share of the matmul rate
-        for record in full["history"]:
-            speed = record["speed"]
-            # no upper bound: a tiny encoder's matmuls are too small for a steady rate on a busy machine
-            assert speed["encoder_tokens"] > 0 and speed["matmul_share"] > 0, speed
-            assert speed["matmul_gflops"] > 0 and speed["matmul_precision"] == "fp32"
+    # the encoder runs: its tokens (document windows and pair segments when packed; detection windows) and share
+    # of the matmul rate; no upper bound: a tiny encoder's products are too small for a steady rate
+    runs_encoder = mode in ("fine_tuned", "entity_detection", "packed")
+    for record in full["history"] if runs_encoder else ():
+        speed = record["speed"]
+        assert speed["encoder_tokens"] > 0 and speed["matmul_share"] > 0, speed
+        assert speed["matmul_gflops"] > 0 and speed["matmul_precision"] == "fp32"
+    # the resumed run's first epoch went on from the checkpoint
+    assert resumed["history"][0]["speed"]["resumed"] and not full["history"][0]["speed"]["resumed"]
     a = load_file(tmp_path / "full" / "model.safetensors")
     b = load_file(tmp_path / "resumed" / "model.safetensors")
     for name in a:
@@ -891,3 +892,15 @@ def test_profile_training_runs_train_steps_under_the_profiler(tmp_path, encoder,
     assert abs(sum(row["share"] for row in summary["kinds"].values()) - 1) < 1e-9
     assert summary["speed"]["encoder_tokens"] > 0 and summary["speed"]["train_steps"] == 2
     assert len(summary["top_operators"]) == 15
+    assert {row["kind"] for row in summary["top_operators"]} <= set(summary["kinds"])
+    assert profile_training.kind_of("aten::addmm") == "matmul"
+    assert profile_training.kind_of("aten::expand") == "layout"
+    assert profile_training.kind_of("aten::_log_softmax_backward_data") == "loss"
+    assert profile_training.kind_of("aten::_fused_adamw_") == "optimizer"
+    # the default preset: a frozen encoder, its head trained on cached pair vectors (no encoder token runs)
+    frozen = profile_training.main(
+        ["--steps", "2", "--warmup", "0", "--", *tiny_args(encoder, data, tmp_path / "f")]
+    )
+    assert frozen["speed"]["encoder_tokens"] == 0 and frozen["speed"]["train_steps"] == 2
+    with pytest.raises(SystemExit, match="the first epoch has"):
+        profile_training.main(["--steps", "100000", "--", *tiny_args(encoder, data, tmp_path / "g")])

@@ -42,12 +42,27 @@ def test_epoch_share_of_the_matmul_rate():
         "matmul_share": 0.3,
         "matmul_gflops": 500.0,
         "matmul_precision": "fp32",
+        "resumed": False,
     }
     assert speed.describe() == (
         "2 s training (2 steps, 1.00 s a step); encoder weight matmuls at 30 % of the measured 500 GFLOP/s fp32 "
         "rate (300 tokens)"
     )
     assert EpochSpeed(matmul_tflops=0.5, flops_per_token=1e9, seconds=2.0, steps=1).matmul_share is None
+
+
+def test_the_clock_pauses_for_a_checkpoint_and_marks_a_resumed_epoch(monkeypatch):
+    import globalre_training.speed as speed_module
+
+    now = iter([10.0, 12.0, 20.0, 23.0])  # start, pause, resume, stop: 2 s + 3 s of training
+    monkeypatch.setattr(speed_module.time, "perf_counter", lambda: next(now))
+    speed = EpochSpeed(matmul_tflops=None, flops_per_token=1.0)
+    speed.start(torch.device("cpu"), resumed=True)
+    speed.pause(torch.device("cpu"))
+    speed.resume()
+    speed.stop(torch.device("cpu"))
+    assert speed.seconds == 5.0 and speed.record()["resumed"] is True
+    assert "resumed: the rest of the epoch" in speed.describe()
 
 
 def test_a_frozen_encoder_costs_a_forward_a_trained_one_forward_and_backward():
@@ -64,3 +79,17 @@ def test_a_frozen_encoder_costs_a_forward_a_trained_one_forward_and_backward():
     assert EpochSpeed.for_model(encoder, torch.device("cpu"), rows=32).flops_per_token == forward
     rate = measured_matmul_tflops(config, 32, torch.device("cpu"), repeats=2, dtype=torch.bfloat16)
     assert 0 < rate < 100  # TFLOP/s: a CPU is nowhere near
+
+
+def test_detection_tokens_are_the_real_tokens_of_the_collated_windows(tmp_path):
+    import copy
+
+    from entities_globalre import collate_detection
+    from globalre_training.detection import DetectionData
+    from tests.helpers import EXAMPLE_DOCUMENT, tiny_model_and_processor
+
+    model, processor = tiny_model_and_processor(tmp_path, entity_types=["PER", "LOC"])
+    documents = [copy.deepcopy(EXAMPLE_DOCUMENT), copy.deepcopy(EXAMPLE_DOCUMENT)]
+    data = DetectionData.build(documents, processor, model.config, weight=1.0)
+    batch = collate_detection([data.features[0], data.features[1]])
+    assert data.tokens([0, 1]) == int(batch["attention_mask"].sum()) > 0
