@@ -255,8 +255,9 @@ def extract_from_plain_text(
     """Runs the pipeline on plain text with the model's own entity detector (`return_graph=True`).
 
     Returns `(entities, triples, mentions)`: the entities found (`{"name", "type"}`, in the graph's order), the
-    triples the decision rule keeps, best first, and each entity's mentions (`{"name", "sent_id", "char_span"}`,
-    entity i at index i), the forms `extract` returns.
+    triples the decision rule keeps, best first, with each entity's name as the graph gives it (so the table, the
+    graph and the highlighted text name an entity alike), and each entity's mentions (`{"name", "sent_id",
+    "char_span"}`, entity i at index i).
 
     Raises:
         ValueError, TypeError: the pipeline's messages (a threshold outside [0, 1], an unknown relation).
@@ -279,7 +280,14 @@ def extract_from_plain_text(
         ]
         for entity in graph["entities"]
     ]
-    triples = sorted(graph["relations"], key=lambda triple: -triple["score"])
+    triples = [
+        {
+            **triple,
+            "head_name": entities[triple["head"]]["name"],
+            "tail_name": entities[triple["tail"]]["name"],
+        }
+        for triple in sorted(graph["relations"], key=lambda triple: -triple["score"])
+    ]
     return entities, triples, mentions
 
 
@@ -464,12 +472,16 @@ def analyse(
     entities = parse_entities(entity_lines)
     found = ""
     if not entities and has_entity_detector(extractor):
+        if progress is not None:
+            progress(0, 1)
         entities, triples, mentions = extract_from_plain_text(extractor, text, threshold, relations)
         count = sum(len(entity_mentions) for entity_mentions in mentions)
         found = (
             f"Found **{len(entities)}** entit{'ies' if len(entities) != 1 else 'y'} "
             f"({count} mention{'s' if count != 1 else ''}) in the text. "
         )
+        if len(entities) < 2:
+            found += "Relations need two entities: list them in the entity box to choose them yourself. "
     elif not entities:
         raise ValueError(NO_DETECTOR_MESSAGE)
     elif len(entities) < 2:
@@ -479,7 +491,7 @@ def analyse(
     summary = found + (
         f"**{len(triples)}** relation{'s' if len(triples) != 1 else ''} between "
         f"**{len({(t['head'], t['tail']) for t in triples})}** of {len(entities) * (len(entities) - 1)} ordered "
-        f"entity pairs ({len(entities)} entities)."
+        f"entity pairs ({len(entities)} entit{'ies' if len(entities) != 1 else 'y'})."
     )
     return (
         highlight_html(text, entities, mentions),
@@ -565,7 +577,12 @@ def build_demo(
             progress(0.0, desc="Scoring entity pairs")
 
             def report(done: int, total: int) -> None:
-                progress(done / total, desc=f"Scored {done} of {total} entity pairs")
+                if (
+                    done == 0
+                ):  # plain text: the model finds the entities, then scores their pairs, in one call
+                    progress(0.0, desc="Finding entities and scoring their pairs")
+                else:
+                    progress(done / total, desc=f"Scored {done} of {total} entity pairs")
 
             try:
                 return analyse(extractor, document, lines, None if use_own else value, names or None, report)

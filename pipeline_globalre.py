@@ -13,13 +13,13 @@ from transformers.pipelines import PIPELINE_REGISTRY
 try:  # Hub remote code resolves sibling files only through relative imports
     from .configuration_globalre import PIPELINE_TASK
     from .documents_globalre import DocumentError, as_docred, document_label
-    from .entities_globalre import detect_entities, entities_from_token_classification
+    from .entities_globalre import COREFERENCE_MODES, detect_entities, entities_from_token_classification
     from .graph_globalre import document_graph
     from .inference_globalre import check_device, score_sequences
 except ImportError:  # the same file used from a source checkout or an installed package
     from configuration_globalre import PIPELINE_TASK
     from documents_globalre import DocumentError, as_docred, document_label
-    from entities_globalre import detect_entities, entities_from_token_classification
+    from entities_globalre import COREFERENCE_MODES, detect_entities, entities_from_token_classification
     from graph_globalre import document_graph
     from inference_globalre import check_device, score_sequences
 
@@ -325,6 +325,10 @@ class RelationExtractionPipeline(Pipeline):
             raise ValueError(
                 "entity_type_map= maps the labels of an entity_detector (a token-classification pipeline) to the "
                 "model's entity types; give entity_detector= with it."
+            )
+        if coreference is not None and coreference not in COREFERENCE_MODES:
+            raise ValueError(
+                f"coreference must be one of {', '.join(COREFERENCE_MODES)}; got {coreference!r}."
             )
         if entity_detector is not None:
             if coreference not in (None, "names"):

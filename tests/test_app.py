@@ -6,8 +6,10 @@ since CI installs all three (.ci/run).
 
 from __future__ import annotations
 
+import html
 import os
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -186,14 +188,41 @@ def test_plain_text_with_the_models_own_detector(detecting_model_dir):
     assert text_html.count('<mark class="globalre-mention"') == marked
     assert svg.count('class="globalre-node"') == found
     assert len(rows) == len(graph["relations"])
-    assert {(row[0], row[1], row[2]) for row in rows} == {
-        (t["head_name"], t["relation_name"], t["tail_name"]) for t in graph["relations"]
-    }
+    # the table names each entity as the graph and the highlighted text do (the graph's name)
+    names = [entity["name"] for entity in graph["entities"]]
+    assert sorted((row[0], row[1], row[2]) for row in rows) == sorted(
+        (names[t["head"]], t["relation_name"], names[t["tail"]]) for t in graph["relations"]
+    )
+    assert all(f"{html.escape(name)} (" in svg for name in names)
     # entity lines still take precedence over the detector
     _, rows, svg, summary = app.analyse(
         extractor, app.EXAMPLE_TEXT, app.EXAMPLE_ENTITIES, threshold=THRESHOLD, relations=RELATIONS
     )
     assert not summary.startswith("Found") and svg.count('class="globalre-node"') == len(ENTITIES)
+
+
+def test_plain_text_where_fewer_than_two_entities_are_found_says_what_to_do():
+    """One entity found: no pair to score; the summary says so and how to list entities instead."""
+
+    class OneEntity:
+        model = SimpleNamespace(entity_detector=object())
+
+        def __call__(self, text, **options):
+            assert options["return_graph"]
+            mention = {"text": "Paris", "start": 0, "end": 5, "sent_id": 0}
+            return {
+                "entities": [{"id": 0, "name": "Paris", "type": "LOC", "mentions": [mention]}],
+                "relations": [],
+            }
+
+    steps = []
+    text_html, rows, svg, summary = app.analyse(
+        OneEntity(), "Paris is nice.", "", progress=lambda d, t: steps.append(d)
+    )
+    assert steps == [0]
+    assert summary.startswith("Found **1** entity (1 mention) in the text. Relations need two entities")
+    assert summary.endswith("(1 entity).") and rows == []
+    assert text_html.count('<mark class="globalre-mention"') == 1 and svg.count('class="globalre-node"') == 1
 
 
 def test_plain_text_without_a_detector_asks_for_the_entities(extractor):

@@ -295,5 +295,7 @@ def test_learned_coreference_with_an_entity_detector_is_refused(extractor):
         ValueError, match="coreference='learned' groups the mentions of the model's own detector"
     ):
         extractor(TEXT, entity_detector=detector, entity_type_map=TYPE_MAP, coreference="learned")
+    with pytest.raises(ValueError, match="coreference must be one of names, learned; got 'bogus'"):
+        extractor(TEXT, entity_detector=detector, entity_type_map=TYPE_MAP, coreference="bogus")
     named = extractor(TEXT, entity_detector=detector, entity_type_map=TYPE_MAP, coreference="names")
     assert named == extractor(TEXT, entity_detector=detector, entity_type_map=TYPE_MAP)
