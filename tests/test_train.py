@@ -172,10 +172,9 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
     assert measured[("test", "F1 (test, %)")] == round(100 * results["test"]["f1"], 2)
     assert measured[("validation", "Ign F1 (validation, %)")] == round(100 * results["dev"]["ign_f1"], 2)
     assert f"{100 * results['test']['f1']:.2f}" in card.text
+    # the card's epoch table gives each epoch's training seconds
     first = results["history"][0]
-    assert (
-        f"| 1 | {first['step']} | {first['speed']['train_seconds']:.0f} |" in card.text
-    )  # the epoch's seconds
+    assert f"| 1 | {first['step']} | {first['speed']['train_seconds']:.0f} |" in card.text
     assert (
         f"1 document, {data['n_test_pairs']} candidate pairs ({data['n_test_pairs']} truncated)" in card.text
     )
