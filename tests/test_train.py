@@ -903,3 +903,30 @@ def test_profile_training_runs_train_steps_under_the_profiler(tmp_path, encoder,
     assert frozen["speed"]["encoder_tokens"] == 0 and frozen["speed"]["train_steps"] == 2
     with pytest.raises(SystemExit, match="the first epoch has"):
         profile_training.main(["--steps", "100000", "--", *tiny_args(encoder, data, tmp_path / "g")])
+
+
+def test_recipe_trials_run_each_lever_on_dev_only_and_tabulate(tmp_path, encoder):
+    """bench/recipe_trials.py: each trial a train.py run without a test file, skipped once done, in one table."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import recipe_trials
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    data_dir = tmp_path / "data"
+    (data_dir / "redocred").mkdir(parents=True)
+    (data_dir / "redocred" / "dev_revised.json").write_text(json.dumps(synthetic_documents(8, "dev")))
+    (data_dir / "docred").symlink_to(DOCRED_META)
+    argv = [
+        "--epochs", "1", "--trials", "packed", "typed_markers", "--encoder", encoder, "--data_dir", str(data_dir),
+        "--runs", str(tmp_path / "runs"), "--", "--train_docs", "0:6", "--dev_docs", "6:8", "--max_seq_length", "64",
+        "--per_device_train_batch_size", "8",
+    ]  # fmt: skip
+    text = recipe_trials.main(argv)
+    rows = [line for line in text.splitlines() if line.startswith("| packed") or line.startswith("| typed")]
+    assert len(rows) == 2 and "`--entity_markers typed`" in rows[1]
+    for name in ("packed", "typed_markers"):
+        results = read_json(tmp_path / "runs" / name / "results.json")
+        assert results["test"] is None or not results["test"], "no test file: no test score to choose by"
+        assert results["protocol"] == "train=dev_revised.json[0:6] dev=dev_revised.json[6:8]"
+    # done trials are not run again: the same table comes back at once
+    assert recipe_trials.main(argv) == text

