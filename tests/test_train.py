@@ -398,22 +398,21 @@ def test_each_epoch_is_one_detection_pass_over_the_training_documents(tmp_path, 
     from globalre_training.detection import DetectionData
 
     seen: list[list[int]] = []
-    original = DetectionData.loss
+    original = DetectionData.model_inputs
 
     def spy(self, model, document_indices, device):
         seen.append(list(document_indices))
         return original(self, model, document_indices, device)
 
-    monkeypatch.setattr(DetectionData, "loss", spy)
+    monkeypatch.setattr(DetectionData, "model_inputs", spy)
     results = train.main(
         tiny_args(encoder, data, tmp_path / "out", "--entity_detection", "--no-freeze_encoder")
     )
     steps_per_epoch = results["optimizer_steps"] // 2
     assert steps_per_epoch > 8  # more batches than documents: some batches add none
     epochs = [seen[: len(seen) // 2], seen[len(seen) // 2 :]]
-    for (
-        batches
-    ) in epochs:  # every one of the 8 training documents exactly once per epoch, at most one per batch
+    # every one of the 8 training documents exactly once per epoch, at most one per batch
+    for batches in epochs:
         assert sorted(i for batch in batches for i in batch) == list(range(8))
         assert all(len(batch) == 1 for batch in batches)
     assert epochs[0] != epochs[1]  # shuffled afresh each epoch
