@@ -20,26 +20,39 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_two_cpu_ranks_train_and_gather_metrics_without_duplicates(tmp_path):
-    encoder = save_tiny_encoder(tmp_path / "encoder")
-    files = {}
-    for split, n in (("train", 8), ("dev", 3), ("test", 3)):  # 3 documents on 2 ranks: one padding duplicate
-        files[split] = tmp_path / f"{split}.json"
-        files[split].write_text(json.dumps(synthetic_documents(n, split)))
-    output_dir = tmp_path / "model"
+def launch_two_ranks(train_args: list[str]) -> subprocess.CompletedProcess:
+    """`train.py train_args` on two CPU ranks (gloo) under accelerate's launcher; fails the test when it fails."""
     command = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--main_process_port", str(free_port()), "train.py",
+        "--main_process_port", str(free_port()), "train.py", *train_args,
+    ]  # fmt: skip
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-6000:]
+    return result
+
+
+def write_splits(directory, **counts: int) -> dict:
+    """Synthetic DocRED files `{split: path}`, `counts[split]` documents each."""
+    files = {}
+    for split, n in counts.items():
+        files[split] = directory / f"{split}.json"
+        files[split].write_text(json.dumps(synthetic_documents(n, split)))
+    return files
+
+
+def test_two_cpu_ranks_train_and_gather_metrics_without_duplicates(tmp_path):
+    encoder = save_tiny_encoder(tmp_path / "encoder")
+    files = write_splits(tmp_path, train=8, dev=3, test=3)  # 3 documents on 2 ranks: one padding duplicate
+    output_dir = tmp_path / "model"
+    result = launch_two_ranks([
         "--preset", "best", "--encoder", str(encoder), "--num_train_epochs", "2",
         "--per_device_train_batch_size", "4", "--max_seq_length", "64",
         "--decision_rule", "threshold", "--threshold_tuning", "global",
         "--train_file", str(files["train"]), "--dev_file", str(files["dev"]), "--test_file", str(files["test"]),
         "--label_dir", str(DOCRED_META), "--eval_docs_per_step", "1", "--checkpointing_steps", "epoch",
         "--output_dir", str(output_dir), "--no_progress",
-    ]  # fmt: skip
-    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-6000:]
+    ])  # fmt: skip
 
     results = json.loads((output_dir / "results.json").read_text())
     assert results["num_processes"] == 2 and results["ranks"] == [0, 1]  # really two ranks
@@ -71,22 +84,14 @@ def test_two_cpu_ranks_train_the_entity_detector_with_the_relations(tmp_path):
     model's forward (`entity_detection_inputs`), which distributed data parallel wraps, and batches without
     detection documents are allowed (`find_unused_parameters`)."""
     encoder = save_tiny_encoder(tmp_path / "encoder")
-    files = {}
-    for split, n in (("train", 6), ("dev", 2)):
-        files[split] = tmp_path / f"{split}.json"
-        files[split].write_text(json.dumps(synthetic_documents(n, split)))
+    files = write_splits(tmp_path, train=6, dev=2)
     output_dir = tmp_path / "model"
-    command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--main_process_port", str(free_port()), "train.py",
+    launch_two_ranks([
         "--preset", "packed", "--encoder", str(encoder), "--num_train_epochs", "2", "--entity_detection",
         "--entity_detection_passes", "2", "--per_device_train_batch_size", "4", "--max_seq_length", "64",
         "--train_file", str(files["train"]), "--dev_file", str(files["dev"]), "--label_dir", str(DOCRED_META),
         "--output_dir", str(output_dir), "--no_progress",
-    ]  # fmt: skip
-    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-6000:]
+    ])  # fmt: skip
     results = json.loads((output_dir / "results.json").read_text())
     assert results["num_processes"] == 2 and results["ranks"] == [0, 1]
     assert [record["epoch"] for record in results["history"]] == [1, 2]
