@@ -57,8 +57,7 @@ ENTITY_HELP = (
     "whole-word occurrence of a name is a mention."
 )
 DETECTOR_HELP = (
-    "Leave empty and the model finds the entities in the text and groups their mentions. Or list them, one a "
-    "line: `name`, `name | TYPE`, or `name | TYPE | other mention; another mention`."
+    "Leave empty and the model finds the entities in the text and groups their mentions. Or: " + ENTITY_HELP
 )
 NO_DETECTOR_MESSAGE = (
     "List the entities, one a line: this model has no entity detector (train one with "
@@ -186,6 +185,16 @@ def entity_name(entity: str | dict) -> str:
     return entity["name"] if isinstance(entity, dict) else entity
 
 
+def call_options(threshold: float | None, relations: Sequence[str] | None, **options: Any) -> dict[str, Any]:
+    """The pipeline's call options for the form's controls: `threshold` when not the model's own, `relations`
+    when some are chosen, and `options` as given."""
+    if threshold is not None:
+        options["threshold"] = threshold
+    if relations:
+        options["relations"] = list(relations)
+    return options
+
+
 def extract(
     extractor,
     text: str,
@@ -211,11 +220,7 @@ def extract(
             entities with the same mentions, a threshold outside [0, 1], an unknown relation).
     """
     document = {"text": text, "entities": list(entities)}
-    options: dict[str, Any] = {"top_k": len(extractor.model.config.id2label)}
-    if threshold is not None:
-        options["threshold"] = threshold
-    if relations:
-        options["relations"] = list(relations)
+    options = call_options(threshold, relations, top_k=len(extractor.model.config.id2label))
     count = len(entities)
     pairs = [(head, tail) for head in range(count) for tail in range(count) if head != tail]
     # One call without `pairs=`, at the cost of a progress bar that does not move, for a model trained on some
@@ -262,12 +267,7 @@ def extract_from_plain_text(
     Raises:
         ValueError, TypeError: the pipeline's messages (a threshold outside [0, 1], an unknown relation).
     """
-    options: dict[str, Any] = {"return_graph": True}
-    if threshold is not None:
-        options["threshold"] = threshold
-    if relations:
-        options["relations"] = list(relations)
-    graph = extractor(text, **options)
+    graph = extractor(text, **call_options(threshold, relations, return_graph=True))
     entities = [{"name": entity["name"], "type": entity["type"]} for entity in graph["entities"]]
     mentions = [
         [
