@@ -646,9 +646,8 @@ def training_step(
     args, accelerator = run.args, run.accelerator
     with accelerator.accumulate(training.trainable):
         try:
-            if (
-                detection_docs
-            ):  # in the same forward: distributed data parallel synchronises what forward computes
+            # the detection loss in the same forward: distributed data parallel synchronises what forward computes
+            if detection_docs:
                 detection = run.detection.model_inputs(training.model, detection_docs, accelerator.device)
                 outputs = training.trainable(**batch, entity_detection_inputs=detection)
                 loss = outputs.loss + run.detection.weight * outputs.entity_detection_loss

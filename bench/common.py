@@ -21,7 +21,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from globalre_training.speed import measured_matmul_tflops, synchronize  # noqa: E402, F401 (measured_matmul_tflops: for the bench scripts)
+from globalre_training.speed import (  # noqa: E402, F401 (measured_matmul_tflops: for the bench scripts)
+    encoder_weight_flops,
+    measured_matmul_tflops,
+    synchronize,
+)
 from inference_globalre import iter_document_logits  # noqa: E402
 from modeling_globalre import GlobalReForRelationExtraction  # noqa: E402
 from processing_globalre import GlobalReProcessor, decide, ordered_pairs  # noqa: E402
@@ -147,15 +151,10 @@ def encoder_flops(encoder_config, lengths: list[int]) -> float:
     Per layer and sequence of s tokens: 2 * P * s for the weight matmuls, with P = 4 h^2 (Q, K, V, output) +
     2 h i (feed-forward), and 4 * s^2 * h for attention (Q K^T and attention x V, 2 s^2 h each). The pooler
     adds 2 h^2 per sequence. Embeddings, layer norms, softmax and the classifier are left out (< 1%)."""
-    h, i, layers = (
-        encoder_config.hidden_size,
-        encoder_config.intermediate_size,
-        encoder_config.num_hidden_layers,
-    )
-    matmul_params = 4 * h * h + 2 * h * i
-    tokens = sum(lengths)
+    h, layers = encoder_config.hidden_size, encoder_config.num_hidden_layers
     squares = sum(s * s for s in lengths)
-    return layers * (2.0 * matmul_params * tokens + 4.0 * h * squares) + 2.0 * h * h * len(lengths)
+    weights = encoder_weight_flops(encoder_config, sum(lengths))
+    return weights + layers * 4.0 * h * squares + 2.0 * h * h * len(lengths)
 
 
 def encoder_activation_bytes(encoder_config, lengths: list[int], bytes_per_element: int = 2) -> float:

@@ -82,7 +82,8 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
         "(with --entity_detection).", role="training", card="entity detection loss weight", type_name="float",
     ),
     Option(
-        "entity_detection_passes", 1, "Detection passes over the training texts an epoch.", role="training", card="entity detection passes per epoch", type_name="int",
+        "entity_detection_passes", 1, "Detection passes over the training texts an epoch.", role="training",
+        card="entity detection passes per epoch", type_name="int",
     ),
 )  # fmt: skip
 

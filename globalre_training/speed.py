@@ -71,7 +71,8 @@ def measured_matmul_tflops(
             layer()
             synchronize(device)
             times.append(time.perf_counter() - start)
-    return 2.0 * tokens * (4 * h * h + 2 * h * i) / min(times) / 1e12
+    one_layer = encoder_weight_flops(encoder_config, tokens) / encoder_config.num_hidden_layers
+    return one_layer / min(times) / 1e12
 
 
 def encoder_tokens(batch: Mapping[str, torch.Tensor]) -> int:
