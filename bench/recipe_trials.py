@@ -9,6 +9,11 @@ its training minutes.
     python bench/recipe_trials.py --table                          # the table of what has run
     python bench/recipe_trials.py --epochs 1 --trials packed -- --max_train_docs 8   # extra train.py flags
 
+`--scale quickstart` runs the same trials at the quickstart's scale instead: the committed slice
+(examples/data/redocred-slice: 48 training documents, chosen on its 8 dev documents, still no test file), for
+levers that help a model learn from little data in few minutes (a few minutes a trial); runs go to
+runs/trials-quickstart/NAME by default.
+
 Each trial writes a run folder under `--runs` (default runs/trials/NAME): a trial with a results.json is done and
 skipped; one interrupted is resumed from its last epoch checkpoint. Flags after `--` are added to every trial's
 train.py command (after the trial's own, so they win). Long: a 3-epoch trial of the packed preset takes about half
@@ -36,10 +41,37 @@ TRIALS: dict[str, list[str]] = {
     "negatives_6": ["--negative_ratio", "6"],  # more
     "encoder_lr_2e-4": ["--encoder_learning_rate", "2e-4"],  # larger encoder steps
     "batch_32": ["--per_device_train_batch_size", "32"],  # twice the steps, half the pairs each
+    "batch_16": ["--per_device_train_batch_size", "16"],  # four times the steps
+    "negatives_1": ["--negative_ratio", "1"],  # one resampled negative per positive: shorter epochs
+    "lr_x3": [
+        "--learning_rate",
+        "1e-3",
+        "--encoder_learning_rate",
+        "3e-4",
+    ],  # three times both learning rates
+    "batch_16_lr_x2": [  # four times the steps, each twice as large
+        "--per_device_train_batch_size",
+        "16",
+        "--learning_rate",
+        "6e-4",
+        "--encoder_learning_rate",
+        "2e-4",
+    ],  # fmt: skip
 }
 
+SLICE = REPO / "examples" / "data" / "redocred-slice"
 
-def base_command(data_dir: str, encoder: str, epochs: int, output_dir: Path) -> list[str]:
+
+def base_command(
+    data_dir: str, encoder: str, epochs: int, output_dir: Path, scale: str = "protocol"
+) -> list[str]:
+    if scale == "quickstart":  # the quickstart's documents (its train.py command, without the detector)
+        return [
+            sys.executable, "train.py", "--preset", "packed", "--encoder", encoder,
+            "--train_file", str(SLICE / "train.json"), "--dev_file", str(SLICE / "dev.json"),
+            "--label_dir", str(SLICE), "--dataset_name", "Re-DocRED",
+            "--num_train_epochs", str(epochs), "--output_dir", str(output_dir), "--no_progress",
+        ]  # fmt: skip
     data = Path(data_dir)
     return [
         sys.executable, "train.py", "--preset", "packed", "--encoder", encoder,
@@ -57,7 +89,9 @@ def run_trial(name: str, args: argparse.Namespace, extra: list[str]) -> Path:
     if results.exists():
         print(f"{name}: done already ({results})", flush=True)
         return results
-    command = base_command(args.data_dir, args.encoder, args.epochs, output_dir) + TRIALS[name] + extra
+    command = (
+        base_command(args.data_dir, args.encoder, args.epochs, output_dir, args.scale) + TRIALS[name] + extra
+    )
     if Path(f"{output_dir}-checkpoints").is_dir():
         command += ["--resume_from_checkpoint", "latest"]
     print(f"{name}: {' '.join(command)}", flush=True)
@@ -110,9 +144,19 @@ def main(argv: list[str] | None = None) -> str:
         default=os.environ.get("GLOBALRE_DATA_DIR") or str(REPO.parent / "shared" / "data"),
         help="the folder with redocred/ and docred/ [default: $GLOBALRE_DATA_DIR, else ../shared/data]",
     )
-    parser.add_argument("--runs", default=str(REPO / "runs" / "trials"), help="the trials' run folders")
+    parser.add_argument(
+        "--scale",
+        choices=["protocol", "quickstart"],
+        default="protocol",
+        help="the protocol's 400 training documents, or the quickstart's committed slice of 48",
+    )
+    parser.add_argument(
+        "--runs", default=None, help="the trials' run folders [default: runs/trials(-quickstart)]"
+    )
     parser.add_argument("--table", action="store_true", help="print the table of what has run, run nothing")
     args = parser.parse_args(own)
+    if args.runs is None:
+        args.runs = str(REPO / "runs" / ("trials" if args.scale == "protocol" else "trials-quickstart"))
     if not args.table:
         for name in args.trials:
             run_trial(name, args, extra)

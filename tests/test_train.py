@@ -929,3 +929,12 @@ def test_recipe_trials_run_each_lever_on_dev_only_and_tabulate(tmp_path, encoder
         assert results["protocol"] == "train=dev_revised.json[0:6] dev=dev_revised.json[6:8]"
     # done trials are not run again: the same table comes back at once
     assert recipe_trials.main(argv) == text
+    # the quickstart's scale: the committed slice, its dev documents, still no test file
+    quick = [
+        "--scale", "quickstart", "--epochs", "1", "--trials", "batch_16", "--encoder", encoder,
+        "--runs", str(tmp_path / "quick"), "--", "--max_train_docs", "4", "--max_eval_docs", "2",
+        "--max_seq_length", "64",
+    ]  # fmt: skip
+    assert "| batch_16 | `--per_device_train_batch_size 16` | 1 |" in recipe_trials.main(quick)
+    results = read_json(tmp_path / "quick" / "batch_16" / "results.json")
+    assert not results["test"] and "dev.json" in results["protocol"] and "train.json" in results["protocol"]
