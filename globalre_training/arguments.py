@@ -370,6 +370,10 @@ def _option_problems(args: argparse.Namespace) -> list[str]:
             "--undirected_relations only matters with --pair_types (labels are turned round to the candidate "
             "direction only there); leave it out, or give --pair_types"
         )
+    if args.encoder_attention_dropout is not None and not 0.0 <= args.encoder_attention_dropout < 1.0:
+        problems.append(
+            f"--encoder_attention_dropout must lie in [0, 1); got {args.encoder_attention_dropout}"
+        )
     if args.learning_rate <= 0 or args.encoder_learning_rate <= 0:
         problems.append("learning rates must be positive")
     if not 0.0 <= args.warmup_ratio < 1.0:

@@ -110,7 +110,18 @@ def build_model(
         raise TrainingError(f"--encoder {args.encoder}: the tokenizer: {error}") from error
     if model.config.entity_markers != "none" and not model.config.marker_token_ids:
         model.config.marker_token_ids = list(processor.marker_ids)
+    if args.encoder_attention_dropout is not None:
+        set_attention_dropout(model, args.encoder_attention_dropout)
     return model, processor
+
+
+def set_attention_dropout(model, probability: float) -> None:
+    """Sets the dropout of the encoder's attention probabilities (`--encoder_attention_dropout`) in every layer
+    and in the config the model is saved with (`encoder_config.attention_probs_dropout_prob`)."""
+    model.config.encoder_config.attention_probs_dropout_prob = probability
+    model.encoder.config.attention_probs_dropout_prob = probability
+    for layer in model.encoder.encoder.layer:
+        layer.attention.self.dropout.p = probability
 
 
 class CachedHead(nn.Module):

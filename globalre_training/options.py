@@ -73,6 +73,13 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
     Option("seed", 42, "Seed of weights, sampling, shuffling and dropout.", role="training", card="seed",
            type_name="int"),
     Option(
+        "encoder_attention_dropout", None, "Dropout of the encoder's attention probabilities while training "
+        "(default: the encoder's own, 0.1 for BERT and MiniLM). 0 lets PyTorch run its fused attention kernel "
+        "(flash attention on CPU), which has no dropout: with dropout it computes and stores every attention "
+        "probability. Recorded in the saved model's encoder config.", role="training",
+        card="encoder attention dropout", type_name="float",
+    ),
+    Option(
         "entity_detection", False, "Also train the built-in entity detector (mention types, coreference) on the "
         "shared encoder, so the model reads raw text.", role="training",
         card="entity detection", type_name="bool",

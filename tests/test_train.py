@@ -654,6 +654,24 @@ def test_missing_files_fail_before_anything_runs(tmp_path, encoder, data):
     assert not (tmp_path / "out").exists()
 
 
+def test_encoder_attention_dropout_is_trained_with_and_saved(tmp_path, encoder, data):
+    """--encoder_attention_dropout 0: every layer trains without attention dropout (so PyTorch may use its fused
+    attention kernel) and the saved encoder config says so; a probability outside [0, 1) is refused."""
+    from modeling_globalre import GlobalReForRelationExtraction
+
+    assert read_json(Path(encoder) / "config.json")["attention_probs_dropout_prob"] > 0
+    args = tiny_args(
+        encoder, data, tmp_path / "out", "--preset", "packed", "--encoder_attention_dropout", "0"
+    )
+    train.main([*args, "--max_train_steps", "1", "--num_train_epochs", "1"])
+    saved = read_json(tmp_path / "out" / "config.json")
+    assert saved["encoder_config"]["attention_probs_dropout_prob"] == 0
+    model = GlobalReForRelationExtraction.from_pretrained(tmp_path / "out")
+    assert all(layer.attention.self.dropout.p == 0 for layer in model.encoder.encoder.layer)
+    with pytest.raises(TrainingError, match=r"--encoder_attention_dropout must lie in \[0, 1\); got 1.5"):
+        train.main(tiny_args(encoder, data, tmp_path / "bad", "--encoder_attention_dropout", "1.5"))
+
+
 def test_batch_larger_than_an_epoch_fails_early(tmp_path, encoder, data):
     with pytest.raises(TrainingError, match="batch size .* is larger than the 160 training pairs"):
         train.main(tiny_args(encoder, data, tmp_path / "out", "--per_device_train_batch_size", "1000"))
