@@ -41,6 +41,7 @@ TRIALS: dict[str, list[str]] = {
     "negatives_6": ["--negative_ratio", "6"],  # more
     "encoder_lr_2e-4": ["--encoder_learning_rate", "2e-4"],  # larger encoder steps
     "batch_32": ["--per_device_train_batch_size", "32"],  # twice the steps, half the pairs each
+    "attention_dropout_0": ["--encoder_attention_dropout", "0"],  # no attention dropout: the fused kernel
     "batch_16": ["--per_device_train_batch_size", "16"],  # four times the steps
     "negatives_1": ["--negative_ratio", "1"],  # one resampled negative per positive: shorter epochs
     "lr_x3": [
