@@ -31,6 +31,10 @@ def describe(entry: dict) -> str:
         if flag in command:
             value = command.rsplit(flag, 1)[1].split()[0]  # the last occurrence wins, as in argparse
             parts.append(f"{flag.lstrip('-')} {value}")
+    for flag in ("--entity_detection", "--encoder_attention_dropout"):
+        if f"{flag} " in f"{command} ":  # a switch, or a flag whose value follows
+            value = command.rsplit(flag, 1)[1].split()[:1]
+            parts.append(" ".join([flag.lstrip("-"), *(v for v in value if not v.startswith("--"))]))
     return ", ".join(parts)
 
 
