@@ -457,6 +457,19 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         """Every document once, each pair's segment attending to it (`GlobalRePackedEncoder`); the markers are
         the document's, found by their flat indices in `head_mentions` and `tail_mentions`."""
         pooling = self.config.pooling
+        required = (
+            "window_document",
+            "pair_attention_mask",
+            "pair_token_type_ids",
+            "pair_position_ids",
+            "pair_document",
+        )
+        missing = [name for name in required if getattr(inputs, name) is None]
+        if missing:
+            raise ValueError(
+                f"packed inputs (pair_input_ids given) also need {', '.join(missing)}; GlobalReProcessor builds "
+                "them all"
+            )
         if pooling == "markers" and (head_mentions is None or tail_mentions is None):
             raise ValueError('pooling="markers" with packed inputs needs head_mentions and tail_mentions')
         # only the last states the pooling reads: a pair's [CLS] and, for markers, the documents' tokens
@@ -554,7 +567,8 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             pair_input_ids (`torch.LongTensor` of shape `(num_pairs, segment_length)`, *optional*):
                 Packed encoding: each pair's own segment, `[CLS] head [SEP] tail [SEP]`, padded.
             pair_attention_mask, pair_token_type_ids, pair_position_ids (same shape, *optional*):
-                Packed encoding: the segments' padding mask, token types (0 for `[CLS]`, 1 after it) and the
+                Packed encoding (required with `pair_input_ids`, as are `window_document` and `pair_document`):
+                the segments' padding mask, token types (0 for `[CLS]`, 1 after it) and the
                 position ids each token has in the pair's one-pair sequence.
             pair_document (`torch.LongTensor` of shape `(num_pairs,)`, *optional*):
                 Packed encoding: the document of each pair (as in `window_document`).

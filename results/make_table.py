@@ -15,10 +15,18 @@ def percent(value) -> str:
 
 
 def describe(entry: dict) -> str:
-    """A short name of the run's setup, from its command line."""
+    """A short name of the run's setup, from its command line (the last occurrence of a flag wins, as in
+    argparse)."""
     command = entry.get("command") or ""
-    if isinstance(command, list):
-        command = " ".join(command)
+    words = command if isinstance(command, list) else command.split()
+    values: dict[str, str | None] = {}
+    for index, word in enumerate(words):
+        if word.startswith("--"):
+            flag, _, value = word.partition("=")
+            following = words[index + 1] if index + 1 < len(words) else None
+            if not value and following is not None and not following.startswith("--"):
+                value = following
+            values[flag] = value or None
     parts = [f"preset {entry.get('preset') or 'paper'}"]
     for flag in (
         "--encoding",
@@ -27,14 +35,12 @@ def describe(entry: dict) -> str:
         "--loss",
         "--pooling",
         "--entity_markers",
+        "--entity_detection",
+        "--entity_detection_passes",
+        "--encoder_attention_dropout",
     ):
-        if flag in command:
-            value = command.rsplit(flag, 1)[1].split()[0]  # the last occurrence wins, as in argparse
-            parts.append(f"{flag.lstrip('-')} {value}")
-    for flag in ("--entity_detection", "--encoder_attention_dropout"):
-        if f"{flag} " in f"{command} ":  # a switch, or a flag whose value follows
-            value = command.rsplit(flag, 1)[1].split()[:1]
-            parts.append(" ".join([flag.lstrip("-"), *(v for v in value if not v.startswith("--"))]))
+        if flag in values:
+            parts.append(" ".join([flag.lstrip("-"), *([values[flag]] if values[flag] else [])]))
     return ", ".join(parts)
 
 

@@ -285,6 +285,16 @@ def test_bad_input_fails_as_clearly_as_with_one_pair_sequences(tmp_path):
         squeezed.encode_document(EXAMPLE_DOCUMENT)
 
 
+def test_packed_inputs_missing_a_field_are_named(tmp_path):
+    model, _, sequences = _packed(tmp_path)
+    batch = sequences.pad(range(3))
+    for missing in ("pair_position_ids", "window_document"):
+        with pytest.raises(
+            ValueError, match=f"packed inputs \\(pair_input_ids given\\) also need {missing};"
+        ):
+            model(**{**batch, missing: None})
+
+
 def test_documents_without_pairs_and_mixed_batches(tmp_path):
     model, processor = tiny_model_and_processor(tmp_path, encoding="packed", pair_types=[["PER", "PER"]])
     outputs = list(iter_document_logits(model, processor, [EXAMPLE_DOCUMENT, _documents()[1]]))

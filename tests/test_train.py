@@ -654,16 +654,31 @@ def test_missing_files_fail_before_anything_runs(tmp_path, encoder, data):
     assert not (tmp_path / "out").exists()
 
 
-def test_encoder_attention_dropout_is_trained_with_and_saved(tmp_path, encoder, data):
+def test_encoder_attention_dropout_is_trained_with_and_saved(tmp_path, encoder, data, monkeypatch):
     """--encoder_attention_dropout 0: every layer trains without attention dropout (so PyTorch may use its fused
     attention kernel) and the saved encoder config says so; a probability outside [0, 1) is refused."""
+    from globalre_training.model import build_model
     from modeling_globalre import GlobalReForRelationExtraction
 
     assert read_json(Path(encoder) / "config.json")["attention_probs_dropout_prob"] > 0
+    seen = []  # the layers' attention dropout in the model that train.py builds and trains
+    original = build_model
+
+    def spying_build_model(*args, **kwargs):
+        model, processor = original(*args, **kwargs)
+        seen.append([layer.attention.self.dropout.p for layer in model.encoder.encoder.layer])
+        return model, processor
+
+    monkeypatch.setattr(train, "build_model", spying_build_model)
+    train.main(
+        [*tiny_args(encoder, data, tmp_path / "default"), "--max_train_steps", "1", "--num_train_epochs", "1"]
+    )
+    assert seen[-1] and all(p > 0 for p in seen[-1]), "without the option the encoder keeps its own dropout"
     args = tiny_args(
         encoder, data, tmp_path / "out", "--preset", "packed", "--encoder_attention_dropout", "0"
     )
     train.main([*args, "--max_train_steps", "1", "--num_train_epochs", "1"])
+    assert seen[-1] == [0.0] * len(seen[-1])
     saved = read_json(tmp_path / "out" / "config.json")
     assert saved["encoder_config"]["attention_probs_dropout_prob"] == 0
     model = GlobalReForRelationExtraction.from_pretrained(tmp_path / "out")
@@ -837,6 +852,26 @@ def test_negative_sampling_keeps_as_many_negatives_as_related_pairs_per_document
         rows = [r for r in chosen if split.pair_doc[r] == doc_index]
         assert sum(~positive[rows]) == sum(positive[rows]) == sum(positive[split.doc_rows(doc_index)])
     assert int(positive.sum()) == docred_statistics(docs)["related_pairs"]
+
+
+def test_results_table_names_each_run_by_its_flags():
+    """results/make_table.py: whole flags only (--entity_detection is not --entity_detection_passes), the last
+    occurrence wins, --flag=value and switches at the end of the line."""
+    sys.path.insert(0, str(REPO / "results"))
+    try:
+        from make_table import describe
+    finally:
+        sys.path.remove(str(REPO / "results"))
+    quickstart = "train.py --preset packed --entity_detection --entity_detection_passes 4 --num_train_epochs 2 --num_train_epochs 4"
+    assert describe({"preset": "packed", "command": quickstart}) == (
+        "preset packed, num_train_epochs 4, entity_detection, entity_detection_passes 4"
+    )
+    assert describe({"command": ["train.py", "--encoder_attention_dropout=0", "--entity_detection"]}) == (
+        "preset paper, entity_detection, encoder_attention_dropout 0"
+    )
+    assert (
+        describe({"preset": "best", "command": "train.py --entity_detection_loss_weight 2"}) == "preset best"
+    )
 
 
 def test_append_results_helper(tmp_path):
