@@ -49,7 +49,7 @@ TRIALS: dict[str, list[str]] = {
         "9e-4",
         "--encoder_learning_rate",
         "3e-4",
-    ],  # three times both rates  # fmt: skip
+    ],  # three times both rates
     "batch_16_lr_x2": [  # four times the steps, each twice as large
         "--per_device_train_batch_size",
         "16",
@@ -57,7 +57,7 @@ TRIALS: dict[str, list[str]] = {
         "6e-4",
         "--encoder_learning_rate",
         "2e-4",
-    ],  # fmt: skip
+    ],
 }
 
 SLICE = REPO / "examples" / "data" / "redocred-slice"
@@ -69,19 +69,21 @@ def base_command(
     """The train.py command of a trial before its lever's flags: the packed preset on the training documents of
     `scale`, evaluated on its development documents after every epoch, no test file."""
     if scale == "quickstart":  # the quickstart's documents (its train.py command, without the detector)
-        return [
-            sys.executable, "train.py", "--preset", "packed", "--encoder", encoder,
+        documents = [
             "--train_file", str(SLICE / "train.json"), "--dev_file", str(SLICE / "dev.json"),
-            "--label_dir", str(SLICE), "--dataset_name", "Re-DocRED",
-            "--num_train_epochs", str(epochs), "--output_dir", str(output_dir), "--no_progress",
+            "--label_dir", str(SLICE),
         ]  # fmt: skip
-    data = Path(data_dir)
+    else:
+        data = Path(data_dir)
+        documents = [
+            "--train_file", str(data / "redocred" / "dev_revised.json"), "--train_docs", "0:400",
+            "--dev_file", str(data / "redocred" / "dev_revised.json"), "--dev_docs", "400:500",
+            "--label_dir", str(data / "docred"),
+        ]  # fmt: skip
     return [
-        sys.executable, "train.py", "--preset", "packed", "--encoder", encoder,
-        "--train_file", str(data / "redocred" / "dev_revised.json"), "--train_docs", "0:400",
-        "--dev_file", str(data / "redocred" / "dev_revised.json"), "--dev_docs", "400:500",
-        "--label_dir", str(data / "docred"), "--dataset_name", "Re-DocRED",
-        "--num_train_epochs", str(epochs), "--output_dir", str(output_dir), "--no_progress",
+        sys.executable, "train.py", "--preset", "packed", "--encoder", encoder, *documents,
+        "--dataset_name", "Re-DocRED", "--num_train_epochs", str(epochs), "--output_dir", str(output_dir),
+        "--no_progress",
     ]  # fmt: skip
 
 

@@ -118,8 +118,7 @@ def build_model(
 def set_attention_dropout(model, probability: float) -> None:
     """Sets the dropout of the encoder's attention probabilities (`--encoder_attention_dropout`) in every layer
     and in the config the model is saved with (`encoder_config.attention_probs_dropout_prob`)."""
-    model.config.encoder_config.attention_probs_dropout_prob = probability
-    model.encoder.config.attention_probs_dropout_prob = probability
+    model.config.encoder_config.attention_probs_dropout_prob = probability  # the encoder's own config object
     for layer in model.encoder.encoder.layer:
         layer.attention.self.dropout.p = probability
 
