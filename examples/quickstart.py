@@ -215,7 +215,7 @@ def main() -> None:
             predictions on the held-out documents are almost all of a few frequent relations ({shown}); it
             misses most facts and every rare relation. Use it to try the package, not for its output. The saved
             folder {os.path.relpath(model_dir)} is a complete Hub repository (pipeline, AutoModel, model card).
-            The full CPU recipe trains on 400 documents for 8 epochs (under 2 hours on 2 CPU cores; the README's
+            The full CPU recipe trains on 400 documents for 10 epochs (under 2 hours on 2 CPU cores; the README's
             Results give its scores; DIR holds Re-DocRED's files, see examples/data/redocred-slice/SOURCES.md):
                 {FULL_COMMAND}
             """

@@ -131,7 +131,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model_selection": "best_dev",
     },
     # The CPU recipe: the packed encoding with levitated-marker pair segments, fine-tuned with larger steps (chosen on
-    # the protocol's development documents: results/accuracy.json records what it reached and in how long).
+    # the protocol's development documents: results/accuracy.json records what it reached and in how long). Without
+    # attention dropout a CPU step takes 0.68x the time and lost nothing on dev (bench/RESULTS.md, "Recipe trials");
+    # 10 epochs are what fits two hours on 2 CPU cores at that speed.
     "packed": {
         "encoding": "packed",
         "pair_segment": "markers",
@@ -139,7 +141,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "pooling": "markers",
         "marker_pooling": "logsumexp",
         "entity_markers": "plain",
-        "num_train_epochs": 8,
+        "encoder_attention_dropout": 0.0,
+        "num_train_epochs": 10,
         "per_device_train_batch_size": 64,
         "learning_rate": 3e-4,
         "encoder_learning_rate": 1e-4,
