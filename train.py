@@ -64,7 +64,15 @@ from globalre_training.checkpoints import (
     run_signature,
     save_checkpoint,
 )
-from globalre_training.data import Split, build_split, epoch_examples, load_split, multi_hot
+from globalre_training.data import (
+    Split,
+    build_split,
+    document_batches,
+    epoch_examples,
+    load_split,
+    multi_hot,
+    shard_batches,
+)
 from globalre_training.detection import (
     DetectionData,
     choose_coreference,
@@ -469,10 +477,23 @@ def collate_pairs(run: Run, no_relation_id: int | None, rows: list[int]) -> dict
 
 def epoch_loader(run: Run, epoch: int):
     """The sharded loader of one epoch's pair examples (`epoch_examples`); a packed encoding keeps a document's
-    pairs together."""
+    pairs together, and with --documents_per_batch a batch holds whole documents (`document_batches`)."""
     args, accelerator, config = run.args, run.accelerator, run.model.config
     by_document = config.encoding == "packed"
     examples = epoch_examples(run.train_split, args.negative_ratio, args.seed, epoch, by_document)
+    no_relation_id = config.no_relation_id if config.no_relation_label is not None else None
+    collate = partial(collate_pairs, run, no_relation_id)
+    if args.documents_per_batch:
+        batches = document_batches(run.train_split, examples, args.documents_per_batch)
+        if len(batches) < accelerator.num_processes:
+            raise TrainingError(
+                f"--documents_per_batch {args.documents_per_batch} leaves {len(batches)} batches an epoch for "
+                f"{accelerator.num_processes} processes; lower it or use more documents"
+            )
+        own = shard_batches(batches, accelerator.num_processes, accelerator.process_index)
+        return shard_loader(
+            accelerator, DataLoader(examples, batch_sampler=own, collate_fn=collate), True, sharded=True
+        )
     total_batch = args.per_device_train_batch_size * accelerator.num_processes
     if total_batch > len(examples):
         raise TrainingError(
@@ -480,12 +501,7 @@ def epoch_loader(run: Run, epoch: int):
             f"processes) is larger than the {len(examples)} training pairs of an epoch; lower "
             "--per_device_train_batch_size or use more documents"
         )
-    no_relation_id = config.no_relation_id if config.no_relation_label is not None else None
-    loader = DataLoader(
-        examples,
-        batch_size=args.per_device_train_batch_size,
-        collate_fn=partial(collate_pairs, run, no_relation_id),
-    )
+    loader = DataLoader(examples, batch_size=args.per_device_train_batch_size, collate_fn=collate)
     return shard_loader(accelerator, loader, True)
 
 
@@ -544,13 +560,18 @@ def start_training(run: Run, training: Training) -> None:
     if args.report_to and args.report_to != "none":
         tracked = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
         accelerator.init_trackers("globalre", config=tracked)
+    batch = (
+        f"{args.documents_per_batch} whole document(s)"
+        if args.documents_per_batch
+        else f"{args.per_device_train_batch_size} pairs"
+    )
     logger.info(
-        "training: %d epochs, %d pairs per epoch, %d steps (%d warmup), batch %d x %d processes x %d accumulation",
+        "training: %d epochs, %d pairs per epoch, %d steps (%d warmup), batches of %s x %d processes x %d accumulation",
         args.num_train_epochs,
         len(training.first_loader.dataset),
         training.max_train_steps,
         training.warmup_steps,
-        args.per_device_train_batch_size,
+        batch,
         accelerator.num_processes,
         args.gradient_accumulation_steps,
     )
@@ -799,6 +820,11 @@ def fail_nan(run: Run, training: Training, step: int, what: str) -> NoReturn:
 
 
 def out_of_memory_message(args: argparse.Namespace) -> str:
+    if args.documents_per_batch:
+        return (
+            f"the pairs of {args.documents_per_batch} document(s) do not fit in GPU memory in one batch; lower "
+            "--documents_per_batch (or use --mixed_precision bf16)"
+        )
     return (
         f"a batch of {args.per_device_train_batch_size} pairs of up to {args.max_seq_length} tokens does not fit in "
         "GPU memory; lower --per_device_train_batch_size and raise --gradient_accumulation_steps to keep the "
@@ -811,12 +837,15 @@ def check_batch_fits(run: Run, trainable, optimizer) -> None:  # pragma: no cove
     hours into the run."""
     args, accelerator, config = run.args, run.accelerator, run.model.config
     no_relation_id = config.no_relation_id if config.no_relation_label is not None else None
-    longest = np.argsort(-run.train_split.sequences.lengths, kind="stable")[
-        : args.per_device_train_batch_size
-    ]
-    batch = {
-        k: v.to(accelerator.device) for k, v in collate_pairs(run, no_relation_id, longest.tolist()).items()
-    }
+    if args.documents_per_batch:  # the epoch's batch with the most pairs
+        examples = epoch_examples(run.train_split, args.negative_ratio, args.seed, 0, by_document=True)
+        largest = max(document_batches(run.train_split, examples, args.documents_per_batch), key=len)
+        rows = [examples[position] for position in largest]
+    else:
+        rows = np.argsort(-run.train_split.sequences.lengths, kind="stable")[
+            : args.per_device_train_batch_size
+        ].tolist()
+    batch = {k: v.to(accelerator.device) for k, v in collate_pairs(run, no_relation_id, rows).items()}
     try:
         with RngNeutral():
             accelerator.backward(trainable(**batch).loss)

@@ -255,6 +255,13 @@ def _add_hub_arguments(hub: argparse._ArgumentGroup) -> None:
 def resolve_args(args: argparse.Namespace) -> argparse.Namespace:
     """Fills protocol and preset defaults, then checks the options and that every input exists. Raises
     `TrainingError` listing every problem found."""
+    if args.documents_per_batch and args.per_device_train_batch_size is not None:
+        logger.warning(
+            "--per_device_train_batch_size %d is not used: with --documents_per_batch %d a batch holds whole "
+            "documents",
+            args.per_device_train_batch_size,
+            args.documents_per_batch,
+        )
     _fill_defaults(args)
     problems = _input_problems(args) + _option_problems(args)
     if problems:
@@ -358,7 +365,7 @@ def _option_problems(args: argparse.Namespace) -> list[str]:
     for name in (
         "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "log_every",
         "eval_docs_per_step", "max_batch_tokens", "max_train_docs", "max_eval_docs", "max_train_steps",
-        "entity_detection_passes",
+        "entity_detection_passes", "documents_per_batch",
     ):  # fmt: skip
         # None: not given; 0 or less would divide by zero, or (as a slice end) silently drop documents
         if getattr(args, name, None) is not None and getattr(args, name) < 1:
@@ -369,6 +376,11 @@ def _option_problems(args: argparse.Namespace) -> list[str]:
         problems.append(
             "--undirected_relations only matters with --pair_types (labels are turned round to the candidate "
             "direction only there); leave it out, or give --pair_types"
+        )
+    if args.documents_per_batch is not None and args.encoding != "packed":
+        problems.append(
+            "--documents_per_batch needs --encoding packed (the one-pair encoding reads the whole document once "
+            "for every pair, so a step of whole documents would hold hundreds of full-length sequences)"
         )
     if args.encoder_attention_dropout is not None and not 0.0 <= args.encoder_attention_dropout < 1.0:
         problems.append(

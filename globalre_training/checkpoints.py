@@ -60,6 +60,7 @@ def run_signature(args: argparse.Namespace, train_docs: list[dict], num_processe
         "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "max_train_steps",
         "negative_ratio", "seed", "learning_rate", "encoder_learning_rate", "weight_decay", "lr_scheduler_type",
         "warmup_ratio", "max_grad_norm", "entity_detection", "entity_detection_loss_weight", "entity_detection_passes",
+        "documents_per_batch", "encoder_attention_dropout",
     )  # fmt: skip
     signature = {
         "training documents": f"{len(train_docs)} documents, sha256 {hashlib.sha256(content).hexdigest()[:16]}",

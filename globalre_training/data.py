@@ -155,6 +155,33 @@ def epoch_examples(
     return chosen.tolist()
 
 
+def document_batches(split: Split, examples: list[int], documents_per_batch: int) -> list[list[int]]:
+    """Cuts an epoch's pair indices (`epoch_examples(..., by_document=True)`: each document's pairs together) into
+    batches of all the pairs of `documents_per_batch` documents, in order; the last batch may hold fewer
+    documents. Returns each batch's positions in `examples` (a `DataLoader` batch sampler over them). With the
+    packed encoding each document is then encoded once an epoch."""
+    batches: list[list[int]] = []
+    documents, previous = 0, None
+    for position, row in enumerate(examples):
+        document = int(split.pair_doc[row])
+        if document != previous:
+            if documents % documents_per_batch == 0:
+                batches.append([])
+            documents, previous = documents + 1, document
+        batches[-1].append(position)
+    return batches
+
+
+def shard_batches(batches: list[list[int]], num_processes: int, process_index: int) -> list[list[int]]:
+    """This process's share of `batches` (every `num_processes`-th from `process_index`), after repeating the
+    first batches so that every process gets as many (as accelerate evens its shards): batches of whole
+    documents have no fixed size, which accelerate's own sharding of a batch list does not accept in every
+    release."""
+    padding = -len(batches) % num_processes
+    padded = batches + batches[:padding]
+    return padded[process_index::num_processes]
+
+
 def multi_hot(
     label_ids: Sequence[Sequence[int]], num_labels: int, no_relation_id: int | None
 ) -> torch.Tensor:

@@ -38,16 +38,17 @@ def rng_neutral_iter(loader):
     yield from iterator
 
 
-def shard_loader(accelerator, loader: DataLoader, put_on_device: bool):
+def shard_loader(accelerator, loader: DataLoader, put_on_device: bool, sharded: bool = False):
     """Shards a loader across processes as `accelerator.prepare` does, without registering it for checkpointing:
-    the order of every epoch is rebuilt from (seed, epoch), so no sampler state needs saving."""
+    the order of every epoch is rebuilt from (seed, epoch), so no sampler state needs saving. `sharded`: the
+    loader already holds only this process's batches (`data.shard_batches`); it is only put on the device."""
     from accelerate.data_loader import prepare_data_loader
 
     return prepare_data_loader(
         loader,
         device=accelerator.device,
-        num_processes=accelerator.num_processes,
-        process_index=accelerator.process_index,
+        num_processes=1 if sharded else accelerator.num_processes,
+        process_index=0 if sharded else accelerator.process_index,
         put_on_device=put_on_device,
         even_batches=True,
     )

@@ -25,6 +25,13 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
         role="training", card="batch size per device", type_name="int",
     ),
     Option(
+        "documents_per_batch", None, "With the packed encoding: a batch (per device) holds all of an epoch's "
+        "sampled pairs of this many documents, so each document is encoded once an epoch and the number of pairs "
+        "a batch varies; replaces --per_device_train_batch_size, whose pairs may cut a document across batches. "
+        "The loss is the mean over a batch's pairs.", role="training", card="documents per batch per device",
+        type_name="int",
+    ),
+    Option(
         "gradient_accumulation_steps", 1, "Micro-batches per optimizer update.", role="training",
         card="gradient accumulation", type_name="int",
     ),
@@ -233,6 +240,8 @@ def setup_rows(args: dict) -> list[list[Any]]:
             continue
         if option.name.startswith("entity_detection_") and not args.get("entity_detection"):
             continue
+        if option.name == "per_device_train_batch_size" and args.get("documents_per_batch"):
+            continue  # whole documents make the batches
         if value is not None:
             rows.append([option.card, value])
     return rows

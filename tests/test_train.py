@@ -260,7 +260,9 @@ def test_cached_and_uncached_training_give_the_same_head(tmp_path, encoder, data
 # ------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["fine_tuned", "frozen_cached", "packed", "entity_detection"])
+@pytest.mark.parametrize(
+    "mode", ["fine_tuned", "frozen_cached", "packed", "packed_documents", "entity_detection"]
+)
 def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder, data, mode):
     extra = [
         "--checkpointing_steps",
@@ -272,9 +274,10 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
         "--test_file",
         data["test"],
     ]
-    if mode == "packed":  # batches keep a document's pairs together
+    if mode.startswith("packed"):  # batches keep a document's pairs together (or hold whole documents)
         extra += ["--no-freeze_encoder", "--encoding", "packed", "--pair_segment", "markers"]
         extra += ["--pooling", "markers", "--entity_markers", "plain", "--threshold_tuning", "global"]
+        extra += ["--documents_per_batch", "1"] if mode == "packed_documents" else []
     elif mode in ("fine_tuned", "entity_detection"):
         # with entity detection, the resumed run must give each batch the documents the full run gave it
         extra += ["--entity_detection"] if mode == "entity_detection" else []
@@ -312,6 +315,8 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
     )
     steps_per_epoch = full["optimizer_steps"] // 2
     assert steps_per_epoch > 4  # the kill happened inside the first epoch
+    if mode == "packed_documents":
+        assert steps_per_epoch == 8  # one batch for each of the 8 training documents
     assert full["test"]["n_pred"] > 0 and full["dev"]["f1"] > 0  # the metrics compared below are not trivial
     for split in ("dev", "test"):
         for key in ("f1", "ign_f1", "precision", "recall", "n_pred"):
@@ -319,7 +324,7 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
     assert without_speed(resumed["history"]) == without_speed(full["history"])
     # the encoder runs: its tokens (document windows and pair segments when packed; detection windows) and share
     # of the matmul rate; no upper bound: a tiny encoder's products are too small for a steady rate
-    runs_encoder = mode in ("fine_tuned", "entity_detection", "packed")
+    runs_encoder = mode in ("fine_tuned", "entity_detection", "packed", "packed_documents")
     for record in full["history"] if runs_encoder else ():
         speed = record["speed"]
         assert speed["encoder_tokens"] > 0 and speed["matmul_share"] > 0, speed
@@ -473,7 +478,7 @@ def test_resume_from_a_checkpoint_at_the_last_step_still_evaluates_that_epoch(tm
             assert resumed[split][key] == full[split][key], (split, key)
 
 
-@pytest.mark.parametrize("change", ["data", "batch", "schedule"])
+@pytest.mark.parametrize("change", ["data", "batch", "schedule", "documents"])
 def test_resuming_a_run_whose_data_or_options_changed_is_refused(tmp_path, encoder, data, change):
     extra = ["--checkpointing_steps", "2", "--negative_ratio", "1", "--per_device_train_batch_size", "4"]
     train.main(tiny_args(encoder, data, tmp_path / "out", *extra, "--stop_after_steps", "2"))
@@ -488,11 +493,13 @@ def test_resuming_a_run_whose_data_or_options_changed_is_refused(tmp_path, encod
         "data": [],
         "batch": ["--per_device_train_batch_size", "8"],
         "schedule": ["--num_train_epochs", "3"],
+        "documents": ["--encoding", "packed", "--documents_per_batch", "2"],
     }
     expected = {
         "data": r"training documents: '8 documents, sha256 \w+' then, '8 documents, sha256 \w+' now",
         "batch": "per_device_train_batch_size: 4 then, 8 now",
         "schedule": "num_train_epochs: 2 then, 3 now",
+        "documents": "documents_per_batch: None then, 2 now",
     }[change]
     argv = tiny_args(
         encoder, files, tmp_path / "out", *extra, *more[change], "--resume_from_checkpoint", "latest"
@@ -687,6 +694,46 @@ def test_encoder_attention_dropout_is_trained_with_and_saved(tmp_path, encoder, 
         train.main(tiny_args(encoder, data, tmp_path / "bad", "--encoder_attention_dropout", "1.5"))
 
 
+def test_documents_per_batch_gives_each_step_whole_documents(tmp_path, encoder, data, monkeypatch):
+    """--documents_per_batch 3 (packed): each step holds every sampled pair of 3 documents (the last step the
+    rest), so each document is encoded once an epoch; the one-pair encoding refuses the option."""
+    steps, runs = [], []  # the documents of each training batch and its pairs; the run
+    original = train.collate_pairs
+
+    def spying_collate(run, no_relation_id, rows):
+        steps.append((sorted({int(run.train_split.pair_doc[r]) for r in rows}), list(rows)))
+        runs.append(run)
+        return original(run, no_relation_id, rows)
+
+    monkeypatch.setattr(train, "collate_pairs", spying_collate)
+    args = tiny_args(encoder, data, tmp_path / "out", "--preset", "packed", "--documents_per_batch", "3")
+    result = train.main([*args, "--num_train_epochs", "1", "--max_seq_length", "128"])
+    assert [len(documents) for documents, _ in steps] == [3, 3, 2]  # 8 training documents
+    assert result["optimizer_steps"] == 3
+    seen = [document for documents, _ in steps for document in documents]
+    assert sorted(seen) == list(range(8))  # no document in two steps
+    rows = [row for _, batch in steps for row in batch]
+    sampled = epoch_examples(runs[0].train_split, 3.0, seed=7, epoch=0, by_document=True)
+    assert rows == sampled  # every sampled pair once, in the epoch's order
+    with pytest.raises(TrainingError, match="--documents_per_batch needs --encoding packed"):
+        train.main(tiny_args(encoder, data, tmp_path / "bad", "--documents_per_batch", "2"))
+
+
+def test_batches_of_whole_documents_are_shared_evenly_between_processes():
+    """`document_batches` cuts at document boundaries only; `shard_batches` gives every process as many batches
+    (the first ones repeated, as accelerate evens its shards), each process its own, none cut."""
+    from globalre_training.data import document_batches, shard_batches
+
+    split = Split(docs=[{}] * 5, pairs=[], label_ids=[], pair_doc=np.array([0, 0, 1, 2, 2, 2, 3, 4]))
+    examples = [3, 4, 5, 0, 1, 7, 2, 6]  # documents 2, 0, 4, 1, 3 in this epoch's order
+    batches = document_batches(split, examples, 2)
+    assert batches == [[0, 1, 2, 3, 4], [5, 6], [7]]  # positions in `examples`: documents {2, 0}, {4, 1}, {3}
+    assert [sorted({int(split.pair_doc[examples[p]]) for p in b}) for b in batches] == [[0, 2], [1, 4], [3]]
+    shards = [shard_batches(batches, 2, rank) for rank in (0, 1)]
+    assert shards == [[batches[0], batches[2]], [batches[1], batches[0]]]
+    assert shard_batches(batches, 1, 0) == batches
+
+
 def test_batch_larger_than_an_epoch_fails_early(tmp_path, encoder, data):
     with pytest.raises(TrainingError, match="batch size .* is larger than the 160 training pairs"):
         train.main(tiny_args(encoder, data, tmp_path / "out", "--per_device_train_batch_size", "1000"))
@@ -751,10 +798,10 @@ def test_help_gives_real_defaults_and_what_each_preset_sets(monkeypatch, capsys)
     flat = " ".join(text.split())
     assert "[default: pair; --preset packed: packed]" in flat  # --encoding
     assert "[default: True; --preset best, packed: False]" in flat  # --freeze_encoder
-    assert "[default: 3; --preset best, packed: 8]" in flat  # --num_train_epochs
+    assert "[default: 3; --preset best: 8; --preset packed: 10]" in flat  # --num_train_epochs
     assert "--no_cache" not in text and "--stop_after_steps" not in text  # checks only
     assert "packed: encoding=packed, pair_segment=markers" in flat  # the epilog lists each preset
-    assert len(text.splitlines()) < 225  # every option and the presets' epilog
+    assert len(text.splitlines()) < 240  # every option and the presets' epilog
     # a preset's adaptive loss still gets the adaptive rule when --decision_rule is not given
     packed = arguments.resolve_args(
         arguments.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x", "--preset", "packed"])

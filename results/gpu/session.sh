@@ -54,7 +54,7 @@ fi
 SCALING=(--entities 2 10 20 30 42 --length_pairs 0)
 NAIVE_DOCS=100  # documents the naive path is timed on (see bench-minilm)
 PACKED_DOCS=()  # bench-packed: every test document
-# train-packed: epochs of --preset packed that fit one 10-minute run with test scoring (the preset has 8); set
+# train-packed: epochs of --preset packed that fit one 10-minute run with test scoring (the preset has 10); set
 # PACKED_EPOCHS from the step time the last run logged
 PACKED_EPOCHS=${PACKED_EPOCHS:-8}
 if [ -n "${GLOBALRE_DRY_RUN:-}" ]; then  # the same commands on a few documents, on CPU: checks this script here
