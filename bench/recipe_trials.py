@@ -51,10 +51,8 @@ TRIALS: dict[str, list[str]] = {
         "--encoder_learning_rate",
         "3e-4",
     ],  # three times both rates
-    "documents_1": [
-        "--documents_per_batch",
-        "1",
-    ],  # a step holds one whole document: each encoded once an epoch
+    # a step holds one whole document: each document encoded once an epoch
+    "documents_1": ["--documents_per_batch", "1"],
     "batch_16_lr_x2": [  # four times the steps, each twice as large
         "--per_device_train_batch_size",
         "16",
