@@ -143,7 +143,30 @@ OPTIONS: tuple[Option, ...] = (
         choices=("first", "mean", "logsumexp"), card="marker pooling",
     ),
     Option(
-        "classifier_dropout", 0.3, "Dropout before the linear classifier (the paper's 0.3).",
+        "context_pooling", "none", "With `pooling` `markers` and `encoding` `packed`, whether each pair's vector "
+        "also holds a context vector read from its document: `none`, or `localized` (ATLOP's localized context "
+        "pooling, Zhou et al., 2021, section 2.3: the last layer's attention of the head's and of the tail's "
+        "mention markers over the document's tokens, averaged over each entity's mentions, multiplied head by "
+        "head, averaged over the heads and normalised, weights the document's last hidden states).",
+        choices=("none", "localized"), card="context pooling",
+    ),
+    Option(
+        "classifier", "linear", "The classification head: `linear` (the paper: tanh, dropout and one linear "
+        "layer over the pair's vector) or `group_bilinear` (ATLOP's grouped bilinear classifier, Zhou et al., "
+        "2021, section 2.2; needs `pooling` `markers`): the head's and the tail's vectors, each concatenated with "
+        "the pair's context (its [CLS] state and, with `context_pooling` `localized`, the localized context), "
+        "pass through dropout, a linear layer of `hidden_size` outputs and tanh each; their outer product within "
+        "groups of `bilinear_block_size` features feeds one linear layer, so every logit reads head-tail "
+        "interactions, not a sum of separate terms.",
+        choices=("linear", "group_bilinear"), card="classifier",
+    ),
+    Option(
+        "bilinear_block_size", 64, "With `classifier` `group_bilinear`, the features of one group (ATLOP's 64); "
+        "the encoder's `hidden_size` must be a multiple of it.",
+        card="bilinear block size", type_name="int",
+    ),
+    Option(
+        "classifier_dropout", 0.3, "Dropout before the classifier (the paper's 0.3).",
         card="classifier dropout", type_name="float",
     ),
     Option(
@@ -270,6 +293,24 @@ def check_option_values(values: dict[str, Any]) -> None:
         and values["entity_markers"] == "none"
     ):
         raise ValueError('GlobalReConfig.pooling="markers" needs entity_markers="plain" or "typed".')
+    if given("context_pooling", "pooling", "encoding") and values["context_pooling"] != "none":
+        if values["pooling"] != "markers" or values["encoding"] != "packed":
+            raise ValueError(
+                f'GlobalReConfig.context_pooling="{values["context_pooling"]}" needs pooling="markers" and '
+                'encoding="packed" (it reads the attention of the mention markers in the document\'s own pass).'
+            )
+    if (
+        given("classifier", "pooling")
+        and values["classifier"] == "group_bilinear"
+        and values["pooling"] != "markers"
+    ):
+        raise ValueError(
+            'GlobalReConfig.classifier="group_bilinear" needs pooling="markers" (head and tail vectors).'
+        )
+    if given("bilinear_block_size"):
+        block = values["bilinear_block_size"]
+        if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+            raise ValueError(f"GlobalReConfig.bilinear_block_size must be a positive integer; got {block!r}.")
 
 
 class GlobalReConfig(PreTrainedConfig):
@@ -315,6 +356,9 @@ class GlobalReConfig(PreTrainedConfig):
         freeze_encoder: bool = OPTION["freeze_encoder"].default,
         pooling: str = OPTION["pooling"].default,
         marker_pooling: str = OPTION["marker_pooling"].default,
+        context_pooling: str = OPTION["context_pooling"].default,
+        classifier: str = OPTION["classifier"].default,
+        bilinear_block_size: int = OPTION["bilinear_block_size"].default,
         max_seq_length: int = OPTION["max_seq_length"].default,
         encoding: str = OPTION["encoding"].default,
         pair_segment: str = OPTION["pair_segment"].default,
@@ -348,6 +392,9 @@ class GlobalReConfig(PreTrainedConfig):
         self.freeze_encoder = freeze_encoder
         self.pooling = pooling
         self.marker_pooling = marker_pooling
+        self.context_pooling = context_pooling
+        self.classifier = classifier
+        self.bilinear_block_size = bilinear_block_size
         self.max_seq_length = max_seq_length
         self.encoding = encoding
         self.pair_segment = pair_segment
@@ -394,6 +441,12 @@ class GlobalReConfig(PreTrainedConfig):
             raise ValueError(
                 "The adaptive-threshold loss and decision rule use the no-relation class as the threshold; "
                 "set GlobalReConfig.no_relation_label."
+            )
+        hidden_size = self.encoder_config.hidden_size
+        if self.classifier == "group_bilinear" and hidden_size % self.bilinear_block_size:
+            raise ValueError(
+                f"GlobalReConfig.bilinear_block_size={self.bilinear_block_size} must divide the encoder's hidden_size "
+                f'({hidden_size}) for classifier="group_bilinear".'
             )
         if self.max_seq_length < 16 or self.max_seq_length > self.encoder_config.max_position_embeddings:
             raise ValueError(

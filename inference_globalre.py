@@ -157,7 +157,7 @@ def score_sequences(
                 if output == "logits":
                     # The head runs outside autocast, in the weights' precision: the same logits as a head
                     # trained and threshold-tuned on cached pair vectors (train.py), whatever the device.
-                    values = model.classify(values.to(model.classifier.weight.dtype)).logits
+                    values = model.classify(values.to(next(model.classifier.parameters()).dtype)).logits
                 values, copied = values.float(), None
                 if on_cuda:
                     # An asynchronous copy lands in pinned memory and is only valid once its event has passed;
@@ -175,7 +175,7 @@ def score_sequences(
         if hasattr(batches, "close"):  # ends the prefetch thread at once, even if a traceback keeps us alive
             batches.close()
     if results is None:
-        width = model.config.num_labels if output == "logits" else model.classifier.in_features
+        width = model.config.num_labels if output == "logits" else model.representation_size
         results = torch.empty((0, width), dtype=torch.float32)
     return results
 

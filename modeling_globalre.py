@@ -30,6 +30,7 @@ try:  # Hub remote code resolves sibling files only through relative imports
     from .modeling_packed_globalre import (
         GlobalRePackedEncoder,
         PackedInputs,
+        localized_context,
         packed_token_mean,
         window_token_states,
     )
@@ -44,6 +45,7 @@ except ImportError:  # the same file used from a source checkout or an installed
     from modeling_packed_globalre import (
         GlobalRePackedEncoder,
         PackedInputs,
+        localized_context,
         packed_token_mean,
         window_token_states,
     )
@@ -117,6 +119,8 @@ class PairStates(ModelOutput):
             `pooling="markers"`.
         head_marker_mask, tail_marker_mask (`torch.BoolTensor` of shape `(num_pairs, num_states)`, *optional*):
             Which of those states are the markers' (none where truncation cut them all).
+        context_state (`torch.FloatTensor` of shape `(num_pairs, hidden_size)`, *optional*):
+            The pair's localized context (`context_pooling="localized"`, `modeling_packed_globalre.localized_context`).
     """
 
     cls_state: torch.FloatTensor | None = None
@@ -126,6 +130,7 @@ class PairStates(ModelOutput):
     head_marker_mask: torch.BoolTensor | None = None
     tail_marker_states: torch.FloatTensor | None = None
     tail_marker_mask: torch.BoolTensor | None = None
+    context_state: torch.FloatTensor | None = None
 
 
 def pool_mentions(
@@ -160,8 +165,9 @@ def pool_pair_states(states: PairStates, pooling: str, marker_pooling: str) -> t
     """The pooled vector of each pair (`config.pooling`), whichever the encoding: `"pooler"` BERT's pooled
     `[CLS]`, `"cls"` the `[CLS]` state, `"mean"` the mean token state, `"markers"` the `[CLS]` state with the
     head's and the tail's pooled start-marker states (`marker_pooling`, see `pool_mentions`; the entity-marker
-    representation of Baldini Soares et al., 2019, section 3.3). Shape `(num_pairs, hidden_size)`, or
-    `(num_pairs, 3 x hidden_size)` for `"markers"`."""
+    representation of Baldini Soares et al., 2019, section 3.3), followed by the pair's localized context when the
+    states hold one. Shape `(num_pairs, hidden_size)`, or `(num_pairs, 3 x hidden_size)` for `"markers"`
+    (`4 x hidden_size` with a context)."""
     if pooling == "pooler":
         return states.pooled_output
     if pooling == "cls":
@@ -171,7 +177,54 @@ def pool_pair_states(states: PairStates, pooling: str, marker_pooling: str) -> t
     cls = states.cls_state
     head = pool_mentions(states.head_marker_states, states.head_marker_mask, cls, marker_pooling)
     tail = pool_mentions(states.tail_marker_states, states.tail_marker_mask, cls, marker_pooling)
-    return torch.cat([cls, head, tail], dim=-1)
+    parts = [cls, head, tail] if states.context_state is None else [cls, head, tail, states.context_state]
+    return torch.cat(parts, dim=-1)
+
+
+def pair_representation_size(config: GlobalReConfig) -> int:
+    """The width of a pair's pooled vector (`pool_pair_states`) under `config`."""
+    hidden_size = config.encoder_config.hidden_size
+    if config.pooling != "markers":
+        return hidden_size
+    return (4 if config.context_pooling == "localized" else 3) * hidden_size
+
+
+class GroupBilinearClassifier(nn.Module):
+    """
+    ATLOP's grouped bilinear classifier (Zhou et al., 2021, section 2.2) over the pooled vector of
+    `pooling="markers"`: `[cls, head, tail]` or `[cls, head, tail, context]`, each part `hidden_size` wide.
+
+    The head's vector with the pair's context (`[cls]`, or `[cls, context]`) becomes `z_h = tanh(W_h [head;
+    context])`, the tail's `z_t = tanh(W_t [tail; context])`, both `hidden_size` wide; each is cut into groups
+    of `block_size` features, and the logits are one linear layer over the outer products of the two vectors'
+    matching groups (`hidden_size x block_size` features), so each logit reads products of head and tail features.
+
+    Args:
+        hidden_size (`int`): the encoder's hidden size.
+        num_contexts (`int`): the context parts of the pooled vector (1: `[CLS]`; 2: `[CLS]` and the localized
+            context).
+        block_size (`int`): features per group; must divide `hidden_size`.
+        num_labels (`int`): the relation classes.
+    """
+
+    def __init__(self, hidden_size: int, num_contexts: int, block_size: int, num_labels: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.block_size = block_size
+        self.head_extractor = nn.Linear((1 + num_contexts) * hidden_size, hidden_size)
+        self.tail_extractor = nn.Linear((1 + num_contexts) * hidden_size, hidden_size)
+        self.bilinear = nn.Linear(hidden_size * block_size, num_labels)
+
+    def forward(self, pair_representation: torch.Tensor) -> torch.Tensor:
+        """`pair_representation` `(num_pairs, (2 + num_contexts) x hidden_size)` to logits `(num_pairs,
+        num_labels)`."""
+        cls, head, tail, *context = pair_representation.split(self.hidden_size, dim=-1)
+        head = torch.tanh(self.head_extractor(torch.cat([head, cls, *context], dim=-1)))
+        tail = torch.tanh(self.tail_extractor(torch.cat([tail, cls, *context], dim=-1)))
+        groups = self.hidden_size // self.block_size
+        head = head.view(-1, groups, self.block_size, 1)
+        tail = tail.view(-1, groups, 1, self.block_size)
+        return self.bilinear((head * tail).flatten(1))
 
 
 class GlobalRePreTrainedModel(PreTrainedModel):
@@ -231,9 +284,14 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             raise ValueError(f"relation_thresholds name relations that are not in the label set: {unknown}.")
         self.encoder = BertModel(config.encoder_config, add_pooling_layer=config.pooling == "pooler")
         hidden_size = config.encoder_config.hidden_size
-        representation_size = 3 * hidden_size if config.pooling == "markers" else hidden_size
         self.dropout = nn.Dropout(config.classifier_dropout)
-        self.classifier = nn.Linear(representation_size, config.num_labels)
+        if config.classifier == "group_bilinear":
+            num_contexts = 2 if config.context_pooling == "localized" else 1
+            self.classifier = GroupBilinearClassifier(
+                hidden_size, num_contexts, config.bilinear_block_size, config.num_labels
+            )
+        else:
+            self.classifier = nn.Linear(pair_representation_size(config), config.num_labels)
         self.entity_detector = None
         if config.entity_types:
             # post_init draws every initial weight again; built without touching the random state, and after the
@@ -245,6 +303,11 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         self.post_init()
         if config.freeze_encoder:
             self.freeze_encoder()
+
+    @property
+    def representation_size(self) -> int:
+        """The width of a pair's pooled vector (`pair_representation`), the classifier's input."""
+        return pair_representation_size(self.config)
 
     def get_input_embeddings(self) -> nn.Embedding:
         """The encoder's word embeddings, one row per token id (`encoder_config.vocab_size` rows)."""
@@ -474,7 +537,13 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             raise ValueError('pooling="markers" with packed inputs needs head_mentions and tail_mentions')
         # only the last states the pooling reads: a pair's [CLS] and, for markers, the documents' tokens
         outputs = {"mean": "all", "markers": "cls_and_documents"}.get(pooling, "cls")
-        encoded = GlobalRePackedEncoder(self.encoder)(inputs, outputs=outputs, training=self.training)
+        attention_rows = None
+        if self.config.context_pooling == "localized":
+            markers = torch.cat([head_mentions.flatten(), tail_mentions.flatten()])
+            attention_rows = torch.unique(markers[markers >= 0])  # sorted, as the encoder asks
+        encoded = GlobalRePackedEncoder(self.encoder)(
+            inputs, outputs=outputs, training=self.training, attention_rows=attention_rows
+        )
         fields = {"cls_state": encoded.pair_states[:, 0]}
         if pooling == "pooler":
             fields["pooled_output"] = self.encoder.pooler(encoded.pair_states)
@@ -489,6 +558,8 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
                 tail_marker_states=tail_states,
                 tail_marker_mask=tail_mask,
             )
+            if attention_rows is not None:
+                fields["context_state"] = localized_context(encoded, inputs, head_mentions, tail_mentions)
         return PairStates(**fields)
 
     def pair_representation(self, **inputs: torch.Tensor | None) -> torch.Tensor:
@@ -512,7 +583,10 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
     ) -> RelationExtractionOutput:
         """The classification head: tanh, dropout, linear; and the loss when `labels` (multi-hot) are given.
         Training on cached representations of a frozen encoder calls this directly."""
-        logits = self.classifier(self.dropout(torch.tanh(pair_representation)))
+        if self.config.classifier == "group_bilinear":  # its own tanh follows its extractors
+            logits = self.classifier(self.dropout(pair_representation))
+        else:
+            logits = self.classifier(self.dropout(torch.tanh(pair_representation)))
         loss = None
         if labels is not None:
             loss = self.loss(logits, labels)

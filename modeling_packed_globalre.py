@@ -223,10 +223,16 @@ class PackedEncoderOutput(ModelOutput):
         pair_states (`torch.FloatTensor` of shape `(num_pairs, segment_length, hidden_size)`):
             The pair segments' last hidden states, zero at padding; `(num_pairs, 1, hidden_size)`, the `[CLS]`
             states only, unless `outputs="all"`.
+        attention_rows (`torch.LongTensor` of shape `(num_rows,)`, *optional*):
+            The window tokens (flat index window x window_length + position) whose attention was asked for.
+        row_attention (`torch.FloatTensor` of shape `(num_rows, num_heads, window_length)`, *optional*):
+            Their last layer's attention probabilities over their own window's tokens, per head.
     """
 
     window_states: torch.FloatTensor | None = None
     pair_states: torch.FloatTensor | None = None
+    attention_rows: torch.LongTensor | None = None
+    row_attention: torch.FloatTensor | None = None
 
 
 class _BertLayerSteps:
@@ -298,7 +304,11 @@ class GlobalRePackedEncoder:
         self.encoder = encoder
 
     def __call__(
-        self, inputs: PackedInputs, outputs: str = "all", training: bool = False
+        self,
+        inputs: PackedInputs,
+        outputs: str = "all",
+        training: bool = False,
+        attention_rows: torch.LongTensor | None = None,
     ) -> PackedEncoderOutput:
         """Encodes a packed batch.
 
@@ -309,6 +319,9 @@ class GlobalRePackedEncoder:
                 windows' last layer).
             training (`bool`): whether the attention probabilities get dropout (the layers' dropout modules follow
                 their own training mode).
+            attention_rows (`torch.LongTensor` of shape `(num_rows,)`, *optional*): window tokens (flat index
+                window x window_length + position, ascending) whose last layer's attention probabilities are
+                returned too (`row_attention`), without dropout.
         """
         bert = self.encoder
         documents = bert.embeddings(
@@ -325,10 +338,13 @@ class GlobalRePackedEncoder:
         window_keep = inputs.attention_mask.bool()
         tiles = build_pair_tiles(real, inputs.pair_document, inputs.window_document, window_keep)
         layers = bert.encoder.layer
+        row_attention = None
         for number, layer in enumerate(layers):
             steps = _BertLayerSteps(layer, bert.config.num_attention_heads)
             cls_only = number == len(layers) - 1 and outputs != "all"
             key, value = steps.key(documents), steps.value(documents)  # (windows, tokens, heads, head size)
+            if attention_rows is not None and number == len(layers) - 1:
+                row_attention = self.row_attention(steps, documents, key, window_keep, attention_rows)
             if not (cls_only and outputs == "cls"):
                 context = self.window_attention(steps, documents, key, value, window_keep, training)
                 documents = steps.run(context, documents)
@@ -337,11 +353,36 @@ class GlobalRePackedEncoder:
                 steps, queries, tokens, key, value, tiles, cls_only, training
             )
             tokens = steps.run(pair_context, queries)
+        attention = {"attention_rows": attention_rows, "row_attention": row_attention}
         if outputs == "all":
             grid = tokens.new_zeros(num_pairs, width, tokens.shape[-1])
             grid[real] = tokens
-            return PackedEncoderOutput(window_states=documents, pair_states=grid)
-        return PackedEncoderOutput(window_states=documents, pair_states=tokens[:, None])
+            return PackedEncoderOutput(window_states=documents, pair_states=grid, **attention)
+        return PackedEncoderOutput(window_states=documents, pair_states=tokens[:, None], **attention)
+
+    @staticmethod
+    def row_attention(
+        steps: _BertLayerSteps,
+        documents: torch.Tensor,
+        key: torch.Tensor,
+        window_keep: torch.Tensor,
+        rows: torch.Tensor,
+    ) -> torch.Tensor:
+        """The attention probabilities (no dropout) of some window tokens over their window in this layer:
+        `documents` `(num_windows, window_length, hidden)` the layer's input states, `key` their keys, `rows`
+        `(num_rows,)` ascending flat indices. The queries are gathered per window (padded to the window with the
+        most), so the scores cost rows x window_length, not window_length squared. Returns `(num_rows, heads,
+        window_length)`."""
+        num_windows, length = window_keep.shape
+        window = rows // length
+        counts = torch.bincount(window, minlength=num_windows)
+        rank = torch.arange(len(rows), device=rows.device) - (counts.cumsum(0) - counts)[window]
+        query = steps.query(documents.flatten(0, 1)[rows])  # (rows, heads, head size)
+        grid = query.new_zeros(num_windows, int(counts.max()) if len(rows) else 0, *query.shape[1:])
+        grid[window, rank] = query
+        scores = torch.einsum("wrhd,wlhd->whrl", grid, key) * steps.scaling
+        scores = scores.masked_fill(~window_keep[:, None, None, :], torch.finfo(scores.dtype).min)
+        return scores.softmax(dim=-1)[window, :, rank]
 
     @staticmethod
     def window_attention(
@@ -425,6 +466,75 @@ def packed_token_mean(output: PackedEncoderOutput, inputs: PackedInputs) -> torc
     return total / count.clamp(min=1.0).unsqueeze(-1)
 
 
+def localized_context(
+    output: PackedEncoderOutput,
+    inputs: PackedInputs,
+    head_mentions: torch.Tensor,
+    tail_mentions: torch.Tensor,
+) -> torch.Tensor:
+    """ATLOP's localized context pooling (Zhou et al., 2021, section 2.3) over the packed encoding: for each pair,
+    the last layer's attention of the head's mention markers over their document's tokens, averaged over those
+    mentions, times the tail's, averaged over the attention heads and normalised to sum to 1, weights the
+    document's last hidden states. A document of several windows is read as their concatenation (a marker attends
+    within its own window only).
+
+    Args:
+        output (`PackedEncoderOutput`): the encoder's output with `row_attention` for every mention marker in
+            `head_mentions` and `tail_mentions`, and the windows' last states.
+        inputs (`PackedInputs`): the batch (`window_document`, `pair_document`).
+        head_mentions, tail_mentions (`torch.LongTensor` of shape `(num_pairs, max_mentions)`): flat indices of
+            the head's and the tail's mention start markers, -1 padded.
+
+    Returns `(num_pairs, hidden_size)`; zero for a pair whose head or tail has no marker left.
+    """
+    states = output.window_states
+    num_windows, length, hidden = states.shape
+    rows, attention = output.attention_rows, output.row_attention
+    num_pairs = len(head_mentions)
+    if rows is None or not len(rows) or not num_pairs:
+        return states.new_zeros(num_pairs, hidden)
+    # each window's place in its document: the document's windows side by side, padded to the most windows
+    documents = inputs.window_document
+    num_documents = int(torch.maximum(documents.max(), inputs.pair_document.max())) + 1
+    order = torch.argsort(documents, stable=True)
+    counts = torch.bincount(documents, minlength=num_documents)
+    window_rank = torch.empty_like(documents)
+    window_rank[order] = (
+        torch.arange(num_windows, device=documents.device) - (counts.cumsum(0) - counts)[documents[order]]
+    )
+    most_windows = int(counts.max())
+    document_states = states.new_zeros(num_documents, most_windows, length, hidden)
+    document_states[documents, window_rank] = states
+    heads = attention.shape[1]
+    row_grid = attention.new_zeros(len(rows), heads, most_windows, length)
+    row_grid[torch.arange(len(rows), device=rows.device), :, window_rank[rows // length]] = attention
+    row_grid = row_grid.flatten(1)
+
+    def entity_attention(mentions: torch.Tensor) -> torch.Tensor:
+        # (pairs, heads, document tokens): the mean over the entity's markers, as a (pairs x rows) averaging matrix
+        valid = (mentions >= 0).to(attention.dtype)
+        slots = torch.searchsorted(rows, mentions.clamp(min=0))
+        weights = attention.new_zeros(num_pairs, len(rows)).scatter_add_(1, slots, valid)
+        weights = weights / weights.sum(dim=1, keepdim=True).clamp(min=1.0)
+        return (weights @ row_grid).view(num_pairs, heads, -1)
+
+    pair_weights = (entity_attention(head_mentions) * entity_attention(tail_mentions)).mean(dim=1)
+    pair_weights = pair_weights / (pair_weights.sum(dim=1, keepdim=True) + 1e-5)
+    # one product per document for its pairs, (documents, its pairs, tokens) x (documents, tokens, hidden)
+    pair_document = inputs.pair_document
+    order = torch.argsort(pair_document, stable=True)
+    pair_counts = torch.bincount(pair_document, minlength=num_documents)
+    pair_rank = torch.empty_like(pair_document)
+    pair_rank[order] = (
+        torch.arange(num_pairs, device=pair_document.device)
+        - (pair_counts.cumsum(0) - pair_counts)[pair_document[order]]
+    )
+    grouped = pair_weights.new_zeros(num_documents, int(pair_counts.max()), pair_weights.shape[1])
+    grouped[pair_document, pair_rank] = pair_weights
+    context = torch.bmm(grouped, document_states.flatten(1, 2))
+    return context[pair_document, pair_rank]
+
+
 def window_token_states(
     output: PackedEncoderOutput, flat_index: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -442,6 +552,7 @@ __all__ = [
     "PairTiles",
     "build_pair_tiles",
     "greedy_tile_starts",
+    "localized_context",
     "packed_token_mean",
     "window_token_states",
 ]

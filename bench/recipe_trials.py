@@ -53,6 +53,10 @@ TRIALS: dict[str, list[str]] = {
     ],  # three times both rates
     # a step holds one whole document: each document encoded once an epoch
     "documents_1": ["--documents_per_batch", "1"],
+    # ATLOP's head (Zhou et al., 2021): localized context pooling and the grouped bilinear classifier
+    "atlop_head": ["--context_pooling", "localized", "--classifier", "group_bilinear"],
+    "localized_context": ["--context_pooling", "localized"],
+    "group_bilinear": ["--classifier", "group_bilinear"],
     "batch_16_lr_x2": [  # four times the steps, each twice as large
         "--per_device_train_batch_size",
         "16",

@@ -10,7 +10,12 @@ import torch
 from transformers import BertModel
 
 from configuration_globalre import GlobalReConfig
-from modeling_globalre import GlobalReForRelationExtraction, adaptive_threshold_loss, pool_mentions
+from modeling_globalre import (
+    GlobalReForRelationExtraction,
+    GroupBilinearClassifier,
+    adaptive_threshold_loss,
+    pool_mentions,
+)
 from tests.helpers import EXAMPLE_DOCUMENT, tiny_config, tiny_model_and_processor, tiny_tokenizer
 
 
@@ -63,6 +68,36 @@ def test_pooling_options(tmp_path, options, width):
     assert output.pair_representation.shape == (20, width)
     assert output.logits.shape == (20, 97)
     assert "pooler" not in dict(model.encoder.named_children())
+
+
+def test_group_bilinear_classifier_by_hand():
+    torch.manual_seed(0)
+    head = GroupBilinearClassifier(hidden_size=4, num_contexts=2, block_size=2, num_labels=3)
+    cls, head_state, tail_state, context = torch.randn(4, 5, 4).unbind(0)
+    logits = head(torch.cat([cls, head_state, tail_state, context], dim=-1))
+    z_head = torch.tanh(head.head_extractor(torch.cat([head_state, cls, context], dim=-1)))
+    z_tail = torch.tanh(head.tail_extractor(torch.cat([tail_state, cls, context], dim=-1)))
+    # features (group g, i, j) = z_head[2g + i] * z_tail[2g + j]: products within a group of two, none across
+    features = torch.stack(
+        [z_head[:, 2 * g + i] * z_tail[:, 2 * g + j] for g in range(2) for i in range(2) for j in range(2)],
+        dim=1,
+    )
+    torch.testing.assert_close(logits, head.bilinear(features))
+
+
+def test_group_bilinear_classifier_on_one_pair_sequences(tmp_path):
+    model, processor = tiny_model_and_processor(
+        tmp_path,
+        pooling="markers",
+        entity_markers="plain",
+        classifier="group_bilinear",
+        bilinear_block_size=8,
+    )
+    model.eval()
+    with torch.no_grad():
+        output = model(**_inputs(processor))
+    assert output.pair_representation.shape == (20, 96) and model.representation_size == 96
+    torch.testing.assert_close(output.logits, model.classifier(output.pair_representation))
 
 
 def test_marker_pooling_reads_the_marker_states(tmp_path):
@@ -168,6 +203,21 @@ def test_from_encoder_pretrained_loads_the_encoder_weights(tmp_path):
         ({"pooling": "markers"}, r'pooling="markers" needs entity_markers="plain" or "typed"'),
         ({"loss": "adaptive_threshold", "no_relation_label": None}, r"set GlobalReConfig.no_relation_label"),
         ({"max_seq_length": 4096}, r"max_seq_length=4096 must lie between 16"),
+        (
+            {"pooling": "markers", "entity_markers": "plain", "context_pooling": "localized"},
+            r'context_pooling="localized" needs pooling="markers" and encoding="packed"',
+        ),
+        ({"classifier": "group_bilinear"}, r'classifier="group_bilinear" needs pooling="markers"'),
+        (
+            {
+                "pooling": "markers",
+                "entity_markers": "plain",
+                "classifier": "group_bilinear",
+                "bilinear_block_size": 5,
+            },
+            r"bilinear_block_size=5 must divide the encoder's hidden_size \(768\)",
+        ),
+        ({"bilinear_block_size": 0}, r"bilinear_block_size must be a positive integer; got 0"),
     ],
 )
 def test_config_rejects_unknown_options(options, message):

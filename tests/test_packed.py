@@ -94,22 +94,66 @@ def _dense_reference(model, sequences: PackedSequences, rows) -> torch.Tensor:
         else:
             head, tail = (_entity_state(sequences, hidden, offsets, e) for e in sequences.pair_entities[row])
             vector = torch.cat([hidden[cls], head, tail])
+            if model.config.context_pooling == "localized":
+                # the attention probabilities themselves, from the eager attention, which needs an additive mask
+                # (it does not mask with a boolean one of this shape in transformers 5.24)
+                bert.set_attn_implementation("eager")
+                attention = bert(
+                    input_ids=torch.tensor([ids]),
+                    token_type_ids=torch.tensor([types]),
+                    position_ids=torch.tensor([positions]),
+                    attention_mask=torch.where(mask, 0.0, torch.finfo(torch.float32).min)[None, None],
+                    output_attentions=True,
+                ).attentions[-1][0]
+                bert.set_attn_implementation("sdpa")
+                vector = torch.cat(
+                    [vector, _localized_context(sequences, hidden, attention, offsets, cls, row)]
+                )
         logits.append(model.classify(vector[None]).logits[0])
     return torch.stack(logits)
+
+
+def _markers(sequences: PackedSequences, offsets: list[int], entity: int) -> list[int]:
+    begin, number = sequences.entities[entity]
+    windows = sequences.mention_windows[begin : begin + number]
+    columns = sequences.mention_columns[begin : begin + number]
+    return [offsets[w] + c for w, c in zip(windows, columns)]
+
+
+def _localized_context(sequences, hidden, attention, offsets, document_length, row) -> torch.Tensor:
+    """ATLOP's localized context pooling written out for one pair of the dense sequence: `attention` `(heads,
+    tokens, tokens)` is the last layer's (a window's marker sees its own window only)."""
+    head, tail = (
+        attention[:, _markers(sequences, offsets, e), :document_length].mean(dim=1)
+        for e in sequences.pair_entities[row]
+    )
+    weights = (head * tail).mean(dim=0)
+    return (weights / (weights.sum() + 1e-5)) @ hidden[:document_length]
 
 
 def _entity_state(
     sequences: PackedSequences, hidden: torch.Tensor, offsets: list[int], entity: int
 ) -> torch.Tensor:
-    begin, number = sequences.entities[entity]
-    windows = sequences.mention_windows[begin : begin + number]
-    columns = sequences.mention_columns[begin : begin + number]
-    return torch.logsumexp(hidden[[offsets[w] + c for w, c in zip(windows, columns)]], dim=0)
+    return torch.logsumexp(hidden[_markers(sequences, offsets, entity)], dim=0)
 
 
-@pytest.mark.parametrize("markers, pooling, segment", SETTINGS)
-def test_packed_encoder_is_the_masked_sequence_and_isolates_every_pair(tmp_path, markers, pooling, segment):
-    model, processor, sequences = _packed(tmp_path, markers, pooling, segment)
+HEADS = {  # ATLOP's head: the localized context and the grouped bilinear classifier, together and apart
+    "linear": {},
+    "localized_context": {"context_pooling": "localized"},
+    "group_bilinear": {"classifier": "group_bilinear", "bilinear_block_size": 8},
+    "both": {"context_pooling": "localized", "classifier": "group_bilinear", "bilinear_block_size": 8},
+}
+
+
+@pytest.mark.parametrize(
+    "markers, pooling, segment, head",
+    [(*setting, "linear") for setting in SETTINGS]
+    + [("plain", "markers", "markers", head) for head in HEADS if head != "linear"],
+)
+def test_packed_encoder_is_the_masked_sequence_and_isolates_every_pair(
+    tmp_path, markers, pooling, segment, head
+):
+    model, processor, sequences = _packed(tmp_path, markers, pooling, segment, **HEADS[head])
     assert len(sequences.windows) > len(sequences.documents)  # windowed documents are covered
     with torch.inference_mode():
         reference = score_sequences(model, processor, sequences, max_batch_tokens=100_000)
