@@ -145,19 +145,18 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "context_pooling", "none", "With `pooling` `markers` and `encoding` `packed`, whether each pair's vector "
         "also holds a context vector read from its document: `none`, or `localized` (ATLOP's localized context "
-        "pooling, Zhou et al., 2021, section 2.3: the last layer's attention of the head's and of the tail's "
-        "mention markers over the document's tokens, averaged over each entity's mentions, multiplied head by "
-        "head, averaged over the heads and normalised, weights the document's last hidden states).",
+        "pooling, Zhou et al., 2021, section 'Localized Context Pooling': the last layer's attention of the head's "
+        "and of the tail's mention markers over the document's tokens, averaged over each entity's mentions, "
+        "multiplied per attention head, averaged over the attention heads and normalised, weights the document's "
+        "last hidden states; a marker attends within its own window, and the attention takes no dropout).",
         choices=("none", "localized"), card="context pooling",
     ),
     Option(
-        "classifier", "linear", "The classification head: `linear` (the paper: tanh, dropout and one linear "
-        "layer over the pair's vector) or `group_bilinear` (ATLOP's grouped bilinear classifier, Zhou et al., "
-        "2021, section 2.2; needs `pooling` `markers`): the head's and the tail's vectors, each concatenated with "
-        "the pair's context (its [CLS] state and, with `context_pooling` `localized`, the localized context), "
-        "pass through dropout, a linear layer of `hidden_size` outputs and tanh each; their outer product within "
-        "groups of `bilinear_block_size` features feeds one linear layer, so every logit reads head-tail "
-        "interactions, not a sum of separate terms.",
+        "classifier", "linear", "The classification head: `linear` (the paper: tanh, dropout, one linear layer) "
+        "or `group_bilinear` (ATLOP's grouped bilinear classifier, Zhou et al., 2021, section 'Enhanced BERT "
+        "Baseline'; needs `pooling` `markers`): the head's and the tail's vectors, each with the pair's context "
+        "([CLS] and any localized context), go through dropout, a linear layer and tanh; each logit reads the "
+        "products of their features within groups of `bilinear_block_size`.",
         choices=("linear", "group_bilinear"), card="classifier",
     ),
     Option(

@@ -191,7 +191,7 @@ def pair_representation_size(config: GlobalReConfig) -> int:
 
 class GroupBilinearClassifier(nn.Module):
     """
-    ATLOP's grouped bilinear classifier (Zhou et al., 2021, section 2.2) over the pooled vector of
+    ATLOP's grouped bilinear classifier (Zhou et al., 2021, section "Enhanced BERT Baseline") over the pooled vector of
     `pooling="markers"`: `[cls, head, tail]` or `[cls, head, tail, context]`, each part `hidden_size` wide.
 
     The head's vector with the pair's context (`[cls]`, or `[cls, context]`) becomes `z_h = tanh(W_h [head;
@@ -581,7 +581,8 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
     def classify(
         self, pair_representation: torch.Tensor, labels: torch.Tensor | None = None
     ) -> RelationExtractionOutput:
-        """The classification head: tanh, dropout, linear; and the loss when `labels` (multi-hot) are given.
+        """The classification head (`config.classifier`): tanh, dropout and linear, or dropout and the grouped
+        bilinear classifier; and the loss when `labels` (multi-hot) are given.
         Training on cached representations of a frozen encoder calls this directly."""
         if self.config.classifier == "group_bilinear":  # its own tanh follows its extractors
             logits = self.classifier(self.dropout(pair_representation))

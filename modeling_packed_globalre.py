@@ -339,12 +339,17 @@ class GlobalRePackedEncoder:
         tiles = build_pair_tiles(real, inputs.pair_document, inputs.window_document, window_keep)
         layers = bert.encoder.layer
         row_attention = None
+        if attention_rows is not None:  # the most rows in one window, read before the layers (a host copy)
+            row_counts = torch.bincount(attention_rows // window_keep.shape[1], minlength=len(window_keep))
+            rows_per_window = int(row_counts.max()) if len(attention_rows) else 0
         for number, layer in enumerate(layers):
             steps = _BertLayerSteps(layer, bert.config.num_attention_heads)
             cls_only = number == len(layers) - 1 and outputs != "all"
             key, value = steps.key(documents), steps.value(documents)  # (windows, tokens, heads, head size)
             if attention_rows is not None and number == len(layers) - 1:
-                row_attention = self.row_attention(steps, documents, key, window_keep, attention_rows)
+                row_attention = self.row_attention(
+                    steps, documents, key, window_keep, attention_rows, rows_per_window
+                )
             if not (cls_only and outputs == "cls"):
                 context = self.window_attention(steps, documents, key, value, window_keep, training)
                 documents = steps.run(context, documents)
@@ -367,10 +372,11 @@ class GlobalRePackedEncoder:
         key: torch.Tensor,
         window_keep: torch.Tensor,
         rows: torch.Tensor,
+        rows_per_window: int,
     ) -> torch.Tensor:
         """The attention probabilities (no dropout) of some window tokens over their window in this layer:
         `documents` `(num_windows, window_length, hidden)` the layer's input states, `key` their keys, `rows`
-        `(num_rows,)` ascending flat indices. The queries are gathered per window (padded to the window with the
+        `(num_rows,)` ascending flat indices, at most `rows_per_window` in one window. The queries are gathered per window (padded to the window with the
         most), so the scores cost rows x window_length, not window_length squared. Returns `(num_rows, heads,
         window_length)`."""
         num_windows, length = window_keep.shape
@@ -378,7 +384,7 @@ class GlobalRePackedEncoder:
         counts = torch.bincount(window, minlength=num_windows)
         rank = torch.arange(len(rows), device=rows.device) - (counts.cumsum(0) - counts)[window]
         query = steps.query(documents.flatten(0, 1)[rows])  # (rows, heads, head size)
-        grid = query.new_zeros(num_windows, int(counts.max()) if len(rows) else 0, *query.shape[1:])
+        grid = query.new_zeros(num_windows, rows_per_window, *query.shape[1:])
         grid[window, rank] = query
         scores = torch.einsum("wrhd,wlhd->whrl", grid, key) * steps.scaling
         scores = scores.masked_fill(~window_keep[:, None, None, :], torch.finfo(scores.dtype).min)
@@ -472,9 +478,9 @@ def localized_context(
     head_mentions: torch.Tensor,
     tail_mentions: torch.Tensor,
 ) -> torch.Tensor:
-    """ATLOP's localized context pooling (Zhou et al., 2021, section 2.3) over the packed encoding: for each pair,
-    the last layer's attention of the head's mention markers over their document's tokens, averaged over those
-    mentions, times the tail's, averaged over the attention heads and normalised to sum to 1, weights the
+    """ATLOP's localized context pooling (Zhou et al., 2021, section "Localized Context Pooling") over the packed
+    encoding: for each pair, the last layer's attention of the head's mention markers over their document's
+    tokens, averaged over those mentions, times the tail's (per attention head), averaged over the attention heads and normalised to sum to 1, weights the
     document's last hidden states. A document of several windows is read as their concatenation (a marker attends
     within its own window only).
 
@@ -485,14 +491,36 @@ def localized_context(
         head_mentions, tail_mentions (`torch.LongTensor` of shape `(num_pairs, max_mentions)`): flat indices of
             the head's and the tail's mention start markers, -1 padded.
 
-    Returns `(num_pairs, hidden_size)`; zero for a pair whose head or tail has no marker left.
+    Returns `(num_pairs, hidden_size)` in the states' dtype (computed in float32); zero for a pair whose head or
+    tail has no marker left, or whose head and tail markers never share a window.
     """
-    states = output.window_states
-    num_windows, length, hidden = states.shape
-    rows, attention = output.attention_rows, output.row_attention
     num_pairs = len(head_mentions)
+    rows = output.attention_rows
     if rows is None or not len(rows) or not num_pairs:
-        return states.new_zeros(num_pairs, hidden)
+        return output.window_states.new_zeros(num_pairs, output.window_states.shape[-1])
+    # in float32 whatever the autocast: the normalised weights are small (about 1 / document tokens)
+    with torch.autocast(output.window_states.device.type, enabled=False):
+        context = _localized_context(
+            output.window_states.float(),
+            rows,
+            output.row_attention.float(),
+            inputs,
+            head_mentions,
+            tail_mentions,
+        )
+    return context.to(output.window_states.dtype)
+
+
+def _localized_context(
+    states: torch.Tensor,
+    rows: torch.Tensor,
+    attention: torch.Tensor,
+    inputs: PackedInputs,
+    head_mentions: torch.Tensor,
+    tail_mentions: torch.Tensor,
+) -> torch.Tensor:
+    num_windows, length, hidden = states.shape
+    num_pairs = len(head_mentions)
     # each window's place in its document: the document's windows side by side, padded to the most windows
     documents = inputs.window_document
     num_documents = int(torch.maximum(documents.max(), inputs.pair_document.max())) + 1

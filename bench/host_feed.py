@@ -44,7 +44,7 @@ class _StubModel(torch.nn.Module):
         super().__init__()
         self.anchor = torch.nn.Parameter(torch.zeros(1))
         self.config = SimpleNamespace(num_labels=num_labels)
-        self.classifier = SimpleNamespace(weight=self.anchor)
+        self.classifier = torch.nn.Linear(1, 1)  # only its parameters' dtype is read
 
     def pair_representation(self, input_ids, **batch):
         return torch.zeros(input_ids.shape[0], 1)

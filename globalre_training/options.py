@@ -242,6 +242,8 @@ def setup_rows(args: dict) -> list[list[Any]]:
             continue
         if option.name == "per_device_train_batch_size" and args.get("documents_per_batch"):
             continue  # whole documents make the batches
+        if option.name == "bilinear_block_size" and args.get("classifier") != "group_bilinear":
+            continue
         if value is not None:
             rows.append([option.card, value])
     return rows

@@ -57,7 +57,7 @@ def _dense_reference(model, sequences: PackedSequences, rows) -> torch.Tensor:
     """Pair by pair through the plain BERT encoder: the document's windows and the pair's segment as one sequence,
     with an attention mask written out token by token (a window's tokens see their window; the pair's tokens see
     every window and their segment)."""
-    bert, logits = model.encoder, []
+    bert, logits, contexts = model.encoder, [], []
     for row in rows:
         first, count = sequences.documents[sequences.pair_doc[row]]
         ids, positions, types, part = [], [], [], []
@@ -98,18 +98,22 @@ def _dense_reference(model, sequences: PackedSequences, rows) -> torch.Tensor:
                 # the attention probabilities themselves, from the eager attention, which needs an additive mask
                 # (it does not mask with a boolean one of this shape in transformers 5.24)
                 bert.set_attn_implementation("eager")
-                attention = bert(
-                    input_ids=torch.tensor([ids]),
-                    token_type_ids=torch.tensor([types]),
-                    position_ids=torch.tensor([positions]),
-                    attention_mask=torch.where(mask, 0.0, torch.finfo(torch.float32).min)[None, None],
-                    output_attentions=True,
-                ).attentions[-1][0]
-                bert.set_attn_implementation("sdpa")
-                vector = torch.cat(
-                    [vector, _localized_context(sequences, hidden, attention, offsets, cls, row)]
-                )
+                try:
+                    attention = bert(
+                        input_ids=torch.tensor([ids]),
+                        token_type_ids=torch.tensor([types]),
+                        position_ids=torch.tensor([positions]),
+                        attention_mask=torch.where(mask, 0.0, torch.finfo(torch.float32).min)[None, None],
+                        output_attentions=True,
+                    ).attentions[-1][0]
+                finally:
+                    bert.set_attn_implementation("sdpa")
+                context = _localized_context(sequences, hidden, attention, offsets, cls, row)
+                contexts.append(context)
+                vector = torch.cat([vector, context])
         logits.append(model.classify(vector[None]).logits[0])
+    if contexts:  # the reference reads real contexts, not the zeros of pairs whose entities share no window
+        assert sum(bool(context.abs().sum() > 0) for context in contexts) > len(contexts) // 2
     return torch.stack(logits)
 
 
@@ -169,6 +173,19 @@ def test_packed_encoder_is_the_masked_sequence_and_isolates_every_pair(
         torch.testing.assert_close(logits, reference[shuffled], atol=2e-6, rtol=1e-5)
         small = score_sequences(model, processor, sequences, max_batch_tokens=64, max_batch_pairs=7)
         torch.testing.assert_close(small, reference, atol=2e-6, rtol=1e-5)
+
+
+def test_atlop_head_trains_every_part(tmp_path):
+    model, processor, sequences = _packed(tmp_path, segment="markers", freeze_encoder=False, **HEADS["both"])
+    model.train()
+    batch = sequences.pad(np.arange(40), processor.pad_token_id)
+    labels = torch.zeros(40, model.config.num_labels)
+    labels[:, 0] = 1.0
+    model(**batch, labels=labels).loss.backward()
+    parts = {"encoder": model.encoder.encoder, "head": model.classifier.head_extractor}
+    parts.update(tail=model.classifier.tail_extractor, bilinear=model.classifier.bilinear)
+    for name, part in parts.items():
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters()), name
 
 
 def _tiles_pair_by_pair(lengths: list[int], documents: list[int]) -> list[list[int]]:
