@@ -120,7 +120,8 @@ class PairStates(ModelOutput):
         head_marker_mask, tail_marker_mask (`torch.BoolTensor` of shape `(num_pairs, num_states)`, *optional*):
             Which of those states are the markers' (none where truncation cut them all).
         context_state (`torch.FloatTensor` of shape `(num_pairs, hidden_size)`, *optional*):
-            The pair's localized context (`context_pooling="localized"`, `modeling_packed_globalre.localized_context`).
+            The pair's localized context (`context_pooling="localized"`,
+            `modeling_packed_globalre.localized_context`).
     """
 
     cls_state: torch.FloatTensor | None = None
@@ -191,8 +192,9 @@ def pair_representation_size(config: GlobalReConfig) -> int:
 
 class GroupBilinearClassifier(nn.Module):
     """
-    ATLOP's grouped bilinear classifier (Zhou et al., 2021, section "Enhanced BERT Baseline") over the pooled vector of
-    `pooling="markers"`: `[cls, head, tail]` or `[cls, head, tail, context]`, each part `hidden_size` wide.
+    ATLOP's grouped bilinear classifier (Zhou et al., 2021, section "Enhanced BERT Baseline") over the pooled
+    vector of `pooling="markers"`: `[cls, head, tail]` or `[cls, head, tail, context]`, each part `hidden_size`
+    wide.
 
     The head's vector with the pair's context (`[cls]`, or `[cls, context]`) becomes `z_h = tanh(W_h [head;
     context])`, the tail's `z_t = tanh(W_t [tail; context])`, both `hidden_size` wide; each is cut into groups

@@ -339,8 +339,9 @@ class GlobalRePackedEncoder:
         tiles = build_pair_tiles(real, inputs.pair_document, inputs.window_document, window_keep)
         layers = bert.encoder.layer
         row_attention = None
-        if attention_rows is not None:  # the most rows in one window, read before the layers (a host copy)
-            row_counts = torch.bincount(attention_rows // window_keep.shape[1], minlength=len(window_keep))
+        if attention_rows is not None:  # each row's window and place in it, before the layers (a host copy)
+            row_window = attention_rows // window_keep.shape[1]
+            row_rank, row_counts = rank_in_groups(row_window, len(window_keep))
             rows_per_window = int(row_counts.max()) if len(attention_rows) else 0
         for number, layer in enumerate(layers):
             steps = _BertLayerSteps(layer, bert.config.num_attention_heads)
@@ -348,7 +349,7 @@ class GlobalRePackedEncoder:
             key, value = steps.key(documents), steps.value(documents)  # (windows, tokens, heads, head size)
             if attention_rows is not None and number == len(layers) - 1:
                 row_attention = self.row_attention(
-                    steps, documents, key, window_keep, attention_rows, rows_per_window
+                    steps, documents, key, window_keep, attention_rows, row_window, row_rank, rows_per_window
                 )
             if not (cls_only and outputs == "cls"):
                 context = self.window_attention(steps, documents, key, value, window_keep, training)
@@ -372,19 +373,18 @@ class GlobalRePackedEncoder:
         key: torch.Tensor,
         window_keep: torch.Tensor,
         rows: torch.Tensor,
+        window: torch.Tensor,
+        rank: torch.Tensor,
         rows_per_window: int,
     ) -> torch.Tensor:
         """The attention probabilities (no dropout) of some window tokens over their window in this layer:
-        `documents` `(num_windows, window_length, hidden)` the layer's input states, `key` their keys, `rows`
-        `(num_rows,)` ascending flat indices, at most `rows_per_window` in one window. The queries are gathered per window (padded to the window with the
-        most), so the scores cost rows x window_length, not window_length squared. Returns `(num_rows, heads,
-        window_length)`."""
-        num_windows, length = window_keep.shape
-        window = rows // length
-        counts = torch.bincount(window, minlength=num_windows)
-        rank = torch.arange(len(rows), device=rows.device) - (counts.cumsum(0) - counts)[window]
+        `documents` `(num_windows, window_length, hidden)` the layer's input states, `key` their keys; `rows`
+        `(num_rows,)` flat indices, `window` and `rank` each row's window and place among that window's rows
+        (`rank_in_groups`), at most `rows_per_window` in one window. The queries are gathered per window
+        (padded to the window with the most), so the scores cost rows x window_length, not window_length
+        squared. Returns `(num_rows, heads, window_length)`."""
         query = steps.query(documents.flatten(0, 1)[rows])  # (rows, heads, head size)
-        grid = query.new_zeros(num_windows, rows_per_window, *query.shape[1:])
+        grid = query.new_zeros(len(window_keep), rows_per_window, *query.shape[1:])
         grid[window, rank] = query
         scores = torch.einsum("wrhd,wlhd->whrl", grid, key) * steps.scaling
         scores = scores.masked_fill(~window_keep[:, None, None, :], torch.finfo(scores.dtype).min)
@@ -472,6 +472,16 @@ def packed_token_mean(output: PackedEncoderOutput, inputs: PackedInputs) -> torc
     return total / count.clamp(min=1.0).unsqueeze(-1)
 
 
+def rank_in_groups(groups: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each item's place among the items of its group, in their order: `groups` `(num_items,)` group ids below
+    `num_groups`. Returns the ranks `(num_items,)` and each group's size `(num_groups,)`."""
+    order = torch.argsort(groups, stable=True)
+    counts = torch.bincount(groups, minlength=num_groups)
+    rank = torch.empty_like(groups)
+    rank[order] = torch.arange(len(groups), device=groups.device) - (counts.cumsum(0) - counts)[groups[order]]
+    return rank, counts
+
+
 def localized_context(
     output: PackedEncoderOutput,
     inputs: PackedInputs,
@@ -480,9 +490,9 @@ def localized_context(
 ) -> torch.Tensor:
     """ATLOP's localized context pooling (Zhou et al., 2021, section "Localized Context Pooling") over the packed
     encoding: for each pair, the last layer's attention of the head's mention markers over their document's
-    tokens, averaged over those mentions, times the tail's (per attention head), averaged over the attention heads and normalised to sum to 1, weights the
-    document's last hidden states. A document of several windows is read as their concatenation (a marker attends
-    within its own window only).
+    tokens, averaged over those mentions, times the tail's (per attention head), averaged over the attention heads
+    and normalised to sum to 1, weights the document's last hidden states. A document of several windows is read
+    as their concatenation (a marker attends within its own window only).
 
     Args:
         output (`PackedEncoderOutput`): the encoder's output with `row_attention` for every mention marker in
@@ -519,17 +529,12 @@ def _localized_context(
     head_mentions: torch.Tensor,
     tail_mentions: torch.Tensor,
 ) -> torch.Tensor:
-    num_windows, length, hidden = states.shape
+    _, length, hidden = states.shape
     num_pairs = len(head_mentions)
     # each window's place in its document: the document's windows side by side, padded to the most windows
     documents = inputs.window_document
     num_documents = int(torch.maximum(documents.max(), inputs.pair_document.max())) + 1
-    order = torch.argsort(documents, stable=True)
-    counts = torch.bincount(documents, minlength=num_documents)
-    window_rank = torch.empty_like(documents)
-    window_rank[order] = (
-        torch.arange(num_windows, device=documents.device) - (counts.cumsum(0) - counts)[documents[order]]
-    )
+    window_rank, counts = rank_in_groups(documents, num_documents)
     most_windows = int(counts.max())
     document_states = states.new_zeros(num_documents, most_windows, length, hidden)
     document_states[documents, window_rank] = states
@@ -550,13 +555,7 @@ def _localized_context(
     pair_weights = pair_weights / (pair_weights.sum(dim=1, keepdim=True) + 1e-5)
     # one product per document for its pairs, (documents, its pairs, tokens) x (documents, tokens, hidden)
     pair_document = inputs.pair_document
-    order = torch.argsort(pair_document, stable=True)
-    pair_counts = torch.bincount(pair_document, minlength=num_documents)
-    pair_rank = torch.empty_like(pair_document)
-    pair_rank[order] = (
-        torch.arange(num_pairs, device=pair_document.device)
-        - (pair_counts.cumsum(0) - pair_counts)[pair_document[order]]
-    )
+    pair_rank, pair_counts = rank_in_groups(pair_document, num_documents)
     grouped = pair_weights.new_zeros(num_documents, int(pair_counts.max()), pair_weights.shape[1])
     grouped[pair_document, pair_rank] = pair_weights
     context = torch.bmm(grouped, document_states.flatten(1, 2))
@@ -582,5 +581,6 @@ __all__ = [
     "greedy_tile_starts",
     "localized_context",
     "packed_token_mean",
+    "rank_in_groups",
     "window_token_states",
 ]
