@@ -57,6 +57,17 @@ TRIALS: dict[str, list[str]] = {
     "atlop_head": ["--context_pooling", "localized", "--classifier", "group_bilinear"],
     "localized_context": ["--context_pooling", "localized"],
     "group_bilinear": ["--classifier", "group_bilinear"],
+    # matrix products in bf16 (CPU autocast; weights, gradients and the optimizer stay fp32): this CPU's AVX-512
+    # BF16 runs the encoder's weight matmuls at about 2.3x the fp32 rate (bench/RESULTS.md, "bf16 on CPU")
+    "bf16": ["--mixed_precision", "bf16"],
+    "atlop_head_bf16": [
+        "--context_pooling",
+        "localized",
+        "--classifier",
+        "group_bilinear",
+        "--mixed_precision",
+        "bf16",
+    ],
     "batch_16_lr_x2": [  # four times the steps, each twice as large
         "--per_device_train_batch_size",
         "16",

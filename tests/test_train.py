@@ -734,6 +734,38 @@ def test_batches_of_whole_documents_are_shared_evenly_between_processes():
     assert shard_batches(batches, 1, 0) == batches
 
 
+def test_bf16_training_on_cpu_runs_the_encoder_in_bf16_and_saves_fp32_weights(
+    tmp_path, encoder, data, monkeypatch
+):
+    """--mixed_precision bf16 on a CPU (autocast; what the recipe trial `atlop_head_bf16` measures): the encoder's
+    weight matmuls run in bf16 while training, the loss stays finite, the ATLOP head trains under it, and the saved
+    weights are fp32 like any other run's."""
+    from globalre_training.model import build_model
+
+    output_dtypes = set()  # of the first layer's query projection, during training steps
+    original = build_model
+
+    def spying_build_model(*args, **kwargs):
+        model, processor = original(*args, **kwargs)
+        query = model.encoder.encoder.layer[0].attention.self.query
+        query.register_forward_hook(
+            lambda module, inputs, output: output_dtypes.add(output.dtype) if module.training else None
+        )
+        return model, processor
+
+    monkeypatch.setattr(train, "build_model", spying_build_model)
+    head = ["--context_pooling", "localized", "--classifier", "group_bilinear", "--bilinear_block_size", "8"]
+    args = tiny_args(
+        encoder, data, tmp_path / "out", "--preset", "packed", *head, "--mixed_precision", "bf16"
+    )
+    result = train.main([*args, "--num_train_epochs", "1", "--max_seq_length", "128"])
+    assert output_dtypes == {torch.bfloat16}
+    assert result["optimizer_steps"] == 10  # every step ran: a non-finite loss or weight stops the run
+    weights = load_file(tmp_path / "out" / "model.safetensors")
+    assert {tensor.dtype for tensor in weights.values()} == {torch.float32}
+    assert any(name.startswith("classifier.") for name in weights)
+
+
 def test_batch_larger_than_an_epoch_fails_early(tmp_path, encoder, data):
     with pytest.raises(TrainingError, match="batch size .* is larger than the 160 training pairs"):
         train.main(tiny_args(encoder, data, tmp_path / "out", "--per_device_train_batch_size", "1000"))
