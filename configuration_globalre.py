@@ -445,7 +445,8 @@ class GlobalReConfig(PreTrainedConfig):
         if self.classifier == "group_bilinear" and hidden_size % self.bilinear_block_size:
             raise ValueError(
                 f"GlobalReConfig.bilinear_block_size={self.bilinear_block_size} must divide the encoder's hidden_size "
-                f'({hidden_size}) for classifier="group_bilinear".'
+                f'({hidden_size}) for classifier="group_bilinear" (train.py: --bilinear_block_size, e.g. a divisor '
+                f"of {hidden_size}; or --classifier linear)."
             )
         if self.max_seq_length < 16 or self.max_seq_length > self.encoder_config.max_position_embeddings:
             raise ValueError(

@@ -278,6 +278,35 @@ class _BertLayerSteps:
         return self.layer.feed_forward_chunk(self.layer.attention.output(context, states))
 
 
+def attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attn_mask: torch.Tensor,
+    dropout_p: float,
+    scale: float,
+) -> torch.Tensor:
+    """`scaled_dot_product_attention` (queries, keys and values `(batch, heads, length, head_size)`, a boolean mask
+    broadcast to `(batch, heads, queries, keys)`), in float32 on a CPU: PyTorch 2.13's fused CPU attention is
+    slower in bf16 than in float32 (a packed training step under bf16 autocast spent 123 ms in it against 66 ms in
+    float32, bench/RESULTS.md, "bf16 training on CPU"), while the linear layers around it gain from bf16. Returns
+    the attention output in the queries' dtype."""
+    if query.device.type == "cpu" and query.dtype != torch.float32:
+        with torch.autocast("cpu", enabled=False):
+            context = nn.functional.scaled_dot_product_attention(
+                query.float(),
+                key.float(),
+                value.float(),
+                attn_mask=attn_mask,
+                dropout_p=dropout_p,
+                scale=scale,
+            )
+        return context.to(query.dtype)
+    return nn.functional.scaled_dot_product_attention(
+        query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale
+    )
+
+
 class GlobalRePackedEncoder:
     """
     A transformers `BertModel` run over the packed encoding: every document once, every pair's short segment
@@ -402,7 +431,7 @@ class GlobalRePackedEncoder:
         """Ordinary self-attention within each window: `documents` `(num_windows, window_length, hidden)`, their
         `key` and `value` `(num_windows, window_length, heads, head_size)`, `window_keep` the windows' real tokens.
         Returns the attention output `(num_windows, window_length, hidden)`."""
-        context = nn.functional.scaled_dot_product_attention(
+        context = attention(
             steps.query(documents).transpose(1, 2),
             key.transpose(1, 2),
             value.transpose(1, 2),
@@ -443,7 +472,7 @@ class GlobalRePackedEncoder:
             return pair_query.new_zeros(pair_query.shape).flatten(1)
         tile_key = torch.cat([key[tiles.windows].flatten(1, 2), pair_key[tiles.tokens]], dim=1)
         tile_value = torch.cat([value[tiles.windows].flatten(1, 2), pair_value[tiles.tokens]], dim=1)
-        context = nn.functional.scaled_dot_product_attention(
+        context = attention(
             pair_query[tiles.cls_queries if cls_only else tiles.tokens].transpose(1, 2),
             tile_key.transpose(1, 2),
             tile_value.transpose(1, 2),

@@ -105,6 +105,10 @@ def tiny_args(encoder, data, output_dir, *extra) -> list[str]:
     ]  # fmt: skip
 
 
+# the packed preset's grouped bilinear classifier needs blocks that divide the tiny encoder's 32 features
+TINY_BLOCKS = ("--bilinear_block_size", "8")
+
+
 def read_json(path) -> dict:
     return json.loads(Path(path).read_text())
 
@@ -682,7 +686,14 @@ def test_encoder_attention_dropout_is_trained_with_and_saved(tmp_path, encoder, 
     )
     assert seen[-1] and all(p > 0 for p in seen[-1]), "without the option the encoder keeps its own dropout"
     args = tiny_args(
-        encoder, data, tmp_path / "out", "--preset", "packed", "--encoder_attention_dropout", "0"
+        encoder,
+        data,
+        tmp_path / "out",
+        "--preset",
+        "packed",
+        "--encoder_attention_dropout",
+        "0",
+        *TINY_BLOCKS,
     )
     train.main([*args, "--max_train_steps", "1", "--num_train_epochs", "1"])
     assert seen[-1] == [0.0] * len(seen[-1])
@@ -706,7 +717,9 @@ def test_documents_per_batch_gives_each_step_whole_documents(tmp_path, encoder, 
         return original(run, no_relation_id, rows)
 
     monkeypatch.setattr(train, "collate_pairs", spying_collate)
-    args = tiny_args(encoder, data, tmp_path / "out", "--preset", "packed", "--documents_per_batch", "3")
+    args = tiny_args(
+        encoder, data, tmp_path / "out", "--preset", "packed", "--documents_per_batch", "3", *TINY_BLOCKS
+    )
     result = train.main([*args, "--num_train_epochs", "1", "--max_seq_length", "128"])
     assert [len(documents) for documents, _ in steps] == [3, 3, 2]  # 8 training documents
     assert result["optimizer_steps"] == 3
@@ -737,9 +750,9 @@ def test_batches_of_whole_documents_are_shared_evenly_between_processes():
 def test_bf16_training_on_cpu_runs_the_encoder_in_bf16_and_saves_fp32_weights(
     tmp_path, encoder, data, monkeypatch
 ):
-    """--mixed_precision bf16 on a CPU (autocast; what the recipe trial `atlop_head_bf16` measures): the encoder's
-    weight matmuls run in bf16 while training, the loss stays finite, the ATLOP head trains under it, and the saved
-    weights are fp32 like any other run's."""
+    """--mixed_precision bf16 on a CPU (autocast; the recipe trial `bf16`): the encoder's weight matmuls run in
+    bf16 while training and its attention in float32 (PyTorch's CPU attention is slower in bf16), the loss stays
+    finite, the packed preset's ATLOP head trains under it, and the saved weights are fp32 like any other run's."""
     from globalre_training.model import build_model
 
     output_dtypes = set()  # of the first layer's query projection, during training steps
@@ -754,12 +767,19 @@ def test_bf16_training_on_cpu_runs_the_encoder_in_bf16_and_saves_fp32_weights(
         return model, processor
 
     monkeypatch.setattr(train, "build_model", spying_build_model)
-    head = ["--context_pooling", "localized", "--classifier", "group_bilinear", "--bilinear_block_size", "8"]
+    attention_dtypes = set()  # of the packed encoder's attention calls
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def spying_sdpa(query, *args, **kwargs):
+        attention_dtypes.add(query.dtype)
+        return sdpa(query, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spying_sdpa)
     args = tiny_args(
-        encoder, data, tmp_path / "out", "--preset", "packed", *head, "--mixed_precision", "bf16"
+        encoder, data, tmp_path / "out", "--preset", "packed", *TINY_BLOCKS, "--mixed_precision", "bf16"
     )
     result = train.main([*args, "--num_train_epochs", "1", "--max_seq_length", "128"])
-    assert output_dtypes == {torch.bfloat16}
+    assert output_dtypes == {torch.bfloat16} and attention_dtypes == {torch.float32}
     assert result["optimizer_steps"] == 10  # every step ran: a non-finite loss or weight stops the run
     weights = load_file(tmp_path / "out" / "model.safetensors")
     assert {tensor.dtype for tensor in weights.values()} == {torch.float32}
@@ -839,6 +859,8 @@ def test_help_gives_real_defaults_and_what_each_preset_sets(monkeypatch, capsys)
         arguments.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x", "--preset", "packed"])
     )
     assert (packed.decision_rule, packed.encoding, packed.negative_ratio) == ("adaptive", "packed", 3.0)
+    assert (packed.context_pooling, packed.classifier) == ("localized", "group_bilinear")  # ATLOP's head
+    assert "[default: linear; --preset packed: group_bilinear]" in flat  # --classifier
     paper = arguments.resolve_args(
         arguments.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x"])
     )
@@ -1050,7 +1072,7 @@ def test_recipe_trials_run_each_lever_on_dev_only_and_tabulate(tmp_path, encoder
     argv = [
         "--epochs", "1", "--trials", "packed", "typed_markers", "--encoder", encoder, "--data_dir", str(data_dir),
         "--runs", str(tmp_path / "runs"), "--", "--train_docs", "0:6", "--dev_docs", "6:8", "--max_seq_length", "64",
-        "--per_device_train_batch_size", "8",
+        "--per_device_train_batch_size", "8", *TINY_BLOCKS,
     ]  # fmt: skip
     text = recipe_trials.main(argv)
     rows = [line for line in text.splitlines() if line.startswith("| packed") or line.startswith("| typed")]
@@ -1065,7 +1087,7 @@ def test_recipe_trials_run_each_lever_on_dev_only_and_tabulate(tmp_path, encoder
     quick = [
         "--scale", "quickstart", "--epochs", "1", "--trials", "batch_16", "--encoder", encoder,
         "--runs", str(tmp_path / "quick"), "--", "--max_train_docs", "4", "--max_eval_docs", "2",
-        "--max_seq_length", "64",
+        "--max_seq_length", "64", *TINY_BLOCKS,
     ]  # fmt: skip
     assert "| batch_16 | `--per_device_train_batch_size 16` | 1 |" in recipe_trials.main(quick)
     results = read_json(tmp_path / "quick" / "batch_16" / "results.json")
