@@ -299,6 +299,13 @@ def render_model_card(results: RunResults | dict) -> str:
             "square of the number of entities. Documents longer than the sequence budget keep only the sentences "
             "around the pair's mentions."
         )
+    if results.args.get("classifier") == "group_bilinear":
+        head_description = "ATLOP's grouped bilinear classifier (over the head's and the tail's vectors"
+        if results.args.get("context_pooling") == "localized":
+            head_description += ", each with the pair's localized context from the document's attention"
+        head_description += ")"
+    else:
+        head_description = "A linear head"
     card = ModelCard.from_template(
         card_data(results),
         template_path=str(template_path()),
@@ -309,6 +316,7 @@ def render_model_card(results: RunResults | dict) -> str:
         repo=results.hub_model_id or "ORG/NAME",
         encoding_description=encoding_description,
         limitations=limitations,
+        head_description=head_description,
         n_relations=max((data.get("n_labels") or 1) - (1 if data.get("no_relation") else 0), 0),
         dataset_name=data.get("dataset_name") or "custom data",
         preset=results.preset,

@@ -685,6 +685,7 @@ def test_encoder_attention_dropout_is_trained_with_and_saved(tmp_path, encoder, 
         [*tiny_args(encoder, data, tmp_path / "default"), "--max_train_steps", "1", "--num_train_epochs", "1"]
     )
     assert seen[-1] and all(p > 0 for p in seen[-1]), "without the option the encoder keeps its own dropout"
+    assert "A linear head scores" in (tmp_path / "default" / "README.md").read_text()  # the paper's head
     args = tiny_args(
         encoder,
         data,
@@ -784,6 +785,11 @@ def test_bf16_training_on_cpu_runs_the_encoder_in_bf16_and_saves_fp32_weights(
     weights = load_file(tmp_path / "out" / "model.safetensors")
     assert {tensor.dtype for tensor in weights.values()} == {torch.float32}
     assert any(name.startswith("classifier.") for name in weights)
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert (
+        "ATLOP's grouped bilinear classifier (over the head's and the tail's vectors, each with the pair's"
+        in card
+    )
 
 
 def test_batch_larger_than_an_epoch_fails_early(tmp_path, encoder, data):
