@@ -289,9 +289,10 @@ def attention(
     """`scaled_dot_product_attention` (queries, keys and values `(batch, heads, length, head_size)`, a boolean mask
     broadcast to `(batch, heads, queries, keys)`), in float32 on a CPU: PyTorch 2.13's fused CPU attention is
     slower in bf16 than in float32 (a packed training step under bf16 autocast spent 123 ms in it against 66 ms in
-    float32, bench/RESULTS.md, "bf16 training on CPU"), while the linear layers around it gain from bf16. Returns
-    the attention output in the queries' dtype."""
-    if query.device.type == "cpu" and query.dtype != torch.float32:
+    float32, bench/RESULTS.md, "bf16 training on CPU"), while the linear layers around it gain from bf16; so
+    under CPU autocast (training with `--mixed_precision bf16`, or `bf16=True` inference) it runs in float32.
+    Returns the attention output in the queries' dtype."""
+    if query.device.type == "cpu" and query.dtype in (torch.bfloat16, torch.float16):
         with torch.autocast("cpu", enabled=False):
             context = nn.functional.scaled_dot_product_attention(
                 query.float(),

@@ -38,6 +38,8 @@ def describe(entry: dict) -> str:
         "--entity_detection",
         "--entity_detection_passes",
         "--encoder_attention_dropout",
+        "--context_pooling",
+        "--classifier",
     ):
         if flag in values:
             parts.append(" ".join([flag.lstrip("-"), *([values[flag]] if values[flag] else [])]))

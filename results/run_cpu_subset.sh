@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The accuracy runs that fit 2 CPU cores (no GPU lent): the paper's recipe and the best preset on small slices of
+# The accuracy runs that fit 2 CPU cores without a GPU: the paper's recipe and the best preset on small slices of
 # protocol redocred-dev400-val100-test (20 training documents of dev_revised 0:400 (10 for the fine-tuned preset),
 # 5 validation documents of 400:500, 20 test documents of test_revised) and of CDR. Smoke-level figures on a tiny slice, not accuracy
 # claims: the full-protocol commands are in results/COMMANDS.md (GPU). Each run appends to results/accuracy.json;

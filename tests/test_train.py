@@ -784,7 +784,6 @@ def test_bf16_training_on_cpu_runs_the_encoder_in_bf16_and_saves_fp32_weights(
     assert result["optimizer_steps"] == 10  # every step ran: a non-finite loss or weight stops the run
     weights = load_file(tmp_path / "out" / "model.safetensors")
     assert {tensor.dtype for tensor in weights.values()} == {torch.float32}
-    assert any(name.startswith("classifier.") for name in weights)
     card = (tmp_path / "out" / "README.md").read_text()
     assert (
         "ATLOP's grouped bilinear classifier (over the head's and the tail's vectors, each with the pair's"
