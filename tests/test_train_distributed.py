@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 from tests.helpers import DOCRED_META, REPO
-from tests.test_train import save_tiny_encoder, synthetic_documents
+from tests.test_train import TINY_BLOCKS, save_tiny_encoder, synthetic_documents
 
 
 def free_port() -> int:
@@ -87,8 +87,7 @@ def test_two_cpu_ranks_train_the_entity_detector_with_the_relations(tmp_path):
     files = write_splits(tmp_path, train=6, dev=2)
     output_dir = tmp_path / "model"
     launch_two_ranks([
-        "--preset", "packed", "--bilinear_block_size", "8", "--encoder", str(encoder), "--num_train_epochs", "2",
-        "--entity_detection",
+        "--preset", "packed", *TINY_BLOCKS, "--encoder", str(encoder), "--num_train_epochs", "2", "--entity_detection",
         "--entity_detection_passes", "2", "--per_device_train_batch_size", "4", "--max_seq_length", "64",
         "--train_file", str(files["train"]), "--dev_file", str(files["dev"]), "--label_dir", str(DOCRED_META),
         "--output_dir", str(output_dir), "--no_progress",
