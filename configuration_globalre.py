@@ -443,10 +443,11 @@ class GlobalReConfig(PreTrainedConfig):
             )
         hidden_size = self.encoder_config.hidden_size
         if self.classifier == "group_bilinear" and hidden_size % self.bilinear_block_size:
+            divisors = [str(block) for block in (64, 32, 16, 8, 4, 2, 1) if hidden_size % block == 0][:3]
             raise ValueError(
                 f"GlobalReConfig.bilinear_block_size={self.bilinear_block_size} must divide the encoder's hidden_size "
-                f'({hidden_size}) for classifier="group_bilinear" (train.py: --bilinear_block_size, e.g. a divisor '
-                f"of {hidden_size}; or --classifier linear)."
+                f'({hidden_size}) for classifier="group_bilinear": choose a divisor of {hidden_size} such as '
+                f'{" or ".join(divisors)}, or classifier="linear".'
             )
         if self.max_seq_length < 16 or self.max_seq_length > self.encoder_config.max_position_embeddings:
             raise ValueError(
