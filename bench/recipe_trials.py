@@ -15,7 +15,7 @@ levers that help a model learn from little data in few minutes (a few minutes a 
 runs/trials-quickstart/NAME by default. The quickstart trains 4 epochs: give `--epochs 4` for its budget.
 
 Each trial writes a run folder under `--runs` (default runs/trials/NAME): a trial with a results.json is done and
-skipped; one interrupted is resumed from its last epoch checkpoint. Flags after `--` are added to every trial's
+skipped (a results.json of other options, such as an older preset's, is refused); one interrupted is resumed from its last epoch checkpoint. Flags after `--` are added to every trial's
 train.py command (after the trial's own, so they win). Long: a 3-epoch trial of the packed preset takes about half
 an hour on 2 CPU cores, so run it in the background (`nohup ... > runs/trials.log 2>&1 &`), one at a time.
 """
@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 # The levers tried, each as the train.py flags it adds to the packed preset.
 TRIALS: dict[str, list[str]] = {
@@ -102,12 +103,19 @@ def run_trial(name: str, args: argparse.Namespace, extra: list[str]) -> Path:
     """Runs (or resumes) one trial; returns its results.json. Raises `SystemExit` when train.py fails."""
     output_dir = Path(args.runs) / name
     results = output_dir / "results.json"
-    if results.exists():
-        print(f"{name}: done already ({results})", flush=True)
-        return results
     command = (
         base_command(args.data_dir, args.encoder, args.epochs, output_dir, args.scale) + TRIALS[name] + extra
     )
+    if results.exists():
+        departures = departures_from(results, command)
+        if departures:
+            raise SystemExit(
+                f"{name}: {results} is a run of other options than this trial's ("
+                + "; ".join(departures)
+                + "): move that folder away, or give --runs another folder"
+            )
+        print(f"{name}: done already ({results})", flush=True)
+        return results
     if Path(f"{output_dir}-checkpoints").is_dir():
         command += ["--resume_from_checkpoint", "latest"]
     print(f"{name}: {' '.join(command)}", flush=True)
@@ -115,6 +123,32 @@ def run_trial(name: str, args: argparse.Namespace, extra: list[str]) -> Path:
     if completed.returncode != 0:
         raise SystemExit(f"{name}: train.py ended with status {completed.returncode}")
     return results
+
+
+def departures_from(results: Path, command: list[str]) -> list[str]:
+    """How the run that wrote `results` (its recorded `args`) differs from what `command` (a train.py command line)
+    would train: `"option: X in the run, Y now"` for each option that changes what is trained (the model's and the
+    schedule's, the sampling, the encoder and the precision), so that a folder left by an older preset or other
+    flags is never taken for this trial."""
+    from globalre_training.arguments import parse_args, resolve_args
+    from globalre_training.checkpoints import trained_options
+    from globalre_training.report import portable
+
+    def comparable(namespace: argparse.Namespace) -> dict:
+        options = trained_options(namespace)
+        options.update(
+            encoder=portable(getattr(namespace, "encoder", None)),
+            mixed_precision=getattr(namespace, "mixed_precision", None),
+        )
+        return json.loads(json.dumps(options))
+
+    recorded = comparable(argparse.Namespace(**json.loads(results.read_text()).get("args", {})))
+    expected = comparable(resolve_args(parse_args(command[2:])))
+    return [
+        f"{key}: {recorded[key]!r} in the run, {value!r} now"
+        for key, value in expected.items()
+        if recorded[key] != value
+    ]
 
 
 def percent(value: float | None, digits: int = 2) -> str:

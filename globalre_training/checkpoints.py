@@ -51,31 +51,37 @@ class Progress:
 
 def run_signature(args: argparse.Namespace, train_docs: list[dict], num_processes: int) -> dict[str, Any]:
     """What decides which examples a step trains on and how: the training documents (a SHA-256 of their content),
-    the batch and the schedule, the sampling and the model's options. Saved with every checkpoint; resuming
-    with any of it changed would skip a different set of examples or continue another run."""
+    the batch and the schedule, the sampling and the model's options (`trained_options`). Saved with every
+    checkpoint; resuming with any of it changed would skip a different set of examples or continue another run."""
     import hashlib
 
     content = json.dumps(train_docs, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return {
+        "training documents": f"{len(train_docs)} documents, sha256 {hashlib.sha256(content).hexdigest()[:16]}",
+        "processes": num_processes,
+        **trained_options(args),
+    }
+
+
+def trained_options(args: Any) -> dict[str, Any]:
+    """The options of `args` (a train.py namespace, or one rebuilt from a results.json's `args`; a missing one is
+    `None`) that change what a run trains: the batch and the schedule, the sampling and the model's options."""
     keys = (
         "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "max_train_steps",
         "negative_ratio", "seed", "learning_rate", "encoder_learning_rate", "weight_decay", "lr_scheduler_type",
         "warmup_ratio", "max_grad_norm", "entity_detection", "entity_detection_loss_weight", "entity_detection_passes",
         "documents_per_batch", "encoder_attention_dropout",
     )  # fmt: skip
-    signature = {
-        "training documents": f"{len(train_docs)} documents, sha256 {hashlib.sha256(content).hexdigest()[:16]}",
-        "processes": num_processes,
-    }
-    signature.update({key: getattr(args, key) for key in keys})
+    options = {key: getattr(args, key, None) for key in keys}
     # how logits become relations (threshold, type constraints, ...) does not change what is trained
-    signature.update(
+    options.update(
         {
-            option.name: portable(getattr(args, option.name))
+            option.name: portable(getattr(args, option.name, None))
             for option in OPTIONS
             if option.cli and option.role != "decision"
         }
     )
-    return signature
+    return options
 
 
 def checkpoint_root(checkpoint_dir: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -665,6 +666,17 @@ def test_missing_files_fail_before_anything_runs(tmp_path, encoder, data):
     assert not (tmp_path / "out").exists()
 
 
+def test_config_error_names_the_train_flag(tmp_path, encoder, data):
+    """A model option the encoder cannot take fails before training, naming the train.py flag that sets it: the
+    packed preset's 64-feature bilinear blocks do not divide the tiny encoder's 32 features."""
+    with pytest.raises(TrainingError) as error:
+        train.main(tiny_args(encoder, data, tmp_path / "out", "--preset", "packed"))
+    message = str(error.value)
+    assert "bilinear_block_size=64 must divide the encoder's hidden_size (32)" in message
+    assert 'such as 32 or 16 or 8, or classifier="linear". (set by --bilinear_block_size)' in message
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
 def test_encoder_attention_dropout_is_trained_with_and_saved(tmp_path, encoder, data, monkeypatch):
     """--encoder_attention_dropout 0: every layer trains without attention dropout (so PyTorch may use its fused
     attention kernel) and the saved encoder config says so; a probability outside [0, 1) is refused."""
@@ -712,10 +724,10 @@ def test_documents_per_batch_gives_each_step_whole_documents(tmp_path, encoder, 
     steps, runs = [], []  # the documents of each training batch and its pairs; the run
     original = train.collate_pairs
 
-    def spying_collate(run, no_relation_id, rows):
+    def spying_collate(run, rows):
         steps.append((sorted({int(run.train_split.pair_doc[r]) for r in rows}), list(rows)))
         runs.append(run)
-        return original(run, no_relation_id, rows)
+        return original(run, rows)
 
     monkeypatch.setattr(train, "collate_pairs", spying_collate)
     args = tiny_args(
@@ -1050,6 +1062,11 @@ def test_profile_training_runs_train_steps_under_the_profiler(tmp_path, encoder,
     assert summary["speed"]["encoder_tokens"] > 0 and summary["speed"]["train_steps"] == 2
     assert len(summary["top_operators"]) == 15
     assert {row["kind"] for row in summary["top_operators"]} <= set(summary["kinds"])
+    # --shapes: each listed operator's costliest input shapes, which together take no more than the operator
+    shaped = profile_training.main(["--steps", "2", "--warmup", "1", "--shapes", "2", "--", *train_argv])
+    for row in shaped["top_operators"]:
+        assert 1 <= len(row["input_shapes"]) <= 2
+        assert sum(shape["ms_per_step"] for shape in row["input_shapes"]) <= row["ms_per_step"] * (1 + 1e-9)
     assert profile_training.kind_of("aten::addmm") == "matmul"
     assert profile_training.kind_of("aten::expand") == "layout"
     assert profile_training.kind_of("aten::_log_softmax_backward_data") == "loss"
@@ -1088,6 +1105,14 @@ def test_recipe_trials_run_each_lever_on_dev_only_and_tabulate(tmp_path, encoder
         assert results["protocol"] == "train=dev_revised.json[0:6] dev=dev_revised.json[6:8]"
     # done trials are not run again: the same table comes back at once
     assert recipe_trials.main(argv) == text
+    # a folder that holds another run (here the preset's, under the name of the trial without ATLOP's head) is
+    # refused, not tabulated as that trial
+    shutil.copytree(tmp_path / "runs" / "packed", tmp_path / "runs" / "linear_head")
+    other = [*argv[:3], "linear_head", *argv[5:]]
+    with pytest.raises(
+        SystemExit, match=r"context_pooling: 'localized' in the run, 'none' now; classifier: "
+    ):
+        recipe_trials.main(other)
     # the quickstart's scale: the committed slice, its dev documents, still no test file
     quick = [
         "--scale", "quickstart", "--epochs", "1", "--trials", "batch_16", "--encoder", encoder,
