@@ -9,7 +9,8 @@ Everything after `--` is train.py's command line (its --output_dir defaults to a
 afterwards). The first `--warmup` batches run unprofiled (allocator and kernel caches), then `--steps` batches of
 the first epoch are profiled (micro-batches; with gradient accumulation the optimizer steps are fewer, and the
 speed line counts those). With `--entity_detection` each batch carries its detection documents, as in train.py.
-One process only. `--json FILE` writes the table.
+One process only. `--json FILE` writes the table. `--shapes N` also lists each operator's N costliest input shapes,
+which tells, say, a large gradient buffer's zero fill from the many small ones.
 
 Kinds, by operator name: `matmul` (mm, addmm, bmm, baddbmm: the FLOPs the encoder exists for), `attention`
 (scaled dot-product attention and its softmax), `loss` (cross-entropy, log-softmax), `optimizer` (AdamW and
@@ -111,6 +112,22 @@ def self_times(profiler, device: torch.device) -> list[tuple[str, float, int]]:
     ]
 
 
+def costliest_shapes(
+    profiler, device: torch.device, names: list[str]
+) -> dict[str, list[tuple[str, float, int]]]:
+    """For each operator in `names`: `(input shapes, self microseconds, calls)` per distinct input shapes, costliest
+    first (self time as in `self_times`: CPU on CPU, the device's on CUDA). Needs a profile with recorded shapes."""
+    wanted = set(names)
+    rows: dict[str, list[tuple[str, float, int]]] = {}
+    for event in profiler.key_averages(group_by_input_shape=True):
+        if event.key in wanted:
+            micros = event.self_device_time_total if device.type == "cuda" else event.self_cpu_time_total
+            rows.setdefault(event.key, []).append(
+                (str(event.input_shapes), float(micros or 0.0), event.count)
+            )
+    return {name: sorted(found, key=lambda row: -row[1]) for name, found in rows.items()}
+
+
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     own, train_argv = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
@@ -118,10 +135,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=40, help="profiled batches (micro-batches)")
     parser.add_argument("--warmup", type=int, default=5, help="unprofiled batches first")
     parser.add_argument("--top", type=int, default=15, help="operators listed by self time")
+    parser.add_argument(
+        "--shapes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also list, for each listed operator, its N costliest input shapes (records shapes: slower)",
+    )
     parser.add_argument("--json", help="write the table to this file")
     options = parser.parse_args(own)
-    if options.steps < 1 or options.warmup < 0:
-        parser.error("--steps must be at least 1 and --warmup at least 0")
+    if options.steps < 1 or options.warmup < 0 or options.shapes < 0:
+        parser.error("--steps must be at least 1, --warmup and --shapes at least 0")
     scratch = None
     if not any(arg == "--output_dir" or arg.startswith("--output_dir=") for arg in train_argv):
         scratch = tempfile.mkdtemp(prefix="globalre-profile-")
@@ -172,7 +196,7 @@ def profile(options: argparse.Namespace, argv: list[str], train_argv: list[str])
     if device.type == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)
     tokens = optimizer_steps = 0
-    with torch.profiler.profile(activities=activities) as profiler:
+    with torch.profiler.profile(activities=activities, record_shapes=options.shapes > 0) as profiler:
         synchronize(device)
         started = time.perf_counter()
         for index in range(options.warmup, options.warmup + options.steps):
@@ -209,6 +233,17 @@ def profile(options: argparse.Namespace, argv: list[str], train_argv: list[str])
         ],
         "speed": speed.record(),
     }
+    if options.shapes:
+        shapes = costliest_shapes(profiler, device, [row["name"] for row in summary["top_operators"]])
+        for row in summary["top_operators"]:
+            row["input_shapes"] = [
+                {
+                    "shapes": shape,
+                    "ms_per_step": micros / 1000 / options.steps,
+                    "calls_per_step": count / options.steps,
+                }
+                for shape, micros, count in shapes.get(row["name"], [])[: options.shapes]
+            ]
     print(f"\n{options.steps} batches, {summary['seconds_per_step']:.3f} s each (wall clock, profiler on)")
     print(f"{speed.describe()}\n")
     print(f"{'kind':<14}{'ms a step':>12}{'share':>9}")
@@ -219,6 +254,10 @@ def profile(options: argparse.Namespace, argv: list[str], train_argv: list[str])
         print(
             f"{row['name'][:47]:<48}{row['kind']:<13}{row['ms_per_step']:>10.1f}{row['calls_per_step']:>8.1f}"
         )
+        for shape in row.get("input_shapes", []):
+            print(
+                f"    {str(shape['shapes'])[:56]:<57}{shape['ms_per_step']:>10.1f}{shape['calls_per_step']:>8.1f}"
+            )
     if options.json:
         Path(options.json).write_text(json.dumps(summary, indent=2))
     return summary
