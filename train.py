@@ -466,10 +466,10 @@ def fit(run: Run) -> dict | None:
     return None
 
 
-def collate_pairs(run: Run, no_relation_id: int | None, rows: list[int]) -> dict[str, torch.Tensor]:
+def collate_pairs(run: Run, rows: list[int]) -> dict[str, torch.Tensor]:
     """A training batch of pair indices: cached pair vectors or padded encoder inputs, with multi-hot labels."""
     config = run.model.config
-    labels = multi_hot([run.train_split.label_ids[r] for r in rows], config.num_labels, no_relation_id)
+    labels = multi_hot([run.train_split.label_ids[r] for r in rows], config.num_labels, config.no_relation_id)
     if run.use_cache:
         return {"pair_representation": run.train_cache[rows], "labels": labels}
     return {**run.train_split.sequences.pad(rows, run.processor.pad_token_id), "labels": labels}
@@ -481,8 +481,7 @@ def epoch_loader(run: Run, epoch: int):
     args, accelerator, config = run.args, run.accelerator, run.model.config
     by_document = config.encoding == "packed"
     examples = epoch_examples(run.train_split, args.negative_ratio, args.seed, epoch, by_document)
-    no_relation_id = config.no_relation_id if config.no_relation_label is not None else None
-    collate = partial(collate_pairs, run, no_relation_id)
+    collate = partial(collate_pairs, run)
     if args.documents_per_batch:
         batches = document_batches(run.train_split, examples, args.documents_per_batch)
         if len(batches) < accelerator.num_processes:
@@ -835,8 +834,7 @@ def out_of_memory_message(args: argparse.Namespace) -> str:
 def check_batch_fits(run: Run, trainable, optimizer) -> None:  # pragma: no cover
     """Runs forward and backward once on the longest sequences, so a batch size that does not fit fails now, not
     hours into the run."""
-    args, accelerator, config = run.args, run.accelerator, run.model.config
-    no_relation_id = config.no_relation_id if config.no_relation_label is not None else None
+    args, accelerator = run.args, run.accelerator
     if args.documents_per_batch:  # the epoch's batch with the most pairs
         examples = epoch_examples(run.train_split, args.negative_ratio, args.seed, 0, by_document=True)
         largest = max(document_batches(run.train_split, examples, args.documents_per_batch), key=len)
@@ -845,7 +843,7 @@ def check_batch_fits(run: Run, trainable, optimizer) -> None:  # pragma: no cove
         rows = np.argsort(-run.train_split.sequences.lengths, kind="stable")[
             : args.per_device_train_batch_size
         ].tolist()
-    batch = {k: v.to(accelerator.device) for k, v in collate_pairs(run, no_relation_id, rows).items()}
+    batch = {k: v.to(accelerator.device) for k, v in collate_pairs(run, rows).items()}
     try:
         with RngNeutral():
             accelerator.backward(trainable(**batch).loss)
