@@ -9,15 +9,16 @@ Everything after `--` is train.py's command line (its --output_dir defaults to a
 afterwards). The first `--warmup` batches run unprofiled (allocator and kernel caches), then `--steps` batches of
 the first epoch are profiled (micro-batches; with gradient accumulation the optimizer steps are fewer, and the
 speed line counts those). With `--entity_detection` each batch carries its detection documents, as in train.py.
-One process only. `--json FILE` writes the table. `--shapes N` also lists each operator's N costliest input shapes,
-which tells, say, a large gradient buffer's zero fill from the many small ones.
+One process only. `--json FILE` writes the table. `--shapes N` also lists each listed operator's N costliest input
+shapes, which tells, say, a large gradient buffer's zero fill from the many small ones.
 
 Kinds, by operator name: `matmul` (mm, addmm, bmm, baddbmm: the FLOPs the encoder exists for), `attention`
 (scaled dot-product attention and its softmax), `loss` (cross-entropy, log-softmax), `optimizer` (AdamW and
 gradient clipping), `elementwise` (activations, arithmetic, layer norm, dropout, reductions, comparisons),
 `copy/index` (copies, gathers, scatters, concatenations, padding, embedding lookups), `layout` (views, transposes,
-allocations: no arithmetic), `data` (the loader: collating batches), `other`. Times are each operator's self time (CPU, or the device's on CUDA, where
-each kernel is counted under the operator that launched it), summed over the profiled batches, divided by them.
+allocations: no arithmetic), `data` (the loader: collating batches), `other`. Times are each operator's self time
+(CPU, or the device's on CUDA, where each kernel is counted under the operator that launched it), summed over the
+profiled batches, divided by them.
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ levers that help a model learn from little data in few minutes (a few minutes a 
 runs/trials-quickstart/NAME by default. The quickstart trains 4 epochs: give `--epochs 4` for its budget.
 
 Each trial writes a run folder under `--runs` (default runs/trials/NAME): a trial with a results.json is done and
-skipped (a results.json of other options, such as an older preset's, is refused); one interrupted is resumed from its last epoch checkpoint. Flags after `--` are added to every trial's
-train.py command (after the trial's own, so they win). Long: a 3-epoch trial of the packed preset takes about half
+skipped (a results.json of other options or documents, such as an older preset's, is refused); one interrupted is
+resumed from its last epoch checkpoint. Flags after `--` are added to every trial's train.py command (after the
+trial's own, so they win). Long: a 3-epoch trial of the packed preset takes about half
 an hour on 2 CPU cores, so run it in the background (`nohup ... > runs/trials.log 2>&1 &`), one at a time.
 """
 
@@ -31,6 +32,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from globalre_training import TrainingError  # noqa: E402
 
 # The levers tried, each as the train.py flags it adds to the packed preset.
 TRIALS: dict[str, list[str]] = {
@@ -100,14 +103,18 @@ def base_command(
 
 
 def run_trial(name: str, args: argparse.Namespace, extra: list[str]) -> Path:
-    """Runs (or resumes) one trial; returns its results.json. Raises `SystemExit` when train.py fails."""
+    """Runs (or resumes) one trial; returns its results.json. Raises `SystemExit` when train.py fails, refuses the
+    trial's command, or when the trial's folder holds a finished run of other options (`departures_from`)."""
     output_dir = Path(args.runs) / name
     results = output_dir / "results.json"
     command = (
         base_command(args.data_dir, args.encoder, args.epochs, output_dir, args.scale) + TRIALS[name] + extra
     )
     if results.exists():
-        departures = departures_from(results, command)
+        try:
+            departures = departures_from(results, command)
+        except TrainingError as error:
+            raise SystemExit(f"{name}: {error}") from error
         if departures:
             raise SystemExit(
                 f"{name}: {results} is a run of other options than this trial's ("
@@ -128,26 +135,28 @@ def run_trial(name: str, args: argparse.Namespace, extra: list[str]) -> Path:
 def departures_from(results: Path, command: list[str]) -> list[str]:
     """How the run that wrote `results` (its recorded `args`) differs from what `command` (a train.py command line)
     would train: `"option: X in the run, Y now"` for each option that changes what is trained (the model's and the
-    schedule's, the sampling, the encoder and the precision), so that a folder left by an older preset or other
-    flags is never taken for this trial."""
+    schedule's, the sampling, the encoder, the precision) and for the documents it trains and chooses on
+    (`protocol`, which names the files, their slices and `--max_train_docs`, and `--max_eval_docs`), so that a
+    folder left by an older preset or by other flags is not taken for this trial. An option the run did not record
+    (one added to train.py since) is not compared, as a resumed checkpoint's signature is not. Raises
+    `TrainingError` when `command` itself is refused by train.py (a missing file, say)."""
     from globalre_training.arguments import parse_args, resolve_args
     from globalre_training.checkpoints import trained_options
     from globalre_training.report import portable
 
     def comparable(namespace: argparse.Namespace) -> dict:
         options = trained_options(namespace)
-        options.update(
-            encoder=portable(getattr(namespace, "encoder", None)),
-            mixed_precision=getattr(namespace, "mixed_precision", None),
-        )
+        for key in ("encoder", "mixed_precision", "protocol", "max_eval_docs"):
+            options[key] = portable(getattr(namespace, key, None))
         return json.loads(json.dumps(options))
 
-    recorded = comparable(argparse.Namespace(**json.loads(results.read_text()).get("args", {})))
+    recorded_args = json.loads(results.read_text()).get("args", {})
+    recorded = comparable(argparse.Namespace(**recorded_args))
     expected = comparable(resolve_args(parse_args(command[2:])))
     return [
         f"{key}: {recorded[key]!r} in the run, {value!r} now"
         for key, value in expected.items()
-        if recorded[key] != value
+        if key in recorded_args and recorded[key] != value
     ]
 
 

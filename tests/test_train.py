@@ -667,14 +667,20 @@ def test_missing_files_fail_before_anything_runs(tmp_path, encoder, data):
 
 
 def test_config_error_names_the_train_flag(tmp_path, encoder, data):
-    """A model option the encoder cannot take fails before training, naming the train.py flag that sets it: the
-    packed preset's 64-feature bilinear blocks do not divide the tiny encoder's 32 features."""
+    """A model option the encoder cannot take, or a refused combination of options, fails before training, naming
+    the train.py flag that sets it: the packed preset's 64-feature bilinear blocks do not divide the tiny encoder's
+    32 features."""
     with pytest.raises(TrainingError) as error:
         train.main(tiny_args(encoder, data, tmp_path / "out", "--preset", "packed"))
     message = str(error.value)
     assert "bilinear_block_size=64 must divide the encoder's hidden_size (32)" in message
-    assert 'such as 32 or 16 or 8, or classifier="linear". (set by --bilinear_block_size)' in message
+    assert 'such as 32 or 16 or 8, or classifier="linear" (train.py: --bilinear_block_size).' in message
     assert not (tmp_path / "out" / "model.safetensors").exists()
+    # the same for a combination refused before the encoder loads
+    with pytest.raises(
+        TrainingError, match=r'pair_segment="markers" needs encoding="packed" \(train.py: --pair_segment\)'
+    ):
+        train.main(tiny_args(encoder, data, tmp_path / "out", "--pair_segment", "markers"))
 
 
 def test_encoder_attention_dropout_is_trained_with_and_saved(tmp_path, encoder, data, monkeypatch):
@@ -1065,8 +1071,17 @@ def test_profile_training_runs_train_steps_under_the_profiler(tmp_path, encoder,
     # --shapes: each listed operator's costliest input shapes, which together take no more than the operator
     shaped = profile_training.main(["--steps", "2", "--warmup", "1", "--shapes", "2", "--", *train_argv])
     for row in shaped["top_operators"]:
-        assert 1 <= len(row["input_shapes"]) <= 2
-        assert sum(shape["ms_per_step"] for shape in row["input_shapes"]) <= row["ms_per_step"] * (1 + 1e-9)
+        costs = [shape["ms_per_step"] for shape in row["input_shapes"]]
+        assert 1 <= len(costs) <= 2 and costs == sorted(costs, reverse=True)
+        assert sum(costs) <= row["ms_per_step"] * (1 + 1e-9)
+    # recorded shapes, not one unshaped group: the weight matmuls show their operands' sizes
+    matmuls = [
+        shape["shapes"]
+        for row in shaped["top_operators"]
+        if row["kind"] == "matmul"
+        for shape in row["input_shapes"]
+    ]
+    assert matmuls and all(any(digit in shapes for digit in "123456789") for shapes in matmuls)
     assert profile_training.kind_of("aten::addmm") == "matmul"
     assert profile_training.kind_of("aten::expand") == "layout"
     assert profile_training.kind_of("aten::_log_softmax_backward_data") == "loss"
