@@ -143,7 +143,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # attention dropout a CPU step takes 0.68x the time and lost nothing on dev (bench/RESULTS.md, "Recipe trials");
     # 10 epochs are what fits two hours on 2 CPU cores at that speed. ATLOP's head (localized context pooling and
     # the grouped bilinear classifier) gained 3.7 dev F1 in the 3-epoch trial, and the 10-epoch run with it
-    # reached 52.97 dev F1 against 50.43 without (bench/RESULTS.md, "Recipe trials"; results/accuracy.json).
+    # reached 52.97 dev F1 against 50.43 without (bench/RESULTS.md, "Recipe trials"; results/accuracy.json). 14
+    # epochs reached 58.38 dev F1 in 116 minutes on a VM running 0.61-0.73 s a step; they stay an explicit
+    # --num_train_epochs 14 because at the slower step times measured (0.74-0.83 s) their 9,436 steps alone take
+    # 116-131 minutes, before any evaluation.
     "packed": {
         "encoding": "packed",
         "pair_segment": "markers",
