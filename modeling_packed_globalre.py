@@ -354,16 +354,20 @@ class GlobalRePackedEncoder:
                 returned too (`row_attention`), without dropout.
         """
         bert = self.encoder
-        documents = bert.embeddings(
-            input_ids=inputs.input_ids, token_type_ids=inputs.token_type_ids, position_ids=inputs.position_ids
-        )
         real = inputs.pair_attention_mask.bool()
-        # the pairs' real tokens, (tokens, hidden), in pair order
-        tokens = bert.embeddings(
-            input_ids=inputs.pair_input_ids[real][None],
-            token_type_ids=inputs.pair_token_type_ids[real][None],
-            position_ids=inputs.pair_position_ids[real][None],
+        num_windows, window_length = inputs.input_ids.shape
+        # One lookup for the windows' tokens and the pairs' real tokens: the word embeddings' gradient is a dense
+        # (vocabulary, hidden) tensor zero-filled once per lookup, which cost a CPU step more than any other fill.
+        embedded = bert.embeddings(
+            **{
+                name: torch.cat([getattr(inputs, name).flatten(), getattr(inputs, f"pair_{name}")[real]])[
+                    None
+                ]
+                for name in ("input_ids", "token_type_ids", "position_ids")
+            }
         )[0]
+        documents = embedded[: num_windows * window_length].view(num_windows, window_length, -1)
+        tokens = embedded[num_windows * window_length :]  # the pairs' real tokens, in pair order
         num_pairs, width = inputs.pair_input_ids.shape
         window_keep = inputs.attention_mask.bool()
         tiles = build_pair_tiles(real, inputs.pair_document, inputs.window_document, window_keep)

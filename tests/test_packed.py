@@ -264,6 +264,29 @@ def test_one_attention_call_per_layer_for_all_windows_and_all_tiles(tmp_path, mo
     assert calls[1][0] > 3  # the tiles of all three documents in the one call
 
 
+def test_one_embedding_lookup_a_batch_for_windows_and_pair_segments(tmp_path, monkeypatch):
+    # each lookup zero-fills a dense (vocabulary, hidden) gradient of the word embeddings in training
+    model, processor, sequences = _packed(tmp_path, segment="markers", freeze_encoder=False)
+    embeddings = model.encoder.embeddings
+    lookups = []
+    forward = embeddings.forward
+
+    def counted(**kwargs):
+        lookups.append(kwargs["input_ids"].shape)
+        return forward(**kwargs)
+
+    monkeypatch.setattr(embeddings, "forward", counted)
+    model.train()
+    batch = sequences.pad(np.arange(40), processor.pad_token_id)
+    labels = torch.zeros(40, model.config.num_labels)
+    labels[:, 0] = 1.0
+    model(**batch, labels=labels).loss.backward()
+    assert len(lookups) == 1
+    pair_tokens = int(batch["pair_attention_mask"].sum())
+    assert lookups[0] == (1, batch["input_ids"].numel() + pair_tokens)
+    assert embeddings.word_embeddings.weight.grad.abs().sum() > 0
+
+
 def test_changing_one_pair_changes_no_other_pair(tmp_path):
     model, processor, sequences = _packed(tmp_path, segment="names")
     doc_rows = np.flatnonzero(sequences.pair_doc == 0)
