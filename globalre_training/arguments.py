@@ -389,10 +389,10 @@ def _option_problems(args: argparse.Namespace) -> list[str]:
             "--documents_per_batch needs --encoding packed (the one-pair encoding reads the whole document once "
             "for every pair, so a step of whole documents would hold hundreds of full-length sequences)"
         )
-    if args.encoder_attention_dropout is not None and not 0.0 <= args.encoder_attention_dropout < 1.0:
-        problems.append(
-            f"--encoder_attention_dropout must lie in [0, 1); got {args.encoder_attention_dropout}"
-        )
+    for name in ("encoder_attention_dropout", "encoder_hidden_dropout"):
+        probability = getattr(args, name)
+        if probability is not None and not 0.0 <= probability < 1.0:
+            problems.append(f"--{name} must lie in [0, 1); got {probability}")
     if args.learning_rate <= 0 or args.encoder_learning_rate <= 0:
         problems.append("learning rates must be positive")
     if not 0.0 <= args.warmup_ratio < 1.0:

@@ -110,17 +110,29 @@ def build_model(
         raise TrainingError(f"--encoder {args.encoder}: the tokenizer: {error}") from error
     if model.config.entity_markers != "none" and not model.config.marker_token_ids:
         model.config.marker_token_ids = list(processor.marker_ids)
-    if args.encoder_attention_dropout is not None:
-        set_attention_dropout(model, args.encoder_attention_dropout)
+    set_encoder_dropout(model, attention=args.encoder_attention_dropout, hidden=args.encoder_hidden_dropout)
     return model, processor
 
 
-def set_attention_dropout(model, probability: float) -> None:
-    """Sets the dropout of the encoder's attention probabilities (`--encoder_attention_dropout`) in every layer
-    and in the config the model is saved with (`encoder_config.attention_probs_dropout_prob`)."""
-    model.config.encoder_config.attention_probs_dropout_prob = probability  # the encoder's own config object
-    for layer in model.encoder.encoder.layer:
-        layer.attention.self.dropout.p = probability
+def set_encoder_dropout(model, attention: float | None = None, hidden: float | None = None) -> None:
+    """Sets the encoder's dropout probabilities for training and in the config the model is saved with (`None`
+    keeps the encoder's own): `attention` that of the attention probabilities in every layer
+    (`--encoder_attention_dropout`, `encoder_config.attention_probs_dropout_prob`); `hidden` that of the hidden
+    states after the embeddings, after each layer's attention output and feed-forward block, and before the entity
+    detector's tagger, which is built from the same config field (`--encoder_hidden_dropout`,
+    `encoder_config.hidden_dropout_prob`)."""
+    encoder_config = model.config.encoder_config  # the encoder's own config object
+    attention_dropouts = {layer.attention.self.dropout for layer in model.encoder.encoder.layer}
+    if attention is not None:
+        encoder_config.attention_probs_dropout_prob = attention
+        for module in attention_dropouts:
+            module.p = attention
+    if hidden is not None:
+        encoder_config.hidden_dropout_prob = hidden
+        parts = [model.encoder] + ([model.entity_detector] if model.entity_detector is not None else [])
+        for module in (module for part in parts for module in part.modules()):
+            if isinstance(module, nn.Dropout) and module not in attention_dropouts:
+                module.p = hidden
 
 
 class CachedHead(nn.Module):

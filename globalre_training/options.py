@@ -88,6 +88,12 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
         card="encoder attention dropout", type_name="float",
     ),
     Option(
+        "encoder_hidden_dropout", None, "Dropout of the encoder's hidden states while training: after the "
+        "embeddings and after each layer's attention output and feed-forward block (default: the encoder's own, 0.1 "
+        "for BERT and MiniLM; the entity detector's tagger takes the same). Recorded in the saved model's encoder "
+        "config.", role="training", card="encoder hidden dropout", type_name="float",
+    ),
+    Option(
         "entity_detection", False, "Also train the built-in entity detector (mention types, coreference) on the "
         "shared encoder, so the model reads raw text.", role="training",
         card="entity detection", type_name="bool",

@@ -38,6 +38,7 @@ def describe(entry: dict) -> str:
         "--entity_detection",
         "--entity_detection_passes",
         "--encoder_attention_dropout",
+        "--encoder_hidden_dropout",
         "--context_pooling",
         "--classifier",
     ):

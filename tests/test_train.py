@@ -683,26 +683,42 @@ def test_config_error_names_the_train_flag(tmp_path, encoder, data):
         train.main(tiny_args(encoder, data, tmp_path / "out", "--pair_segment", "markers"))
 
 
-def test_encoder_attention_dropout_is_trained_with_and_saved(tmp_path, encoder, data, monkeypatch):
+def test_encoder_dropout_is_trained_with_and_saved(tmp_path, encoder, data, monkeypatch):
     """--encoder_attention_dropout 0: every layer trains without attention dropout (so PyTorch may use its fused
-    attention kernel) and the saved encoder config says so; a probability outside [0, 1) is refused."""
+    attention kernel); --encoder_hidden_dropout 0.05: every other dropout of the encoder (embeddings, attention
+    output, feed-forward output) and the entity detector's take 0.05; the saved encoder config says both, and a
+    probability outside [0, 1) is refused."""
     from globalre_training.model import build_model
     from modeling_globalre import GlobalReForRelationExtraction
 
-    assert read_json(Path(encoder) / "config.json")["attention_probs_dropout_prob"] > 0
-    seen = []  # the layers' attention dropout in the model that train.py builds and trains
+    own = read_json(Path(encoder) / "config.json")
+    assert own["attention_probs_dropout_prob"] > 0 and own["hidden_dropout_prob"] not in (0, 0.05)
+    seen = []  # the dropouts of the model that train.py builds and trains: (attention, hidden, detector)
+
+    def dropouts(model):
+        attention = [layer.attention.self.dropout for layer in model.encoder.encoder.layer]
+        hidden = [
+            m for m in model.encoder.modules() if isinstance(m, torch.nn.Dropout) and m not in attention
+        ]
+        detector = model.entity_detector.modules() if model.entity_detector is not None else []
+        detector = [m for m in detector if isinstance(m, torch.nn.Dropout)]
+        assert len(hidden) == 1 + 2 * len(attention)  # the embeddings', then two a layer
+        return {d.p for d in attention}, {d.p for d in hidden}, {d.p for d in detector}
+
     original = build_model
 
     def spying_build_model(*args, **kwargs):
         model, processor = original(*args, **kwargs)
-        seen.append([layer.attention.self.dropout.p for layer in model.encoder.encoder.layer])
+        seen.append(dropouts(model))
         return model, processor
 
     monkeypatch.setattr(train, "build_model", spying_build_model)
     train.main(
         [*tiny_args(encoder, data, tmp_path / "default"), "--max_train_steps", "1", "--num_train_epochs", "1"]
     )
-    assert seen[-1] and all(p > 0 for p in seen[-1]), "without the option the encoder keeps its own dropout"
+    assert seen[-1] == ({own["attention_probs_dropout_prob"]}, {own["hidden_dropout_prob"]}, set()), (
+        "without the options the encoder keeps its own dropout"
+    )
     assert "A linear head scores" in (tmp_path / "default" / "README.md").read_text()  # the paper's head
     args = tiny_args(
         encoder,
@@ -712,16 +728,20 @@ def test_encoder_attention_dropout_is_trained_with_and_saved(tmp_path, encoder, 
         "packed",
         "--encoder_attention_dropout",
         "0",
+        "--encoder_hidden_dropout",
+        "0.05",
+        "--entity_detection",
         *TINY_BLOCKS,
     )
     train.main([*args, "--max_train_steps", "1", "--num_train_epochs", "1"])
-    assert seen[-1] == [0.0] * len(seen[-1])
-    saved = read_json(tmp_path / "out" / "config.json")
-    assert saved["encoder_config"]["attention_probs_dropout_prob"] == 0
-    model = GlobalReForRelationExtraction.from_pretrained(tmp_path / "out")
-    assert all(layer.attention.self.dropout.p == 0 for layer in model.encoder.encoder.layer)
-    with pytest.raises(TrainingError, match=r"--encoder_attention_dropout must lie in \[0, 1\); got 1.5"):
-        train.main(tiny_args(encoder, data, tmp_path / "bad", "--encoder_attention_dropout", "1.5"))
+    assert seen[-1] == ({0.0}, {0.05}, {0.05})
+    saved = read_json(tmp_path / "out" / "config.json")["encoder_config"]
+    assert (saved["attention_probs_dropout_prob"], saved["hidden_dropout_prob"]) == (0, 0.05)
+    assert dropouts(GlobalReForRelationExtraction.from_pretrained(tmp_path / "out")) == seen[-1]
+    assert "| encoder hidden dropout | 0.05 |" in (tmp_path / "out" / "README.md").read_text()
+    for name in ("attention", "hidden"):
+        with pytest.raises(TrainingError, match=rf"--encoder_{name}_dropout must lie in \[0, 1\); got 1.5"):
+            train.main(tiny_args(encoder, data, tmp_path / "bad", f"--encoder_{name}_dropout", "1.5"))
 
 
 def test_documents_per_batch_gives_each_step_whole_documents(tmp_path, encoder, data, monkeypatch):
