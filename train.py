@@ -137,6 +137,8 @@ class Run:
     dev_cache: list[torch.Tensor] | None = None
     cache_seconds: float = 0.0
     resume_path: str | None = None  # the checkpoint to continue, checked in `prepare`
+    # the code's versions (commit included) as the run starts: a commit made while a long run trains is not its code
+    versions: dict[str, str] = field(default_factory=dict)
     training_seconds: float = 0.0
     progress: Progress = field(default_factory=Progress)
     # documents each process scored, padding duplicates included
@@ -175,7 +177,7 @@ def prepare(args: argparse.Namespace) -> Run:
         os.makedirs(args.output_dir, exist_ok=True)
     accelerator.wait_for_everyone()
 
-    run = Run(args=args, accelerator=accelerator, start_time=start_time)
+    run = Run(args=args, accelerator=accelerator, start_time=start_time, versions=versions())
     train_docs, dev_docs, test_docs = load_documents(run)
     entity_types = mention_types_of(train_docs) if args.entity_detection else []
     model, processor = run.model, run.processor = build_model(args, run.label_set, train_docs, entity_types)
@@ -988,7 +990,7 @@ def run_results(run: Run, evaluation: dict[str, dict]) -> RunResults:
         args=recorded_args,
         setup=setup_rows(recorded_args),
         machine=machine_info(),
-        versions=versions(),
+        versions=run.versions,
         output_dir=portable(args.output_dir),
         warnings=run.warnings,
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -683,6 +683,23 @@ def test_config_error_names_the_train_flag(tmp_path, encoder, data):
         train.main(tiny_args(encoder, data, tmp_path / "out", "--pair_segment", "markers"))
 
 
+def test_results_record_the_code_the_run_started_with(tmp_path, encoder, data, monkeypatch):
+    """A commit made while a long run trains does not become the run's recorded commit."""
+    commit = {"now": "commit-at-start"}
+    monkeypatch.setattr(train, "versions", lambda: {"globalre_commit": commit["now"]})
+    original = train.run_results
+
+    def committed_meanwhile(*args, **kwargs):
+        commit["now"] = "commit-made-during-the-run"
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(train, "run_results", committed_meanwhile)
+    train.main(
+        [*tiny_args(encoder, data, tmp_path / "out"), "--max_train_steps", "1", "--num_train_epochs", "1"]
+    )
+    assert read_json(tmp_path / "out" / "results.json")["versions"] == {"globalre_commit": "commit-at-start"}
+
+
 def test_encoder_dropout_is_trained_with_and_saved(tmp_path, encoder, data, monkeypatch):
     """--encoder_attention_dropout 0: every layer trains without attention dropout (so PyTorch may use its fused
     attention kernel); --encoder_hidden_dropout 0.05: every other dropout of the encoder (embeddings, attention
