@@ -118,9 +118,9 @@ def set_encoder_dropout(model, attention: float | None = None, hidden: float | N
     """Sets the encoder's dropout probabilities for training and in the config the model is saved with (`None`
     keeps the encoder's own): `attention` that of the attention probabilities in every layer
     (`--encoder_attention_dropout`, `encoder_config.attention_probs_dropout_prob`); `hidden` that of the hidden
-    states after the embeddings, after each layer's attention output and feed-forward block, and before the entity
-    detector's tagger, which is built from the same config field (`--encoder_hidden_dropout`,
-    `encoder_config.hidden_dropout_prob`)."""
+    states after the embeddings, after each layer's attention output and feed-forward block, and in the entity
+    detector (its tagger and coreference scorer), which is built from the same config field
+    (`--encoder_hidden_dropout`, `encoder_config.hidden_dropout_prob`)."""
     encoder_config = model.config.encoder_config  # the encoder's own config object
     attention_dropouts = {layer.attention.self.dropout for layer in model.encoder.encoder.layer}
     if attention is not None:

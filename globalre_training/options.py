@@ -90,7 +90,7 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
     Option(
         "encoder_hidden_dropout", None, "Dropout of the encoder's hidden states while training: after the "
         "embeddings and after each layer's attention output and feed-forward block (default: the encoder's own, 0.1 "
-        "for BERT and MiniLM; the entity detector's tagger takes the same). Recorded in the saved model's encoder "
+        "for BERT and MiniLM; the entity detector's dropouts take the same). Recorded in the saved model's encoder "
         "config.", role="training", card="encoder hidden dropout", type_name="float",
     ),
     Option(

@@ -57,15 +57,17 @@ def versions() -> dict:
         "datasets": datasets.__version__,
     }
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
+
+        def git(*arguments: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                ["git", *arguments], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10
+            )
+
+        commit, status = git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
         if commit.returncode == 0:
             info["globalre_commit"] = commit.stdout.strip()
+            # a run of edited code is not the commit's run
+            info["globalre_uncommitted_changes"] = status.returncode != 0 or bool(status.stdout.strip())
     except (OSError, subprocess.SubprocessError):
         pass
     return info

@@ -152,6 +152,8 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
     assert results["test"]["n_documents"] == 1 and results["dev"]["n_documents"] == 1
     assert results["command"].startswith("accelerate launch train.py --train_file")
     assert results["machine"]["cpu"] and results["versions"]["torch"] == torch.__version__
+    if "globalre_commit" in results["versions"]:  # a git checkout: whether its tracked files were edited too
+        assert isinstance(results["versions"]["globalre_uncommitted_changes"], bool)
     assert results["training_seconds"] > 0 and results["cached_pair_vectors"] is True
     assert [record["epoch"] for record in results["history"]] == [1, 2]
     # each epoch's time; a frozen encoder trains on cached pair vectors, so no token runs through it
