@@ -330,11 +330,20 @@ def render_model_card(results: RunResults | dict) -> str:
         data_lines=_data_lines(data),
         setup=_setup_rows(results),
         hardware=f"{machine.get('gpu') or 'CPU only'}; CPU {machine.get('cpu')}",
-        software=", ".join(f"{k} {v}" for k, v in results.versions.items()),
+        software=_software(results.versions),
         command=results.command,
         warnings=results.warnings,
     )
     return str(card).rstrip("\n") + "\n"
+
+
+def _software(versions: dict) -> str:
+    """The card's software line: each package's version and the GlobalRE commit, said to carry edits when the
+    run's checkout had edited tracked files."""
+    shown = {name: value for name, value in versions.items() if name != "globalre_uncommitted_changes"}
+    if versions.get("globalre_uncommitted_changes") and "globalre_commit" in shown:
+        shown["globalre_commit"] += " with uncommitted changes"
+    return ", ".join(f"{name} {value}" for name, value in shown.items())
 
 
 def write_model_card(model_dir: str, results: RunResults | dict) -> str:

@@ -56,21 +56,25 @@ def versions() -> dict:
         "accelerate": accelerate.__version__,
         "datasets": datasets.__version__,
     }
-    try:
-
-        def git(*arguments: str) -> subprocess.CompletedProcess:
-            return subprocess.run(
-                ["git", *arguments], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10
-            )
-
-        commit, status = git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
-        if commit.returncode == 0:
-            info["globalre_commit"] = commit.stdout.strip()
-            # a run of edited code is not the commit's run
-            info["globalre_uncommitted_changes"] = status.returncode != 0 or bool(status.stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass
+    commit = _git("rev-parse", "HEAD")
+    if commit is not None:
+        info["globalre_commit"] = commit.strip()
+        # a run of edited code is not the commit's run: whether tracked files differed from it (None: unknown)
+        status = _git("--no-optional-locks", "status", "--porcelain", "--untracked-files=no")
+        info["globalre_uncommitted_changes"] = None if status is None else bool(status.strip())
     return info
+
+
+def _git(*arguments: str) -> str | None:
+    """The output of a git command in the package's checkout, or None without git, outside a checkout, or on any
+    failure."""
+    try:
+        result = subprocess.run(
+            ["git", *arguments], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout if result.returncode == 0 else None
 
 
 def dataset_info(args: argparse.Namespace) -> tuple[str | None, str | None]:

@@ -152,8 +152,6 @@ def test_accelerate_launch_writes_loadable_model_repository_with_card(tmp_path, 
     assert results["test"]["n_documents"] == 1 and results["dev"]["n_documents"] == 1
     assert results["command"].startswith("accelerate launch train.py --train_file")
     assert results["machine"]["cpu"] and results["versions"]["torch"] == torch.__version__
-    if "globalre_commit" in results["versions"]:  # a git checkout: whether its tracked files were edited too
-        assert isinstance(results["versions"]["globalre_uncommitted_changes"], bool)
     assert results["training_seconds"] > 0 and results["cached_pair_vectors"] is True
     assert [record["epoch"] for record in results["history"]] == [1, 2]
     # each epoch's time; a frozen encoder trains on cached pair vectors, so no token runs through it
@@ -683,6 +681,32 @@ def test_config_error_names_the_train_flag(tmp_path, encoder, data):
         TrainingError, match=r'pair_segment="markers" needs encoding="packed" \(train.py: --pair_segment\)'
     ):
         train.main(tiny_args(encoder, data, tmp_path / "out", "--pair_segment", "markers"))
+
+
+@pytest.mark.parametrize(
+    "status, expected",
+    [("", False), (" M train.py\n", True), (None, None), (OSError("no git"), "no commit")],
+)
+def test_versions_record_the_commit_and_whether_tracked_files_were_edited(monkeypatch, status, expected):
+    def fake_run(command, **kwargs):
+        if isinstance(status, Exception):
+            raise status
+        if "rev-parse" in command:
+            return subprocess.CompletedProcess(command, 0, stdout="a" * 40 + "\n")
+        return subprocess.CompletedProcess(command, 1 if status is None else 0, stdout=status or "")
+
+    monkeypatch.setattr(report.subprocess, "run", fake_run)
+    recorded = report.versions()
+    if expected == "no commit":  # no git, or not a checkout: neither is claimed
+        assert "globalre_commit" not in recorded and "globalre_uncommitted_changes" not in recorded
+    else:
+        assert recorded["globalre_commit"] == "a" * 40
+        assert recorded["globalre_uncommitted_changes"] is expected
+    from model_card import _software  # the card's software line says so only when it is known
+
+    edited = f"globalre_commit {'a' * 40} with uncommitted changes"
+    assert (edited in _software(recorded)) is (expected is True)
+    assert "globalre_uncommitted_changes" not in _software(recorded)
 
 
 def test_results_record_the_code_the_run_started_with(tmp_path, encoder, data, monkeypatch):
