@@ -358,14 +358,13 @@ class GlobalRePackedEncoder:
         num_windows, window_length = inputs.input_ids.shape
         # One lookup for the windows' tokens and the pairs' real tokens: the word embeddings' gradient is a dense
         # (vocabulary, hidden) tensor zero-filled once per lookup, which cost a CPU step more than any other fill.
-        embedded = bert.embeddings(
-            **{
-                name: torch.cat([getattr(inputs, name).flatten(), getattr(inputs, f"pair_{name}")[real]])[
-                    None
-                ]
-                for name in ("input_ids", "token_type_ids", "position_ids")
-            }
-        )[0]
+        joined = {
+            name: torch.cat(
+                [getattr(inputs, name).flatten(), getattr(inputs, f"pair_{name}")[real]]
+            ).unsqueeze(0)
+            for name in ("input_ids", "token_type_ids", "position_ids")
+        }
+        embedded = bert.embeddings(**joined)[0]
         documents = embedded[: num_windows * window_length].view(num_windows, window_length, -1)
         tokens = embedded[num_windows * window_length :]  # the pairs' real tokens, in pair order
         num_pairs, width = inputs.pair_input_ids.shape

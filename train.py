@@ -138,7 +138,7 @@ class Run:
     cache_seconds: float = 0.0
     resume_path: str | None = None  # the checkpoint to continue, checked in `prepare`
     # the code's versions (commit included) as the run starts: a commit made while a long run trains is not its code
-    versions: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, Any] = field(default_factory=dict)
     training_seconds: float = 0.0
     progress: Progress = field(default_factory=Progress)
     # documents each process scored, padding duplicates included
