@@ -389,6 +389,11 @@ def _option_problems(args: argparse.Namespace) -> list[str]:
             "--documents_per_batch needs --encoding packed (the one-pair encoding reads the whole document once "
             "for every pair, so a step of whole documents would hold hundreds of full-length sequences)"
         )
+    if args.freeze_word_embeddings and args.freeze_encoder:
+        problems.append(
+            "--freeze_word_embeddings freezes part of a trained encoder; with --freeze_encoder (the paper preset) "
+            "nothing of the encoder is trained: leave one out"
+        )
     for name in ("encoder_attention_dropout", "encoder_hidden_dropout"):
         probability = getattr(args, name)
         if probability is not None and not 0.0 <= probability < 1.0:

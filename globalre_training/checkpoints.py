@@ -70,7 +70,7 @@ def trained_options(args: Any) -> dict[str, Any]:
         "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "max_train_steps",
         "negative_ratio", "seed", "learning_rate", "encoder_learning_rate", "weight_decay", "lr_scheduler_type",
         "warmup_ratio", "max_grad_norm", "entity_detection", "entity_detection_loss_weight", "entity_detection_passes",
-        "documents_per_batch", "encoder_attention_dropout", "encoder_hidden_dropout",
+        "documents_per_batch", "encoder_attention_dropout", "encoder_hidden_dropout", "freeze_word_embeddings",
     )  # fmt: skip
     options = {key: getattr(args, key, None) for key in keys}
     # how logits become relations (threshold, type constraints, ...) does not change what is trained

@@ -111,6 +111,8 @@ def build_model(
     if model.config.entity_markers != "none" and not model.config.marker_token_ids:
         model.config.marker_token_ids = list(processor.marker_ids)
     set_encoder_dropout(model, attention=args.encoder_attention_dropout, hidden=args.encoder_hidden_dropout)
+    if args.freeze_word_embeddings:
+        freeze_word_embeddings(model, processor)
     return model, processor
 
 
@@ -133,6 +135,68 @@ def set_encoder_dropout(model, attention: float | None = None, hidden: float | N
         for module in (module for part in parts for module in part.modules()):
             if isinstance(module, nn.Dropout) and module not in attention_dropouts:
                 module.p = hidden
+
+
+class MarkerRowsEmbedding(nn.Embedding):
+    """Word embeddings trained only in a few rows (`--freeze_word_embeddings`): the rows of `trainable_ids` (the
+    marker tokens, unused vocabulary entries that start untrained) are the parameter `trainable_rows`, shape
+    (len(trainable_ids), hidden); every other row is frozen. A dense embedding's gradient is a zero-filled
+    vocabulary x hidden tensor every step, clipped and updated by AdamW in full however few rows a step used
+    (half of MiniLM-L6's parameters; bench/RESULTS.md, "The zero fills, by shape").
+
+    Its `state_dict` is a plain `nn.Embedding`'s (`weight` with the trained rows written in), so `save_pretrained`
+    writes a model that loads without this class, and loading such a state (resuming from a checkpoint) takes the
+    trainable rows from the weight."""
+
+    def __init__(self, embedding: nn.Embedding, trainable_ids: list[int]):
+        super().__init__(
+            embedding.num_embeddings,
+            embedding.embedding_dim,
+            padding_idx=embedding.padding_idx,
+            _weight=embedding.weight.detach(),
+            _freeze=True,
+        )
+        self.trainable_ids = sorted(set(trainable_ids))
+        self.trainable_rows = nn.Parameter(self.weight[self.trainable_ids].clone())
+        # 0 for a frozen row, k + 1 for the k-th trainable one
+        slots = torch.zeros(embedding.num_embeddings, dtype=torch.long, device=self.weight.device)
+        slots[self.trainable_ids] = torch.arange(1, len(self.trainable_ids) + 1, device=self.weight.device)
+        self.register_buffer("row_slots", slots, persistent=False)
+        self.register_state_dict_post_hook(MarkerRowsEmbedding._write_rows)
+        self.register_load_state_dict_pre_hook(MarkerRowsEmbedding._read_rows)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        embedded = super().forward(input_ids)
+        slots = self.row_slots[input_ids]
+        rows = torch.cat([self.trainable_rows.new_zeros(1, self.embedding_dim), self.trainable_rows])
+        return torch.where(slots.unsqueeze(-1) > 0, nn.functional.embedding(slots, rows), embedded)
+
+    @staticmethod
+    def _write_rows(module: MarkerRowsEmbedding, state_dict: dict, prefix: str, local_metadata) -> None:
+        rows = state_dict.pop(prefix + "trainable_rows")
+        weight = state_dict[prefix + "weight"].detach().clone()
+        weight[module.trainable_ids] = rows.detach().to(weight.dtype)
+        state_dict[prefix + "weight"] = weight
+
+    @staticmethod
+    def _read_rows(module: MarkerRowsEmbedding, state_dict: dict, prefix: str, *args) -> None:
+        if prefix + "weight" in state_dict and prefix + "trainable_rows" not in state_dict:
+            state_dict[prefix + "trainable_rows"] = state_dict[prefix + "weight"][module.trainable_ids]
+
+
+def freeze_word_embeddings(model, processor) -> None:
+    """Freezes the encoder's word embeddings except the marker tokens' rows (`--freeze_word_embeddings`):
+    replaces `model.encoder`'s input embeddings with a `MarkerRowsEmbedding` (the saved model holds a plain
+    embedding). Without markers in the vocabulary every row is frozen."""
+    embeddings = model.encoder.get_input_embeddings()
+    unknown = processor.tokenizer.unk_token_id
+    marker_ids = [i for i in processor.marker_ids if i is not None and i != unknown]
+    model.encoder.set_input_embeddings(MarkerRowsEmbedding(embeddings, marker_ids))
+    logger.info(
+        "word embeddings frozen except %d marker rows (%s)",
+        len(marker_ids),
+        ", ".join(processor.tokenizer.convert_ids_to_tokens(marker_ids)) or "none",
+    )
 
 
 class CachedHead(nn.Module):

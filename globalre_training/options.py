@@ -94,6 +94,13 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
         "config.", role="training", card="encoder hidden dropout", type_name="float",
     ),
     Option(
+        "freeze_word_embeddings", False, "Train the encoder with its word embeddings frozen except the rows of the "
+        "marker tokens (unused vocabulary entries, which start untrained): a step then neither fills, clips nor "
+        "updates the dense vocabulary x hidden gradient (half of MiniLM-L6's parameters). The saved model holds "
+        "a plain embedding with the trained rows.", role="training", card="frozen word embeddings",
+        type_name="bool",
+    ),
+    Option(
         "entity_detection", False, "Also train the built-in entity detector (mention types, coreference) on the "
         "shared encoder, so the model reads raw text.", role="training",
         card="entity detection", type_name="bool",

@@ -39,6 +39,7 @@ def describe(entry: dict) -> str:
         "--entity_detection_passes",
         "--encoder_attention_dropout",
         "--encoder_hidden_dropout",
+        "--freeze_word_embeddings",
         "--context_pooling",
         "--classifier",
     ):

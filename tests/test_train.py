@@ -266,7 +266,8 @@ def test_cached_and_uncached_training_give_the_same_head(tmp_path, encoder, data
 
 
 @pytest.mark.parametrize(
-    "mode", ["fine_tuned", "frozen_cached", "packed", "packed_documents", "entity_detection"]
+    "mode",
+    ["fine_tuned", "frozen_cached", "packed", "packed_documents", "packed_frozen_words", "entity_detection"],
 )
 def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder, data, mode):
     extra = [
@@ -283,6 +284,8 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
         extra += ["--no-freeze_encoder", "--encoding", "packed", "--pair_segment", "markers"]
         extra += ["--pooling", "markers", "--entity_markers", "plain", "--threshold_tuning", "global"]
         extra += ["--documents_per_batch", "1"] if mode == "packed_documents" else []
+        # the trainable marker rows live outside the weight the checkpoint saves them in
+        extra += ["--freeze_word_embeddings"] if mode == "packed_frozen_words" else []
     elif mode in ("fine_tuned", "entity_detection"):
         # with entity detection, the resumed run must give each batch the documents the full run gave it
         extra += ["--entity_detection"] if mode == "entity_detection" else []
@@ -329,7 +332,7 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
     assert without_speed(resumed["history"]) == without_speed(full["history"])
     # the encoder runs: its tokens (document windows and pair segments when packed; detection windows) and share
     # of the matmul rate; no upper bound: a tiny encoder's products are too small for a steady rate
-    runs_encoder = mode in ("fine_tuned", "entity_detection", "packed", "packed_documents")
+    runs_encoder = mode != "frozen_cached"
     for record in full["history"] if runs_encoder else ():
         speed = record["speed"]
         assert speed["encoder_tokens"] > 0 and speed["matmul_share"] > 0, speed
@@ -785,6 +788,74 @@ def test_encoder_dropout_is_trained_with_and_saved(tmp_path, encoder, data, monk
     for name in ("attention", "hidden"):
         with pytest.raises(TrainingError, match=rf"--encoder_{name}_dropout must lie in \[0, 1\); got 1.5"):
             train.main(tiny_args(encoder, data, tmp_path / "bad", f"--encoder_{name}_dropout", "1.5"))
+
+
+def test_frozen_word_embeddings_train_only_the_marker_rows_and_save_a_plain_embedding(
+    tmp_path, encoder, data, monkeypatch
+):
+    """--freeze_word_embeddings: the word embeddings take no gradient but in the marker tokens' rows, which train;
+    the saved model holds a plain embedding (no extra tensor) whose other rows are the encoder's own and which
+    gives the trained model's embeddings; with --freeze_encoder the option is refused."""
+    from globalre_training.model import MarkerRowsEmbedding, build_model
+
+    built = []
+    original = build_model
+
+    def spying_build_model(*args, **kwargs):
+        model, processor = original(*args, **kwargs)
+        built.append((model, processor))
+        return model, processor
+
+    monkeypatch.setattr(train, "build_model", spying_build_model)
+    before = load_file(Path(encoder) / "model.safetensors")
+    words = next(v for k, v in before.items() if k.endswith("word_embeddings.weight"))
+    args = tiny_args(
+        encoder, data, tmp_path / "out", "--preset", "packed", "--freeze_word_embeddings", *TINY_BLOCKS
+    )
+    train.main([*args, "--max_train_steps", "3", "--num_train_epochs", "1"])
+    model, processor = built[-1]
+    embedding = model.get_input_embeddings()
+    assert isinstance(embedding, MarkerRowsEmbedding) and not embedding.weight.requires_grad
+    markers = sorted(set(processor.marker_ids))
+    assert embedding.trainable_ids == markers and len(markers) == 4
+    saved = load_file(tmp_path / "out" / "model.safetensors")
+    assert not [k for k in saved if "trainable_rows" in k]
+    trained = saved["encoder.embeddings.word_embeddings.weight"]
+    others = torch.ones(len(trained), dtype=torch.bool)
+    others[markers] = False
+    torch.testing.assert_close(trained[others], words[others], rtol=0, atol=0)
+    assert (trained[markers] - words[markers]).abs().amax(dim=1).min() > 0  # every marker row trained
+    torch.testing.assert_close(trained[markers], model.get_input_embeddings().trainable_rows.detach())
+    ids = torch.tensor([[processor.tokenizer.cls_token_id, markers[0], 5, markers[3]]])
+    plain = torch.nn.functional.embedding(ids, trained)
+    torch.testing.assert_close(embedding(ids), plain, rtol=0, atol=0)
+    assert "| frozen word embeddings | True |" in (tmp_path / "out" / "README.md").read_text()
+    with pytest.raises(TrainingError, match="--freeze_word_embeddings freezes part of a trained encoder"):
+        train.main(
+            tiny_args(encoder, data, tmp_path / "bad", "--preset", "paper", "--freeze_word_embeddings")
+        )
+
+
+def test_marker_rows_embedding_gives_gradient_to_the_marker_rows_only():
+    """Backward through a `MarkerRowsEmbedding` reaches only `trainable_rows` (the weight has no gradient), and
+    loading a plain embedding's state sets the trainable rows from its weight."""
+    from globalre_training.model import MarkerRowsEmbedding
+
+    torch.manual_seed(0)
+    plain = torch.nn.Embedding(20, 6, padding_idx=0)
+    embedding = MarkerRowsEmbedding(plain, [3, 7])
+    ids = torch.tensor([[1, 3, 3, 7, 9]])
+    torch.testing.assert_close(embedding(ids), plain(ids))
+    (embedding(ids) * torch.arange(6.0)).sum().backward()
+    assert embedding.weight.grad is None
+    torch.testing.assert_close(
+        embedding.trainable_rows.grad, torch.arange(6.0).expand(2, 6) * torch.tensor([[2.0], [1.0]])
+    )
+    other = torch.nn.Embedding(20, 6)
+    embedding.load_state_dict(other.state_dict())
+    torch.testing.assert_close(embedding.trainable_rows.detach(), other.weight.detach()[[3, 7]])
+    torch.testing.assert_close(embedding(ids), other(ids))
+    assert list(embedding.state_dict()) == ["weight"]
 
 
 def test_documents_per_batch_gives_each_step_whole_documents(tmp_path, encoder, data, monkeypatch):
