@@ -63,6 +63,11 @@ def run_signature(args: argparse.Namespace, train_docs: list[dict], num_processe
     }
 
 
+# Options a checkpoint's signature records only since they exist: one saved before trained as with this value (with
+# the dense embedding, say), which a run resuming it with the option on could not continue (its optimizer state).
+SIGNED_LATER: dict[str, Any] = {"freeze_word_embeddings": False}
+
+
 def trained_options(args: Any) -> dict[str, Any]:
     """The options of `args` (a train.py namespace, or one rebuilt from a results.json's `args`; a missing one is
     `None`) that change what a run trains: the batch and the schedule, the sampling and the model's options."""
@@ -199,10 +204,11 @@ def checkpoint_to_resume(args: argparse.Namespace, label_set, signature: dict[st
             "checkpoint or start afresh"
         )
     check_label_set(saved["labels"], label_set, f"checkpoint {path}")
+    recorded = {**SIGNED_LATER, **saved.get("signature", {})}
     changed = [
-        f"{key}: {saved['signature'].get(key)!r} then, {value!r} now"
+        f"{key}: {recorded[key]!r} then, {value!r} now"
         for key, value in signature.items()
-        if key in saved.get("signature", {}) and saved["signature"][key] != value
+        if key in recorded and recorded[key] != value
     ]
     if changed:
         raise TrainingError(

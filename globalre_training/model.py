@@ -139,7 +139,8 @@ def set_encoder_dropout(model, attention: float | None = None, hidden: float | N
 
 class MarkerRowsEmbedding(nn.Embedding):
     """Word embeddings trained only in a few rows (`--freeze_word_embeddings`): the rows of `trainable_ids` (the
-    marker tokens, unused vocabulary entries that start untrained) are the parameter `trainable_rows`, shape
+    marker tokens; the default ones are BERT's unused vocabulary entries, which start untrained) are the parameter
+    `trainable_rows`, shape
     (len(trainable_ids), hidden); every other row is frozen. A dense embedding's gradient is a zero-filled
     vocabulary x hidden tensor every step, clipped and updated by AdamW in full however few rows a step used
     (half of MiniLM-L6's parameters; bench/RESULTS.md, "The zero fills, by shape").
@@ -149,6 +150,10 @@ class MarkerRowsEmbedding(nn.Embedding):
     trainable rows from the weight."""
 
     def __init__(self, embedding: nn.Embedding, trainable_ids: list[int]):
+        if embedding.max_norm is not None or embedding.scale_grad_by_freq or embedding.sparse:
+            raise ValueError(
+                "--freeze_word_embeddings needs a plain embedding (no max_norm, frequency scaling, sparse)"
+            )
         super().__init__(
             embedding.num_embeddings,
             embedding.embedding_dim,
@@ -159,20 +164,26 @@ class MarkerRowsEmbedding(nn.Embedding):
         self.trainable_ids = sorted(set(trainable_ids))
         self.trainable_rows = nn.Parameter(self.weight[self.trainable_ids].clone())
         # 0 for a frozen row, k + 1 for the k-th trainable one
-        slots = torch.zeros(embedding.num_embeddings, dtype=torch.long, device=self.weight.device)
-        slots[self.trainable_ids] = torch.arange(1, len(self.trainable_ids) + 1, device=self.weight.device)
+        # int32: a vocabulary-sized buffer, which DDP broadcasts every forward
+        slots = torch.zeros(embedding.num_embeddings, dtype=torch.int32, device=self.weight.device)
+        slots[self.trainable_ids] = torch.arange(
+            1, len(self.trainable_ids) + 1, dtype=slots.dtype, device=slots.device
+        )
         self.register_buffer("row_slots", slots, persistent=False)
         self.register_state_dict_post_hook(MarkerRowsEmbedding._write_rows)
         self.register_load_state_dict_pre_hook(MarkerRowsEmbedding._read_rows)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """`input_ids` (any shape, token ids) -> their embeddings, shape `input_ids.shape + (hidden,)`: the frozen
+        weight's rows, and `trainable_rows` for the trainable ids (their rows in `weight` are stale until saved)."""
         embedded = super().forward(input_ids)
-        slots = self.row_slots[input_ids]
+        slots = self.row_slots[input_ids].long()
         rows = torch.cat([self.trainable_rows.new_zeros(1, self.embedding_dim), self.trainable_rows])
         return torch.where(slots.unsqueeze(-1) > 0, nn.functional.embedding(slots, rows), embedded)
 
     @staticmethod
-    def _write_rows(module: MarkerRowsEmbedding, state_dict: dict, prefix: str, local_metadata) -> None:
+    def _write_rows(module: MarkerRowsEmbedding, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+        """State-dict post-hook: the state of a plain embedding, the trained rows written into `weight`."""
         rows = state_dict.pop(prefix + "trainable_rows")
         weight = state_dict[prefix + "weight"].detach().clone()
         weight[module.trainable_ids] = rows.detach().to(weight.dtype)
@@ -180,17 +191,23 @@ class MarkerRowsEmbedding(nn.Embedding):
 
     @staticmethod
     def _read_rows(module: MarkerRowsEmbedding, state_dict: dict, prefix: str, *args) -> None:
+        """Load pre-hook: a plain embedding's state (a checkpoint, the best epoch's saved model) gives the trainable
+        rows from its `weight`."""
         if prefix + "weight" in state_dict and prefix + "trainable_rows" not in state_dict:
             state_dict[prefix + "trainable_rows"] = state_dict[prefix + "weight"][module.trainable_ids]
 
 
 def freeze_word_embeddings(model, processor) -> None:
-    """Freezes the encoder's word embeddings except the marker tokens' rows (`--freeze_word_embeddings`):
-    replaces `model.encoder`'s input embeddings with a `MarkerRowsEmbedding` (the saved model holds a plain
-    embedding). Without markers in the vocabulary every row is frozen."""
+    """Freezes the encoder's word embeddings except the rows of the marker tokens the model's inputs hold
+    (`--freeze_word_embeddings`): all four with `entity_markers` other than `none`, the head and tail markers with
+    the packed encoding's `pair_segment` `markers`, none otherwise. Replaces `model.encoder`'s input embeddings
+    with a `MarkerRowsEmbedding` (the saved model holds a plain embedding)."""
+    config, markers = model.config, processor.marker_ids
+    used = set(markers) if config.entity_markers != "none" else set()
+    if config.encoding == "packed" and config.pair_segment == "markers":
+        used.update(markers[2:4])
     embeddings = model.encoder.get_input_embeddings()
-    unknown = processor.tokenizer.unk_token_id
-    marker_ids = [i for i in processor.marker_ids if i is not None and i != unknown]
+    marker_ids = sorted(i for i in used if i is not None and i != processor.tokenizer.unk_token_id)
     model.encoder.set_input_embeddings(MarkerRowsEmbedding(embeddings, marker_ids))
     logger.info(
         "word embeddings frozen except %d marker rows (%s)",

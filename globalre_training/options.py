@@ -95,7 +95,7 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "freeze_word_embeddings", False, "Train the encoder with its word embeddings frozen except the rows of the "
-        "marker tokens (unused vocabulary entries, which start untrained): a step then neither fills, clips nor "
+        "marker tokens that the inputs hold (by default BERT's unused vocabulary entries, which start untrained): a step then neither fills, clips nor "
         "updates the dense vocabulary x hidden gradient (half of MiniLM-L6's parameters). The saved model holds "
         "a plain embedding with the trained rows.", role="training", card="frozen word embeddings",
         type_name="bool",

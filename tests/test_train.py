@@ -486,7 +486,7 @@ def test_resume_from_a_checkpoint_at_the_last_step_still_evaluates_that_epoch(tm
             assert resumed[split][key] == full[split][key], (split, key)
 
 
-@pytest.mark.parametrize("change", ["data", "batch", "schedule", "documents"])
+@pytest.mark.parametrize("change", ["data", "batch", "schedule", "documents", "older_checkpoint"])
 def test_resuming_a_run_whose_data_or_options_changed_is_refused(tmp_path, encoder, data, change):
     extra = ["--checkpointing_steps", "2", "--negative_ratio", "1", "--per_device_train_batch_size", "4"]
     train.main(tiny_args(encoder, data, tmp_path / "out", *extra, "--stop_after_steps", "2"))
@@ -497,17 +497,24 @@ def test_resuming_a_run_whose_data_or_options_changed_is_refused(tmp_path, encod
         docs[0]["labels"].append({"h": 2, "t": 3, "r": "P19", "evidence": [1]})
         files["train"] = str(tmp_path / "other.json")
         (tmp_path / "other.json").write_text(json.dumps(docs))
+    if change == "older_checkpoint":  # saved before its signature recorded --freeze_word_embeddings
+        progress = tmp_path / "out-checkpoints" / "checkpoints" / "checkpoint_0" / "progress.json"
+        saved = read_json(progress)
+        del saved["signature"]["freeze_word_embeddings"]
+        progress.write_text(json.dumps(saved))
     more = {
         "data": [],
         "batch": ["--per_device_train_batch_size", "8"],
         "schedule": ["--num_train_epochs", "3"],
         "documents": ["--encoding", "packed", "--documents_per_batch", "2"],
+        "older_checkpoint": ["--freeze_word_embeddings", "--no-freeze_encoder"],
     }
     expected = {
         "data": r"training documents: '8 documents, sha256 \w+' then, '8 documents, sha256 \w+' now",
         "batch": "per_device_train_batch_size: 4 then, 8 now",
         "schedule": "num_train_epochs: 2 then, 3 now",
         "documents": "documents_per_batch: None then, 2 now",
+        "older_checkpoint": "freeze_word_embeddings: False then, True now",
     }[change]
     argv = tiny_args(
         encoder, files, tmp_path / "out", *extra, *more[change], "--resume_from_checkpoint", "latest"
@@ -856,6 +863,12 @@ def test_marker_rows_embedding_gives_gradient_to_the_marker_rows_only():
     torch.testing.assert_close(embedding.trainable_rows.detach(), other.weight.detach()[[3, 7]])
     torch.testing.assert_close(embedding(ids), other(ids))
     assert list(embedding.state_dict()) == ["weight"]
+    stale = embedding.weight[[3, 7]].clone()
+    with torch.no_grad():
+        embedding.trainable_rows.add_(1.0)  # trained rows that differ from those left in the frozen weight
+    torch.testing.assert_close(embedding(ids)[0, [1, 3]], embedding.trainable_rows.detach()[[0, 1]])
+    torch.testing.assert_close(embedding.state_dict()["weight"][[3, 7]], embedding.trainable_rows.detach())
+    torch.testing.assert_close(embedding.weight[[3, 7]], stale, rtol=0, atol=0)
 
 
 def test_documents_per_batch_gives_each_step_whole_documents(tmp_path, encoder, data, monkeypatch):
