@@ -110,10 +110,15 @@ def build_model(
         raise TrainingError(f"--encoder {args.encoder}: the tokenizer: {error}") from error
     if model.config.entity_markers != "none" and not model.config.marker_token_ids:
         model.config.marker_token_ids = list(processor.marker_ids)
+    set_training_options(model, processor, args)
+    return model, processor
+
+
+def set_training_options(model, processor, args: argparse.Namespace) -> None:
+    """What the run's options change in the encoder it trains: its dropouts and frozen word embeddings."""
     set_encoder_dropout(model, attention=args.encoder_attention_dropout, hidden=args.encoder_hidden_dropout)
     if args.freeze_word_embeddings:
         freeze_word_embeddings(model, processor)
-    return model, processor
 
 
 def set_encoder_dropout(model, attention: float | None = None, hidden: float | None = None) -> None:

@@ -94,11 +94,9 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
         "config.", role="training", card="encoder hidden dropout", type_name="float",
     ),
     Option(
-        "freeze_word_embeddings", False, "Train the encoder with its word embeddings frozen except the rows of the "
-        "marker tokens that the inputs hold (by default BERT's unused vocabulary entries, which start untrained): a step then neither fills, clips nor "
-        "updates the dense vocabulary x hidden gradient (half of MiniLM-L6's parameters). The saved model holds "
-        "a plain embedding with the trained rows.", role="training", card="frozen word embeddings",
-        type_name="bool",
+        "freeze_word_embeddings", False, "Train the encoder with its word embeddings frozen except the marker "
+        "tokens' rows: no dense vocabulary x hidden gradient a step.", role="training",
+        card="frozen word embeddings", type_name="bool",
     ),
     Option(
         "entity_detection", False, "Also train the built-in entity detector (mention types, coreference) on the "
