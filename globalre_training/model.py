@@ -145,8 +145,7 @@ def set_encoder_dropout(model, attention: float | None = None, hidden: float | N
 class MarkerRowsEmbedding(nn.Embedding):
     """Word embeddings trained only in a few rows (`--freeze_word_embeddings`): the rows of `trainable_ids` (the
     marker tokens; the default ones are BERT's unused vocabulary entries, which start untrained) are the parameter
-    `trainable_rows`, shape
-    (len(trainable_ids), hidden); every other row is frozen. A dense embedding's gradient is a zero-filled
+    `trainable_rows`, shape (len(trainable_ids), hidden); every other row is frozen. A dense embedding's gradient is a zero-filled
     vocabulary x hidden tensor every step, clipped and updated by AdamW in full however few rows a step used
     (half of MiniLM-L6's parameters; bench/RESULTS.md, "The zero fills, by shape").
 
