@@ -375,7 +375,7 @@ def encode_packed(
         # [CLS] at position 0 (type 0), the head and tail markers at their first mentions' positions (type 1)
         column = [min(entity)[1] for entity in places]
         segment_lengths = np.full(len(candidate), 3, dtype=np.int64)
-        segments = [np.asarray([cls_id, *settings.marker_ids[2:4]]) for _ in candidate]
+        segments = [np.asarray([cls_id, *settings.levitated_markers]) for _ in candidate]
         segment_positions = [np.asarray([0, column[h], column[t]]) for h, t in candidate]
     else:
         # [CLS] at position 0 (type 0), the head and tail parts after the longest window (type 1), where a

@@ -34,13 +34,23 @@ try:  # Hub remote code resolves sibling files only through relative imports
     from .documents_globalre import DocumentError, as_docred, document_label, entity_type
     from .packed_encoding_globalre import encode_packed
     from .pair_encoding_globalre import PairSequences, encode_one_pair
-    from .sequences_globalre import DocumentEncoding, EncodingSettings, TokenizedDocument
+    from .sequences_globalre import (
+        DocumentEncoding,
+        EncodingSettings,
+        TokenizedDocument,
+        marker_slots_in_inputs,
+    )
 except ImportError:  # the same file used from a source checkout or an installed package
     from configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION, GlobalReConfig
     from documents_globalre import DocumentError, as_docred, document_label, entity_type
     from packed_encoding_globalre import encode_packed
     from pair_encoding_globalre import PairSequences, encode_one_pair
-    from sequences_globalre import DocumentEncoding, EncodingSettings, TokenizedDocument
+    from sequences_globalre import (
+        DocumentEncoding,
+        EncodingSettings,
+        TokenizedDocument,
+        marker_slots_in_inputs,
+    )
 
 
 # A tokenizer that knows fewer tokens than this share of its encoder's embedding rows is not the encoder's own: the
@@ -261,10 +271,13 @@ class GlobalReProcessor(ProcessorMixin):
 
     def _marker_ids(self) -> list[int]:
         ids = self.tokenizer.convert_tokens_to_ids(self.marker_tokens)
+        held = marker_slots_in_inputs(self.encoding, self.entity_markers, self.pair_segment)
         unknown = [
-            tok for tok, i in zip(self.marker_tokens, ids) if i is None or i == self.tokenizer.unk_token_id
+            self.marker_tokens[slot]
+            for slot in held
+            if ids[slot] is None or ids[slot] == self.tokenizer.unk_token_id
         ]
-        if unknown and self.entity_markers != "none":
+        if unknown:
             raise ValueError(
                 f"The marker tokens {unknown} are not in the tokenizer's vocabulary; add them with "
                 "tokenizer.add_special_tokens and resize the encoder's embeddings, or choose tokens that exist."

@@ -203,15 +203,10 @@ class MarkerRowsEmbedding(nn.Embedding):
 
 def freeze_word_embeddings(model, processor) -> None:
     """Freezes the encoder's word embeddings except the rows of the marker tokens the model's inputs hold
-    (`--freeze_word_embeddings`): all four with `entity_markers` other than `none`, the head and tail markers with
-    the packed encoding's `pair_segment` `markers`, none otherwise. Replaces `model.encoder`'s input embeddings
-    with a `MarkerRowsEmbedding` (the saved model holds a plain embedding)."""
-    config, markers = model.config, processor.marker_ids
-    used = set(markers) if config.entity_markers != "none" else set()
-    if config.encoding == "packed" and config.pair_segment == "markers":
-        used.update(markers[2:4])
+    (`--freeze_word_embeddings`; which ones: `EncodingSettings.marker_ids_in_inputs`). Replaces `model.encoder`'s
+    input embeddings with a `MarkerRowsEmbedding` (the saved model holds a plain embedding)."""
     embeddings = model.encoder.get_input_embeddings()
-    marker_ids = sorted(i for i in used if i is not None and i != processor.tokenizer.unk_token_id)
+    marker_ids = processor.encoding_settings().marker_ids_in_inputs(model.config.encoding)
     model.encoder.set_input_embeddings(MarkerRowsEmbedding(embeddings, marker_ids))
     logger.info(
         "word embeddings frozen except %d marker rows (%s)",

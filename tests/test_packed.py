@@ -16,12 +16,14 @@ from inference_globalre import iter_document_logits, score_sequences
 from modeling_packed_globalre import PACKED_TILE_TOKENS, build_pair_tiles, greedy_tile_starts
 from packed_encoding_globalre import PackedSequences
 from processing_globalre import GlobalReProcessor
+from sequences_globalre import marker_slots_in_inputs
 from tests.helpers import (
     EXAMPLE_DOCUMENT,
     REDOCRED_TEST,
     make_tiny_model_dir,
     run_without_project,
     tiny_model_and_processor,
+    tiny_tokenizer,
 )
 
 SETTINGS = [  # (entity markers, pooling, pair segment)
@@ -428,3 +430,47 @@ def test_a_packed_model_folder_loads_in_a_fresh_process_and_predicts_the_same(tm
     for got, want in zip(triples, expected):
         assert (got["head"], got["tail"], got["relation"]) == (want["head"], want["tail"], want["relation"])
         assert got["score"] == pytest.approx(want["score"], abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "entity_markers", "pair_segment", "slots"),
+    [
+        ("pair", "none", "names", ()),
+        ("pair", "plain", "names", (0, 1, 2, 3)),
+        ("packed", "typed", "names", (0, 1)),
+        ("packed", "none", "markers", (2, 3)),
+        ("packed", "plain", "markers", (0, 1, 2, 3)),
+    ],
+)
+def test_the_marker_tokens_each_encoding_holds(tmp_path, encoding, entity_markers, pair_segment, slots):
+    """The rule that `--freeze_word_embeddings` and the vocabulary check read is the encodings' own: the marker
+    ids in the encoded tokens are exactly the ones it names."""
+    _, processor = tiny_model_and_processor(
+        tmp_path, encoding=encoding, pair_segment=pair_segment, entity_markers=entity_markers
+    )
+    assert marker_slots_in_inputs(encoding, entity_markers, pair_segment) == slots
+    settings = processor.encoding_settings()
+    expected = sorted({processor.marker_ids[slot] for slot in slots})
+    assert settings.marker_ids_in_inputs(encoding) == expected
+    encoding_ = processor.encode_document(EXAMPLE_DOCUMENT)
+    sequences = encoding_.sequences
+    held = {int(token) for token in sequences.tokens if int(token) in set(processor.marker_ids)}
+    assert sorted(held) == expected
+
+
+def test_levitated_markers_missing_from_the_vocabulary_are_refused(tmp_path):
+    """Without entity markers the levitated `markers` pair segment still reads two marker tokens: absent from the
+    tokenizer they would both become [UNK], the head and the tail told apart by their positions only."""
+    tokenizer = tiny_tokenizer()
+    with pytest.raises(ValueError, match=r"\['\[H\]', '\[T\]'\] are not in the tokenizer's vocabulary"):
+        GlobalReProcessor(
+            tokenizer,
+            encoding="packed",
+            pair_segment="markers",
+            entity_markers="none",
+            marker_tokens=["[unused0]", "[unused1]", "[H]", "[T]"],
+        )
+    # the one-pair encoding without markers reads none of them
+    GlobalReProcessor(
+        tokenizer, entity_markers="none", marker_tokens=["[unused0]", "[unused1]", "[H]", "[T]"]
+    )
