@@ -14,9 +14,28 @@ def percent(value) -> str:
     return f"{value * 100:.2f}" if isinstance(value, (int, float)) else "-"
 
 
+# flags that say where a run reads, writes or logs, or that the protocol column already shows: not in its name
+BOOKKEEPING = {
+    "--protocol",
+    "--preset",
+    "--data_dir",
+    "--max_train_docs",
+    "--dev_docs",
+    "--test_docs",
+    "--encoder",
+    "--base_model",
+    "--output_dir",
+    "--append_results_to",
+    "--resume_from_checkpoint",
+    "--checkpointing_steps",
+    "--no_progress",
+    "--log_every",
+}
+
+
 def describe(entry: dict) -> str:
-    """A short name of the run's setup, from its command line (the last occurrence of a flag wins, as in
-    argparse)."""
+    """A short name of the run's setup: its preset and every other flag of its command line that shapes the
+    training, in the order given (the last occurrence of a flag wins, as in argparse)."""
     command = entry.get("command") or ""
     words = command if isinstance(command, list) else command.split()
     values: dict[str, str | None] = {}
@@ -28,23 +47,9 @@ def describe(entry: dict) -> str:
                 value = following
             values[flag] = value or None
     parts = [f"preset {entry.get('preset') or 'paper'}"]
-    for flag in (
-        "--encoding",
-        "--threshold_tuning",
-        "--num_train_epochs",
-        "--loss",
-        "--pooling",
-        "--entity_markers",
-        "--entity_detection",
-        "--entity_detection_passes",
-        "--encoder_attention_dropout",
-        "--encoder_hidden_dropout",
-        "--freeze_word_embeddings",
-        "--context_pooling",
-        "--classifier",
-    ):
-        if flag in values:
-            parts.append(" ".join([flag.lstrip("-"), *([values[flag]] if values[flag] else [])]))
+    for flag, value in values.items():
+        if flag not in BOOKKEEPING:
+            parts.append(" ".join([flag.lstrip("-"), *([value] if value else [])]))
     return ", ".join(parts)
 
 

