@@ -230,6 +230,20 @@ OPTION = {option.name: option for option in OPTIONS}
 PROCESSOR_OPTIONS = tuple(option.name for option in OPTIONS if option.role == "processor")
 
 
+def marker_slots_in_inputs(encoding: str, entity_markers: str, pair_segment: str) -> tuple[int, ...]:
+    """Which of the four `marker_tokens` (0 head start, 1 head end, 2 tail start, 3 tail end) the inputs that these
+    options build hold: all four around the head's and the tail's mentions of a one-pair sequence, the first two
+    around every mention of a packed document, the last two as the levitated head and tail markers of a packed
+    `markers` pair segment; none without them. The marker ids a model records, a tokenizer must know and
+    `--freeze_word_embeddings` trains are these."""
+    slots = set()
+    if entity_markers != "none":
+        slots.update((0, 1, 2, 3) if encoding != "packed" else (0, 1))
+    if encoding == "packed" and pair_segment == "markers":
+        slots.update((2, 3))
+    return tuple(sorted(slots))
+
+
 def _options_docstring() -> str:
     lines = []
     for option in OPTIONS:
@@ -434,6 +448,11 @@ class GlobalReConfig(PreTrainedConfig):
             raise ValueError(
                 "GlobalReConfig.marker_tokens must hold four tokens (head start, head end, tail start, tail end); "
                 f"got {self.marker_tokens!r}."
+            )
+        if self.marker_token_ids is not None and len(self.marker_token_ids) != 4:
+            raise ValueError(
+                "GlobalReConfig.marker_token_ids must hold the four marker tokens' vocabulary ids; "
+                f"got {self.marker_token_ids!r}."
             )
         needs_no_relation = self.loss == "adaptive_threshold" or self.decision_rule == "adaptive"
         if needs_no_relation and self.no_relation_label is None:

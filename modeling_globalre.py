@@ -20,7 +20,14 @@ from transformers.dynamic_module_utils import get_relative_import_files
 from transformers.utils import ModelOutput
 
 try:  # Hub remote code resolves sibling files only through relative imports
-    from .configuration_globalre import CUSTOM_PIPELINES, DEFAULT_MARKER_TOKENS, PIPELINE_FILE, GlobalReConfig
+    from .configuration_globalre import (
+        CUSTOM_PIPELINES,
+        DEFAULT_MARKER_TOKENS,
+        OPTION,
+        PIPELINE_FILE,
+        GlobalReConfig,
+        marker_slots_in_inputs,
+    )
     from .modeling_entities_globalre import (
         EntityDetectionHead,
         EntityDetectionOutput,
@@ -35,7 +42,14 @@ try:  # Hub remote code resolves sibling files only through relative imports
         window_token_states,
     )
 except ImportError:  # the same file used from a source checkout or an installed package
-    from configuration_globalre import CUSTOM_PIPELINES, DEFAULT_MARKER_TOKENS, PIPELINE_FILE, GlobalReConfig
+    from configuration_globalre import (
+        CUSTOM_PIPELINES,
+        DEFAULT_MARKER_TOKENS,
+        OPTION,
+        PIPELINE_FILE,
+        GlobalReConfig,
+        marker_slots_in_inputs,
+    )
     from modeling_entities_globalre import (
         EntityDetectionHead,
         EntityDetectionOutput,
@@ -392,9 +406,13 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         # head and the optimiser expect full-precision weights.
         load_kwargs.setdefault("dtype", torch.float32)
         encoder = BertModel.from_pretrained(encoder_name_or_path, **load_kwargs)
-        if config_kwargs.get("entity_markers", "none") != "none" and not config_kwargs.get(
-            "marker_token_ids"
-        ):
+        marker_slots = marker_slots_in_inputs(
+            *(
+                config_kwargs.get(name, OPTION[name].default)
+                for name in ("encoding", "entity_markers", "pair_segment")
+            )
+        )
+        if marker_slots and not config_kwargs.get("marker_token_ids"):
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(encoder_name_or_path)

@@ -30,27 +30,17 @@ from transformers.processing_utils import ProcessorMixin
 logger = logging.getLogger(__name__)
 
 try:  # Hub remote code resolves sibling files only through relative imports
-    from .configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION, GlobalReConfig
+    from .configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION, GlobalReConfig, marker_slots_in_inputs
     from .documents_globalre import DocumentError, as_docred, document_label, entity_type
     from .packed_encoding_globalre import encode_packed
     from .pair_encoding_globalre import PairSequences, encode_one_pair
-    from .sequences_globalre import (
-        DocumentEncoding,
-        EncodingSettings,
-        TokenizedDocument,
-        marker_slots_in_inputs,
-    )
+    from .sequences_globalre import DocumentEncoding, EncodingSettings, TokenizedDocument
 except ImportError:  # the same file used from a source checkout or an installed package
-    from configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION, GlobalReConfig
+    from configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION, GlobalReConfig, marker_slots_in_inputs
     from documents_globalre import DocumentError, as_docred, document_label, entity_type
     from packed_encoding_globalre import encode_packed
     from pair_encoding_globalre import PairSequences, encode_one_pair
-    from sequences_globalre import (
-        DocumentEncoding,
-        EncodingSettings,
-        TokenizedDocument,
-        marker_slots_in_inputs,
-    )
+    from sequences_globalre import DocumentEncoding, EncodingSettings, TokenizedDocument
 
 
 # A tokenizer that knows fewer tokens than this share of its encoder's embedding rows is not the encoder's own: the
@@ -147,6 +137,8 @@ class GlobalReProcessor(ProcessorMixin):
             raise ValueError(
                 "GlobalReProcessor needs a fast tokenizer: mention positions are aligned with word_ids()."
             )
+        # which of the four marker tokens the inputs hold (see `marker_slots_in_inputs`)
+        self.marker_slots = marker_slots_in_inputs(self.encoding, self.entity_markers, self.pair_segment)
         self.marker_ids = self._marker_ids()
 
     @classmethod
@@ -237,16 +229,15 @@ class GlobalReProcessor(ProcessorMixin):
         special = {
             name: getattr(self.tokenizer, f"{name}_token_id", None) for name in ("cls", "sep", "pad", "unk")
         }
-        if self.entity_markers != "none":
-            special.update(zip(self.marker_tokens, self.marker_ids))
+        special.update((self.marker_tokens[slot], self.marker_ids[slot]) for slot in self.marker_slots)
         beyond = {name: i for name, i in special.items() if i is not None and i >= vocab_size}
         if beyond and size <= vocab_size:
             problems.append(f"token ids {beyond} are beyond the encoder's {vocab_size} embedding rows")
         if (
             not problems
-            and self.entity_markers != "none"
             and marker_token_ids
-            and list(marker_token_ids) != list(self.marker_ids)
+            and [marker_token_ids[slot] for slot in self.marker_slots]
+            != [self.marker_ids[slot] for slot in self.marker_slots]
         ):
             problems.append(
                 f"the marker tokens {self.marker_tokens} have ids {list(self.marker_ids)} in this tokenizer but "
@@ -269,12 +260,15 @@ class GlobalReProcessor(ProcessorMixin):
             "GlobalReProcessor.from_config(AutoTokenizer.from_pretrained(encoder_name_or_path), model.config)."
         )
 
+    def marker_ids_in_inputs(self) -> list[int]:
+        """The marker token ids this processor's inputs hold, sorted (`marker_slots`)."""
+        return sorted({self.marker_ids[slot] for slot in self.marker_slots})
+
     def _marker_ids(self) -> list[int]:
         ids = self.tokenizer.convert_tokens_to_ids(self.marker_tokens)
-        held = marker_slots_in_inputs(self.encoding, self.entity_markers, self.pair_segment)
         unknown = [
             self.marker_tokens[slot]
-            for slot in held
+            for slot in self.marker_slots
             if ids[slot] is None or ids[slot] == self.tokenizer.unk_token_id
         ]
         if unknown:

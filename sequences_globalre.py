@@ -152,19 +152,6 @@ class TokenizedDocument:
     type_ids: dict[str, list[int]]
 
 
-def marker_slots_in_inputs(encoding: str, entity_markers: str, pair_segment: str) -> tuple[int, ...]:
-    """Which of the four marker tokens (0 head start, 1 head end, 2 tail start, 3 tail end) the inputs of
-    `encoding` ("pair" or "packed") hold: all four around the head's and the tail's mentions of a one-pair
-    sequence, the first two around every mention of a packed document, the last two as the levitated head and
-    tail markers of a packed `markers` pair segment. Empty without markers."""
-    slots = set()
-    if entity_markers != "none":
-        slots.update((0, 1, 2, 3) if encoding != "packed" else (0, 1))
-    if encoding == "packed" and pair_segment == "markers":
-        slots.update((2, 3))
-    return tuple(sorted(slots))
-
-
 @dataclass(frozen=True)
 class EncodingSettings:
     """The processor settings the encoding builders read (`GlobalReProcessor.encoding_settings()`; the options
@@ -183,14 +170,9 @@ class EncodingSettings:
 
     @property
     def levitated_markers(self) -> tuple[int, int]:
-        """The packed `markers` pair segment's head and tail markers: the last two marker tokens (the first two
-        mark every mention in the shared document)."""
+        """The packed `markers` pair segment's head and tail markers: the last two marker tokens (the first two,
+        with entity markers, mark every mention in the shared document)."""
         return self.marker_ids[2], self.marker_ids[3]
-
-    def marker_ids_in_inputs(self, encoding: str) -> list[int]:
-        """The marker token ids that inputs of `encoding` hold, sorted (see `marker_slots_in_inputs`)."""
-        slots = marker_slots_in_inputs(encoding, self.entity_markers, self.pair_segment)
-        return sorted({self.marker_ids[slot] for slot in slots})
 
     def markers(self, doc: TokenizedDocument, entity: int, role: int) -> tuple[list[int], list[int]]:
         """The tokens that open and close each mention of `entity` as the head (role 0) or the tail (role 1): a

@@ -108,7 +108,7 @@ def build_model(
         processor = GlobalReProcessor.from_config(tokenizer, model.config)
     except (OSError, ValueError) as error:
         raise TrainingError(f"--encoder {args.encoder}: the tokenizer: {error}") from error
-    if model.config.entity_markers != "none" and not model.config.marker_token_ids:
+    if processor.marker_slots and not model.config.marker_token_ids:
         model.config.marker_token_ids = list(processor.marker_ids)
     set_training_options(model, processor, args)
     return model, processor
@@ -203,10 +203,10 @@ class MarkerRowsEmbedding(nn.Embedding):
 
 def freeze_word_embeddings(model, processor) -> None:
     """Freezes the encoder's word embeddings except the rows of the marker tokens the model's inputs hold
-    (`--freeze_word_embeddings`; which ones: `EncodingSettings.marker_ids_in_inputs`). Replaces `model.encoder`'s
+    (`--freeze_word_embeddings`; which ones: `configuration_globalre.marker_slots_in_inputs`). Replaces `model.encoder`'s
     input embeddings with a `MarkerRowsEmbedding` (the saved model holds a plain embedding)."""
     embeddings = model.encoder.get_input_embeddings()
-    marker_ids = processor.encoding_settings().marker_ids_in_inputs(model.config.encoding)
+    marker_ids = processor.marker_ids_in_inputs()
     model.encoder.set_input_embeddings(MarkerRowsEmbedding(embeddings, marker_ids))
     logger.info(
         "word embeddings frozen except %d marker rows (%s)",

@@ -14,30 +14,54 @@ def percent(value) -> str:
     return f"{value * 100:.2f}" if isinstance(value, (int, float)) else "-"
 
 
-# flags that say where a run reads, writes or logs, or that the protocol column already shows: not in its name
+# Flags left out of a run's name: where it reads data (the protocol column names the files and slices), where it
+# writes, logs or publishes, and what changes only how fast it evaluates; and --encoder, MiniLM-L6 in every row so
+# far (the README says so under the table).
 BOOKKEEPING = {
     "--protocol",
     "--preset",
     "--data_dir",
-    "--max_train_docs",
+    "--train_file",
+    "--dev_file",
+    "--test_file",
+    "--label_dir",
+    "--train_docs",
     "--dev_docs",
     "--test_docs",
+    "--max_train_docs",
+    "--dataset_name",
     "--encoder",
     "--base_model",
     "--output_dir",
     "--append_results_to",
     "--resume_from_checkpoint",
+    "--checkpoint_dir",
     "--checkpointing_steps",
+    "--checkpoints_total_limit",
+    "--keep_checkpoints",
     "--no_progress",
     "--log_every",
+    "--report_to",
+    "--push_to_hub",
+    "--hub_model_id",
+    "--hub_private",
+    "--hub_token",
+    "--license",
+    "--eval_docs_per_step",
+    "--max_batch_tokens",
+    "--no_cache",
 }
 
 
 def describe(entry: dict) -> str:
-    """A short name of the run's setup: its preset and every other flag of its command line that shapes the
-    training, in the order given (the last occurrence of a flag wins, as in argparse)."""
+    """A short name of the run's setup: its preset and every other flag of train.py's command line that shapes the
+    training (not those in `BOOKKEEPING`), in the order given (the last occurrence of a flag wins, as in
+    argparse; a flag's first value only)."""
     command = entry.get("command") or ""
     words = command if isinstance(command, list) else command.split()
+    # only train.py's own flags (not those of `accelerate launch` before it)
+    starts = [index for index, word in enumerate(words) if word.endswith("train.py")]
+    words = words[starts[0] + 1 :] if starts else words
     values: dict[str, str | None] = {}
     for index, word in enumerate(words):
         if word.startswith("--"):

@@ -113,13 +113,30 @@ def test_tokenizer_covering_the_vocabulary_with_padding_rows_is_accepted(tmp_pat
     assert extractor(EXAMPLE_DOCUMENT)
 
 
-def test_marker_ids_that_differ_from_the_models_are_refused(tmp_path):
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"entity_markers": "plain", "pooling": "markers"},
+        # no entity markers, but the levitated head and tail markers of the packed pair segment
+        {"encoding": "packed", "pair_segment": "markers", "entity_markers": "none"},
+    ],
+    ids=["entity-markers", "levitated-markers"],
+)
+def test_marker_ids_that_differ_from_the_models_are_refused(tmp_path, options):
     tokenizer = tiny_tokenizer(tmp_path / "vocab")
-    config = tiny_config(
-        tokenizer, entity_markers="plain", pooling="markers", marker_token_ids=[9, 10, 11, 12]
-    )
+    right = tokenizer.convert_tokens_to_ids(["[unused0]", "[unused1]", "[unused2]", "[unused3]"])
+    config = tiny_config(tokenizer, marker_token_ids=[*right[:2], 11, 12], **options)
     with pytest.raises(ValueError, match=r"marker_token_ids"):
         GlobalReProcessor.from_config(tokenizer, config)
+    # the packed document's mention markers are the first two: the last two are not read without a marker segment
+    config = tiny_config(
+        tokenizer,
+        marker_token_ids=[*right[:2], 11, 12],
+        encoding="packed",
+        pair_segment="names",
+        entity_markers="plain",
+    )
+    assert GlobalReProcessor.from_config(tokenizer, config).marker_slots == (0, 1)
 
 
 # ------------------------------------------------------------------------------------------------------------------

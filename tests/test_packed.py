@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from configuration_globalre import marker_slots_in_inputs
 from documents_globalre import DocumentError
 from inference_globalre import iter_document_logits, score_sequences
 from modeling_packed_globalre import PACKED_TILE_TOKENS, build_pair_tiles, greedy_tile_starts
 from packed_encoding_globalre import PackedSequences
 from processing_globalre import GlobalReProcessor
-from sequences_globalre import marker_slots_in_inputs
 from tests.helpers import (
     EXAMPLE_DOCUMENT,
     REDOCRED_TEST,
@@ -443,34 +443,45 @@ def test_a_packed_model_folder_loads_in_a_fresh_process_and_predicts_the_same(tm
     ],
 )
 def test_the_marker_tokens_each_encoding_holds(tmp_path, encoding, entity_markers, pair_segment, slots):
-    """The rule that `--freeze_word_embeddings` and the vocabulary check read is the encodings' own: the marker
-    ids in the encoded tokens are exactly the ones it names."""
-    _, processor = tiny_model_and_processor(
+    """The rule that the model's recorded marker ids, the vocabulary check and `--freeze_word_embeddings` read is
+    the encodings' own: the marker ids in the encoded tokens are exactly the ones it names, and those are the rows
+    the frozen embeddings train."""
+    from globalre_training.model import freeze_word_embeddings
+
+    model, processor = tiny_model_and_processor(
         tmp_path, encoding=encoding, pair_segment=pair_segment, entity_markers=entity_markers
     )
-    assert marker_slots_in_inputs(encoding, entity_markers, pair_segment) == slots
-    settings = processor.encoding_settings()
+    assert marker_slots_in_inputs(encoding, entity_markers, pair_segment) == slots == processor.marker_slots
     expected = sorted({processor.marker_ids[slot] for slot in slots})
-    assert settings.marker_ids_in_inputs(encoding) == expected
-    encoding_ = processor.encode_document(EXAMPLE_DOCUMENT)
-    sequences = encoding_.sequences
+    assert processor.marker_ids_in_inputs() == expected
+    sequences = processor.encode_document(EXAMPLE_DOCUMENT).sequences
     held = {int(token) for token in sequences.tokens if int(token) in set(processor.marker_ids)}
     assert sorted(held) == expected
+    freeze_word_embeddings(model, processor)
+    assert model.get_input_embeddings().trainable_ids == expected
 
 
-def test_levitated_markers_missing_from_the_vocabulary_are_refused(tmp_path):
+def test_marker_tokens_missing_from_the_vocabulary_are_refused_where_the_inputs_hold_them(tmp_path):
     """Without entity markers the levitated `markers` pair segment still reads two marker tokens: absent from the
-    tokenizer they would both become [UNK], the head and the tail told apart by their positions only."""
+    tokenizer they would both become [UNK], the head and the tail told apart by their positions only. Tokens the
+    inputs never hold (the packed document's mentions take the first two) may be missing."""
     tokenizer = tiny_tokenizer()
+    missing_last_two = ["[unused0]", "[unused1]", "[H]", "[T]"]
     with pytest.raises(ValueError, match=r"\['\[H\]', '\[T\]'\] are not in the tokenizer's vocabulary"):
         GlobalReProcessor(
             tokenizer,
             encoding="packed",
             pair_segment="markers",
             entity_markers="none",
-            marker_tokens=["[unused0]", "[unused1]", "[H]", "[T]"],
+            marker_tokens=missing_last_two,
         )
-    # the one-pair encoding without markers reads none of them
-    GlobalReProcessor(
-        tokenizer, entity_markers="none", marker_tokens=["[unused0]", "[unused1]", "[H]", "[T]"]
+    with pytest.raises(ValueError, match=r"\['\[H\]', '\[T\]'\] are not in the tokenizer's vocabulary"):
+        GlobalReProcessor(tokenizer, entity_markers="plain", marker_tokens=missing_last_two)
+    processor = GlobalReProcessor(
+        tokenizer,
+        encoding="packed",
+        pair_segment="names",
+        entity_markers="plain",
+        marker_tokens=missing_last_two,
     )
+    assert processor.marker_slots == (0, 1)

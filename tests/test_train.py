@@ -1149,6 +1149,8 @@ def test_results_table_names_each_run_by_its_flags():
     assert describe({"preset": "packed", "command": full}) == (
         "preset packed, documents_per_batch 1, learning_rate 4.5e-4"
     )
+    launched = "accelerate launch --num_processes 2 train.py --mixed_precision bf16 --hub_token T --report_to tensorboard"
+    assert describe({"preset": "best", "command": launched}) == "preset best, mixed_precision bf16"
 
 
 def test_append_results_helper(tmp_path):
