@@ -130,6 +130,11 @@ class GlobalReProcessor(ProcessorMixin):
         self.max_entity_tokens = max_entity_tokens
         self.entity_markers = entity_markers
         self.marker_tokens = list(marker_tokens or DEFAULT_MARKER_TOKENS)
+        if len(self.marker_tokens) != 4:
+            raise ValueError(
+                "GlobalReProcessor: marker_tokens must hold four tokens (head start, head end, tail start, tail end); "
+                f"got {self.marker_tokens!r}."
+            )
         self.long_document_strategy = long_document_strategy
         self.pair_types = [list(p) for p in pair_types] if pair_types else None
         super().__init__(tokenizer, **kwargs)
@@ -233,7 +238,9 @@ class GlobalReProcessor(ProcessorMixin):
         beyond = {name: i for name, i in special.items() if i is not None and i >= vocab_size}
         if beyond and size <= vocab_size:
             problems.append(f"token ids {beyond} are beyond the encoder's {vocab_size} embedding rows")
-        if (
+        if marker_token_ids and len(marker_token_ids) != 4:
+            problems.append(f"the model's config lists {len(marker_token_ids)} marker_token_ids, not four")
+        elif (
             not problems
             and marker_token_ids
             and [marker_token_ids[slot] for slot in self.marker_slots]

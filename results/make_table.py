@@ -60,7 +60,7 @@ def describe(entry: dict) -> str:
     command = entry.get("command") or ""
     words = command if isinstance(command, list) else command.split()
     # only train.py's own flags (not those of `accelerate launch` before it)
-    starts = [index for index, word in enumerate(words) if word.endswith("train.py")]
+    starts = [index for index, word in enumerate(words) if Path(word).name == "train.py"]
     words = words[starts[0] + 1 :] if starts else words
     values: dict[str, str | None] = {}
     for index, word in enumerate(words):

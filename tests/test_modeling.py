@@ -194,6 +194,15 @@ def test_from_encoder_pretrained_loads_the_encoder_weights(tmp_path):
         model.encoder.embeddings.word_embeddings.weight, encoder.embeddings.word_embeddings.weight
     )
     assert not any(p.requires_grad for p in model.encoder.parameters())
+    # the levitated markers of the packed pair segment are marker tokens too, without entity markers
+    levitated = GlobalReForRelationExtraction.from_encoder_pretrained(
+        str(tmp_path / "encoder"), id2label=["Na", "P17"], encoding="packed", pair_segment="markers"
+    )
+    assert levitated.config.marker_token_ids == model.config.marker_token_ids
+    plain = GlobalReForRelationExtraction.from_encoder_pretrained(
+        str(tmp_path / "encoder"), id2label=["Na", "P17"]
+    )
+    assert plain.config.marker_token_ids is None
 
 
 @pytest.mark.parametrize(

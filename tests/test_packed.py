@@ -485,3 +485,13 @@ def test_marker_tokens_missing_from_the_vocabulary_are_refused_where_the_inputs_
         marker_tokens=missing_last_two,
     )
     assert processor.marker_slots == (0, 1)
+
+
+def test_marker_tokens_and_recorded_marker_ids_must_be_four(tmp_path):
+    tokenizer = tiny_tokenizer()
+    with pytest.raises(ValueError, match=r"marker_tokens must hold four tokens"):
+        GlobalReProcessor(tokenizer, encoding="packed", pair_segment="markers", marker_tokens=["[unused0]"])
+    processor = GlobalReProcessor(tokenizer, encoding="packed", pair_segment="markers")
+    # a hand-edited config.json read by GlobalReProcessor.from_pretrained reaches this check as a raw list
+    with pytest.raises(ValueError, match=r"lists 3 marker_token_ids, not four"):
+        processor.check_fits_encoder(len(tokenizer), processor.marker_ids[:3])
