@@ -132,8 +132,8 @@ class GlobalReProcessor(ProcessorMixin):
         self.marker_tokens = list(marker_tokens or DEFAULT_MARKER_TOKENS)
         if len(self.marker_tokens) != 4:
             raise ValueError(
-                "GlobalReProcessor: marker_tokens must hold four tokens (head start, head end, tail start, tail end); "
-                f"got {self.marker_tokens!r}."
+                "GlobalReProcessor: marker_tokens must hold four tokens (head start, head end, tail start, "
+                f"tail end); got {self.marker_tokens!r}."
             )
         self.long_document_strategy = long_document_strategy
         self.pair_types = [list(p) for p in pair_types] if pair_types else None

@@ -145,9 +145,9 @@ def set_encoder_dropout(model, attention: float | None = None, hidden: float | N
 class MarkerRowsEmbedding(nn.Embedding):
     """Word embeddings trained only in a few rows (`--freeze_word_embeddings`): the rows of `trainable_ids` (the
     marker tokens; the default ones are BERT's unused vocabulary entries, which start untrained) are the parameter
-    `trainable_rows`, shape (len(trainable_ids), hidden); every other row is frozen. A dense embedding's gradient is a zero-filled
-    vocabulary x hidden tensor every step, clipped and updated by AdamW in full however few rows a step used
-    (half of MiniLM-L6's parameters; bench/RESULTS.md, "The zero fills, by shape").
+    `trainable_rows`, shape (len(trainable_ids), hidden); every other row is frozen. A dense embedding's gradient
+    is a zero-filled vocabulary x hidden tensor every step, clipped and updated by AdamW in full however few rows
+    a step used (half of MiniLM-L6's parameters; bench/RESULTS.md, "The zero fills, by shape").
 
     Its `state_dict` is a plain `nn.Embedding`'s (`weight` with the trained rows written in), so `save_pretrained`
     writes a model that loads without this class, and loading such a state (resuming from a checkpoint) takes the
@@ -203,8 +203,8 @@ class MarkerRowsEmbedding(nn.Embedding):
 
 def freeze_word_embeddings(model, processor) -> None:
     """Freezes the encoder's word embeddings except the rows of the marker tokens the model's inputs hold
-    (`--freeze_word_embeddings`; which ones: `configuration_globalre.marker_slots_in_inputs`). Replaces `model.encoder`'s
-    input embeddings with a `MarkerRowsEmbedding` (the saved model holds a plain embedding)."""
+    (`--freeze_word_embeddings`; which ones: `configuration_globalre.marker_slots_in_inputs`). Replaces
+    `model.encoder`'s input embeddings with a `MarkerRowsEmbedding` (the saved model holds a plain embedding)."""
     embeddings = model.encoder.get_input_embeddings()
     marker_ids = processor.marker_ids_in_inputs()
     model.encoder.set_input_embeddings(MarkerRowsEmbedding(embeddings, marker_ids))
