@@ -244,6 +244,22 @@ def marker_slots_in_inputs(encoding: str, entity_markers: str, pair_segment: str
     return tuple(sorted(slots))
 
 
+def marker_slots_of(options: dict[str, Any]) -> tuple[int, ...]:
+    """`marker_slots_in_inputs` of GlobalRE option values (e.g. `GlobalReConfig` keyword arguments), the
+    documented default for an option not given."""
+    names = ("encoding", "entity_markers", "pair_segment")
+    return marker_slots_in_inputs(*(options.get(name, OPTION[name].default) for name in names))
+
+
+def check_four_markers(owner: str, values: Any, what: str) -> None:
+    """Raises a `ValueError` naming `owner` (e.g. "GlobalReConfig.marker_tokens") unless `values` holds one entry
+    per marker token, `what` they are."""
+    if len(values) != 4:
+        raise ValueError(
+            f"{owner} must hold four {what} (head start, head end, tail start, tail end); got {values!r}."
+        )
+
+
 def _options_docstring() -> str:
     lines = []
     for option in OPTIONS:
@@ -444,16 +460,9 @@ class GlobalReConfig(PreTrainedConfig):
     def validate_globalre_fields(self) -> None:
         """Raises a `ValueError` naming the field when a GlobalRE option is not one of its documented values."""
         check_option_values({option.name: getattr(self, option.name) for option in OPTIONS})
-        if len(self.marker_tokens) != 4:
-            raise ValueError(
-                "GlobalReConfig.marker_tokens must hold four tokens (head start, head end, tail start, tail end); "
-                f"got {self.marker_tokens!r}."
-            )
-        if self.marker_token_ids is not None and len(self.marker_token_ids) != 4:
-            raise ValueError(
-                "GlobalReConfig.marker_token_ids must hold the four marker tokens' vocabulary ids; "
-                f"got {self.marker_token_ids!r}."
-            )
+        check_four_markers("GlobalReConfig.marker_tokens", self.marker_tokens, "tokens")
+        if self.marker_token_ids is not None:
+            check_four_markers("GlobalReConfig.marker_token_ids", self.marker_token_ids, "vocabulary ids")
         needs_no_relation = self.loss == "adaptive_threshold" or self.decision_rule == "adaptive"
         if needs_no_relation and self.no_relation_label is None:
             raise ValueError(

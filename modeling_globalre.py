@@ -23,10 +23,9 @@ try:  # Hub remote code resolves sibling files only through relative imports
     from .configuration_globalre import (
         CUSTOM_PIPELINES,
         DEFAULT_MARKER_TOKENS,
-        OPTION,
         PIPELINE_FILE,
         GlobalReConfig,
-        marker_slots_in_inputs,
+        marker_slots_of,
     )
     from .modeling_entities_globalre import (
         EntityDetectionHead,
@@ -45,10 +44,9 @@ except ImportError:  # the same file used from a source checkout or an installed
     from configuration_globalre import (
         CUSTOM_PIPELINES,
         DEFAULT_MARKER_TOKENS,
-        OPTION,
         PIPELINE_FILE,
         GlobalReConfig,
-        marker_slots_in_inputs,
+        marker_slots_of,
     )
     from modeling_entities_globalre import (
         EntityDetectionHead,
@@ -406,13 +404,7 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         # head and the optimiser expect full-precision weights.
         load_kwargs.setdefault("dtype", torch.float32)
         encoder = BertModel.from_pretrained(encoder_name_or_path, **load_kwargs)
-        marker_slots = marker_slots_in_inputs(
-            *(
-                config_kwargs.get(name, OPTION[name].default)
-                for name in ("encoding", "entity_markers", "pair_segment")
-            )
-        )
-        if marker_slots and not config_kwargs.get("marker_token_ids"):
+        if marker_slots_of(config_kwargs) and not config_kwargs.get("marker_token_ids"):
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(encoder_name_or_path)

@@ -30,13 +30,25 @@ from transformers.processing_utils import ProcessorMixin
 logger = logging.getLogger(__name__)
 
 try:  # Hub remote code resolves sibling files only through relative imports
-    from .configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION, GlobalReConfig, marker_slots_in_inputs
+    from .configuration_globalre import (
+        DEFAULT_MARKER_TOKENS,
+        OPTION,
+        GlobalReConfig,
+        check_four_markers,
+        marker_slots_in_inputs,
+    )
     from .documents_globalre import DocumentError, as_docred, document_label, entity_type
     from .packed_encoding_globalre import encode_packed
     from .pair_encoding_globalre import PairSequences, encode_one_pair
     from .sequences_globalre import DocumentEncoding, EncodingSettings, TokenizedDocument
 except ImportError:  # the same file used from a source checkout or an installed package
-    from configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION, GlobalReConfig, marker_slots_in_inputs
+    from configuration_globalre import (
+        DEFAULT_MARKER_TOKENS,
+        OPTION,
+        GlobalReConfig,
+        check_four_markers,
+        marker_slots_in_inputs,
+    )
     from documents_globalre import DocumentError, as_docred, document_label, entity_type
     from packed_encoding_globalre import encode_packed
     from pair_encoding_globalre import PairSequences, encode_one_pair
@@ -130,11 +142,7 @@ class GlobalReProcessor(ProcessorMixin):
         self.max_entity_tokens = max_entity_tokens
         self.entity_markers = entity_markers
         self.marker_tokens = list(marker_tokens or DEFAULT_MARKER_TOKENS)
-        if len(self.marker_tokens) != 4:
-            raise ValueError(
-                "GlobalReProcessor: marker_tokens must hold four tokens (head start, head end, tail start, "
-                f"tail end); got {self.marker_tokens!r}."
-            )
+        check_four_markers("GlobalReProcessor.marker_tokens", self.marker_tokens, "tokens")
         self.long_document_strategy = long_document_strategy
         self.pair_types = [list(p) for p in pair_types] if pair_types else None
         super().__init__(tokenizer, **kwargs)

@@ -101,7 +101,7 @@ def build_model(encoder: str, seed: int = 0, **config_kwargs):
     `config_kwargs`: other `GlobalReConfig` options (e.g. `encoding="packed"`)."""
     from transformers import AutoTokenizer, BertConfig
 
-    from configuration_globalre import DEFAULT_MARKER_TOKENS, OPTION, GlobalReConfig, marker_slots_in_inputs
+    from configuration_globalre import DEFAULT_MARKER_TOKENS, GlobalReConfig, marker_slots_of
 
     directory = minilm_dir()
     tokenizer = AutoTokenizer.from_pretrained(directory)
@@ -112,13 +112,7 @@ def build_model(encoder: str, seed: int = 0, **config_kwargs):
             directory, id2label=id2label, relation_names=names, attn_implementation="sdpa", **config_kwargs
         )
     elif encoder in RANDOM_ENCODERS:
-        held = marker_slots_in_inputs(
-            *(
-                config_kwargs.get(name, OPTION[name].default)
-                for name in ("encoding", "entity_markers", "pair_segment")
-            )
-        )
-        if held:
+        if marker_slots_of(config_kwargs):
             config_kwargs.setdefault(
                 "marker_token_ids", tokenizer.convert_tokens_to_ids(list(DEFAULT_MARKER_TOKENS))
             )
