@@ -184,11 +184,11 @@ def build_pair_tiles(
 
     # each tile's document windows, in window order, -1 for padding
     num_documents = int(max(window_documents.max(initial=-1), documents.max(initial=-1))) + 1
-    window_order = np.argsort(window_documents, kind="stable")
-    counts = np.bincount(window_documents, minlength=num_documents)
-    window_rank = np.arange(len(window_order)) - (np.cumsum(counts) - counts)[window_documents[window_order]]
+    window_rank, counts = (
+        values.numpy() for values in rank_in_groups(torch.from_numpy(window_documents), num_documents)
+    )
     document_windows = np.full((num_documents, max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
-    document_windows[window_documents[window_order], window_rank] = window_order
+    document_windows[window_documents, window_rank] = np.arange(len(window_documents))
     tile_windows = document_windows[sorted_documents[first_pair]]
 
     def on_device(array: np.ndarray) -> torch.Tensor:
