@@ -576,15 +576,21 @@ def _localized_context(
     row_grid[torch.arange(len(rows), device=rows.device), :, window_rank[rows // length]] = attention
     row_grid = row_grid.flatten(1)
 
-    def entity_attention(mentions: torch.Tensor) -> torch.Tensor:
-        # (pairs, heads, document tokens): the mean over the entity's markers, as a (pairs x rows) averaging matrix
-        valid = (mentions >= 0).to(attention.dtype)
-        slots = torch.searchsorted(rows, mentions.clamp(min=0))
-        weights = attention.new_zeros(num_pairs, len(rows)).scatter_add_(1, slots, valid)
-        weights = weights / weights.sum(dim=1, keepdim=True).clamp(min=1.0)
-        return (weights @ row_grid).view(num_pairs, heads, -1)
-
-    pair_weights = (entity_attention(head_mentions) * entity_attention(tail_mentions)).mean(dim=1)
+    # the mean over an entity's markers, once per entity: a document's pairs share about sqrt(pairs) entities,
+    # and the (entities x rows) averaging matrix multiplies every row of the batch, other documents' included
+    width = max(head_mentions.shape[1], tail_mentions.shape[1])
+    sides = (head_mentions, tail_mentions)
+    mention_lists = torch.cat(
+        [nn.functional.pad(side, (0, width - side.shape[1]), value=-1) for side in sides]
+    )
+    entities, entity_of = torch.unique(mention_lists, dim=0, return_inverse=True)
+    valid = (entities >= 0).to(attention.dtype)
+    slots = torch.searchsorted(rows, entities.clamp(min=0))
+    weights = attention.new_zeros(len(entities), len(rows)).scatter_add_(1, slots, valid)
+    weights = weights / weights.sum(dim=1, keepdim=True).clamp(min=1.0)
+    entity_attention = (weights @ row_grid).view(len(entities), heads, -1)  # (entities, heads, tokens)
+    head_of, tail_of = entity_of[:num_pairs], entity_of[num_pairs:]
+    pair_weights = (entity_attention[head_of] * entity_attention[tail_of]).mean(dim=1)
     pair_weights = pair_weights / (pair_weights.sum(dim=1, keepdim=True) + 1e-5)
     # one product per document for its pairs, (documents, its pairs, tokens) x (documents, tokens, hidden)
     pair_document = inputs.pair_document
