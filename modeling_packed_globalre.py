@@ -576,8 +576,9 @@ def _localized_context(
     row_grid[torch.arange(len(rows), device=rows.device), :, window_rank[rows // length]] = attention
     row_grid = row_grid.flatten(1)
 
-    # the mean over an entity's markers, once per entity: a document's pairs share about sqrt(pairs) entities,
-    # and the (entities x rows) averaging matrix multiplies every row of the batch, other documents' included
+    # the mean over an entity's markers, once per distinct mention list (an entity; those with no marker left
+    # share one): all n (n - 1) pairs of a document have n entities, and the (entities x rows) averaging matrix
+    # multiplies every row of the batch, other documents' included
     width = max(head_mentions.shape[1], tail_mentions.shape[1])
     sides = (head_mentions, tail_mentions)
     mention_lists = torch.cat(
