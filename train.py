@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import logging
 import math
@@ -46,6 +47,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from end_to_end_metric import summary_line
@@ -439,6 +441,7 @@ class Training:
     max_train_steps: int
     warmup_steps: int
     speed: EpochSpeed  # the epoch's seconds and share of the matmul rate, for the log
+    averaged: Any = None  # with --ema_decay: `AveragedModel` holding the moving average of `model`'s weights
     bar: Any = None
     last_checkpoint: str | None = None
     running_loss: float = 0.0
@@ -464,6 +467,8 @@ def fit(run: Run) -> dict | None:
     training.bar.close()
     run.training_seconds = time.time() - run.start_time
     run.model = training.model
+    if training.averaged is not None:  # the averaged weights are the run's model, whichever epoch is selected
+        keep_averaged_weights(training)
     restore_best_epoch(run)
     return None
 
@@ -535,11 +540,25 @@ def make_training(run: Run) -> Training:
         check_batch_fits(run, trainable, optimizer)
     unwrapped = accelerator.unwrap_model(trainable)
     unwrapped = unwrapped.model if isinstance(unwrapped, CachedHead) else unwrapped
+    averaged = None
+    if args.ema_decay is not None:
+        # a copy of the model whose parameters follow the trained ones; every process keeps its own, identical
+        # since distributed training keeps the trained weights identical
+        averaged = AveragedModel(unwrapped, multi_avg_fn=get_ema_multi_avg_fn(args.ema_decay))
+        accelerator.register_for_checkpointing(averaged)
     speed = EpochSpeed.for_model(
         unwrapped.encoder, accelerator.device, accelerator.mixed_precision, encoder_runs=not run.use_cache
     )
     return Training(
-        trainable, unwrapped, optimizer, scheduler, first_loader, max_train_steps, warmup_steps, speed
+        trainable,
+        unwrapped,
+        optimizer,
+        scheduler,
+        first_loader,
+        max_train_steps,
+        warmup_steps,
+        speed,
+        averaged,
     )
 
 
@@ -583,8 +602,8 @@ def start_training(run: Run, training: Training) -> None:
         disable=args.no_progress or not accelerator.is_local_main_process,
     )
     if progress.threshold is not None:  # resumed: decide with the thresholds tuned before the interruption
-        training.model.config.threshold = progress.threshold
-        training.model.config.relation_thresholds = dict(progress.relation_thresholds)
+        evaluated_model(training).config.threshold = progress.threshold
+        evaluated_model(training).config.relation_thresholds = dict(progress.relation_thresholds)
 
 
 def resume(run: Run) -> None:
@@ -686,6 +705,8 @@ def training_step(
         training.optimizer.step()
         training.scheduler.step()
         training.optimizer.zero_grad()
+        if training.averaged is not None and accelerator.sync_gradients:
+            training.averaged.update_parameters(training.model)
     return loss
 
 
@@ -711,12 +732,41 @@ def end_epoch(run: Run, training: Training, epoch: int) -> None:
         logger.info("epoch %d: %s", epoch + 1, training.speed.describe())
         record["speed"] = training.speed.record()
     if run.dev_split is not None:
-        record.update(evaluate_epoch(run, training.model, epoch))
+        if training.averaged is not None:
+            record["dev_trained_weights"] = dev_scores(run, training.model, epoch, "trained weights")
+        record.update(evaluate_epoch(run, evaluated_model(training), epoch))
         if run.detection is not None:
             record["dev_detection"] = evaluate_detection_epoch(run, training.model, epoch)
     progress.history.append(record)
     if run.args.checkpointing_steps == "epoch":
         training.last_checkpoint = checkpoint(run, training)
+
+
+def evaluated_model(training: Training):
+    """The weights an epoch's dev evaluation scores and the run keeps: the moving average with --ema_decay (its
+    config holds the tuned thresholds then), else the trained model."""
+    return training.averaged.module if training.averaged is not None else training.model
+
+
+def keep_averaged_weights(training: Training) -> None:
+    """--ema_decay: the last averaged weights and their thresholds replace the trained ones in the model that
+    `restore_best_epoch` (--model_selection best_dev) or the repository writing (last) starts from."""
+    averaged = training.averaged.module
+    training.model.load_state_dict(averaged.state_dict())
+    training.model.config.threshold = averaged.config.threshold
+    training.model.config.relation_thresholds = dict(averaged.config.relation_thresholds)
+
+
+def dev_scores(run: Run, model, epoch: int, what: str) -> dict[str, Any]:
+    """Official dev scores of `model`, for comparison only: thresholds tuned as for the evaluated weights but into a
+    copy of its config, no epoch selected."""
+    logits = logits_of(run, model, "dev")
+    config = copy.deepcopy(model.config)
+    set_thresholds(config, run.args, torch.cat(logits), run.dev_split)
+    predictions = predictions_of(logits, run.dev_split, run.processor, config)
+    scores = official_scores(predictions, run.dev_split, run.train_docs, run.label_set)
+    logger.info("epoch %d: dev (%s) %s", epoch + 1, what, score_line(scores))
+    return scores
 
 
 def evaluate_epoch(run: Run, model, epoch: int) -> dict[str, Any]:

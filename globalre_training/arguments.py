@@ -398,6 +398,8 @@ def _option_problems(args: argparse.Namespace) -> list[str]:
         probability = getattr(args, name)
         if probability is not None and not 0.0 <= probability < 1.0:
             problems.append(f"--{name} must lie in [0, 1); got {probability}")
+    if args.ema_decay is not None and not 0.0 <= args.ema_decay < 1.0:
+        problems.append(f"--ema_decay must lie in [0, 1); got {args.ema_decay}")
     if args.learning_rate <= 0 or args.encoder_learning_rate <= 0:
         problems.append("learning rates must be positive")
     if not 0.0 <= args.warmup_ratio < 1.0:

@@ -65,7 +65,7 @@ def run_signature(args: argparse.Namespace, train_docs: list[dict], num_processe
 
 # Options a checkpoint's signature records only since they exist: one saved before trained as with this value (with
 # the dense embedding, say), which a run resuming it with the option on could not continue (its optimizer state).
-SIGNED_LATER: dict[str, Any] = {"freeze_word_embeddings": False}
+SIGNED_LATER: dict[str, Any] = {"freeze_word_embeddings": False, "ema_decay": None}
 
 
 def trained_options(args: Any) -> dict[str, Any]:
@@ -76,6 +76,7 @@ def trained_options(args: Any) -> dict[str, Any]:
         "negative_ratio", "seed", "learning_rate", "encoder_learning_rate", "weight_decay", "lr_scheduler_type",
         "warmup_ratio", "max_grad_norm", "entity_detection", "entity_detection_loss_weight", "entity_detection_passes",
         "documents_per_batch", "encoder_attention_dropout", "encoder_hidden_dropout", "freeze_word_embeddings",
+        "ema_decay",
     )  # fmt: skip
     options = {key: getattr(args, key, None) for key in keys}
     # how logits become relations (threshold, type constraints, ...) does not change what is trained

@@ -99,6 +99,12 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
         card="frozen word embeddings", type_name="bool",
     ),
     Option(
+        "ema_decay", None, "Keep an exponential moving average of the weights (Polyak averaging), updated after "
+        "each optimizer step with this decay; dev evaluation, model selection and the saved model use it, and each "
+        "epoch also records the trained weights' dev scores (dev_trained_weights).", role="training",
+        card="weight EMA decay", type_name="float",
+    ),
+    Option(
         "entity_detection", False, "Also train the built-in entity detector (mention types, coreference) on the "
         "shared encoder, so the model reads raw text.", role="training",
         card="entity detection", type_name="bool",

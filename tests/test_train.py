@@ -267,7 +267,15 @@ def test_cached_and_uncached_training_give_the_same_head(tmp_path, encoder, data
 
 @pytest.mark.parametrize(
     "mode",
-    ["fine_tuned", "frozen_cached", "packed", "packed_documents", "packed_frozen_words", "entity_detection"],
+    [
+        "fine_tuned",
+        "frozen_cached",
+        "packed",
+        "packed_documents",
+        "packed_frozen_words",
+        "packed_ema",
+        "entity_detection",
+    ],
 )
 def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder, data, mode):
     extra = [
@@ -286,6 +294,8 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
         extra += ["--documents_per_batch", "1"] if mode == "packed_documents" else []
         # the trainable marker rows live outside the weight the checkpoint saves them in
         extra += ["--freeze_word_embeddings"] if mode == "packed_frozen_words" else []
+        # the moving average is part of the training state: a resumed run goes on averaging where it stopped
+        extra += ["--ema_decay", "0.8"] if mode == "packed_ema" else []
     elif mode in ("fine_tuned", "entity_detection"):
         # with entity detection, the resumed run must give each batch the documents the full run gave it
         extra += ["--entity_detection"] if mode == "entity_detection" else []
@@ -343,6 +353,50 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
     b = load_file(tmp_path / "resumed" / "model.safetensors")
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6, msg=name)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# --ema_decay: the moving average of the weights is what is evaluated and kept
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_ema_keeps_the_average_of_the_trained_weights_and_scores_both(tmp_path, encoder, data):
+    """Two optimizer steps at a constant learning rate: the kept model is decay * w1 + (1 - decay) * w2 (w1, w2 the
+    weights after steps 1 and 2, from runs without the average that stop there), and the average leaves the
+    training itself unchanged: the trained weights' dev scores equal the run without it."""
+    extra = ["--lr_scheduler_type", "constant", "--warmup_ratio", "0", "--no-freeze_encoder"]
+    extra += ["--pooling", "markers", "--entity_markers", "plain", "--num_train_epochs", "1"]
+    extra += ["--model_selection", "last", "--threshold_tuning", "global"]
+    weights, results = [], []
+    for steps in (1, 2):
+        results.append(
+            train.main(
+                tiny_args(encoder, data, tmp_path / f"plain-{steps}", *extra, "--max_train_steps", str(steps))
+            )
+        )
+        weights.append(load_file(tmp_path / f"plain-{steps}" / "model.safetensors"))
+        reset_accelerate()
+    averaged = train.main(
+        tiny_args(encoder, data, tmp_path / "ema", *extra, "--max_train_steps", "2", "--ema_decay", "0.75")
+    )
+    kept = load_file(tmp_path / "ema" / "model.safetensors")
+    moved = 0
+    for name, value in kept.items():
+        expected = 0.75 * weights[0][name] + 0.25 * weights[1][name]
+        torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6, msg=name)
+        moved += not torch.equal(weights[0][name], weights[1][name])
+    assert moved > 0  # the second step changed weights, so the average differs from either
+    record, plain = averaged["history"][0], results[1]["history"][0]
+    assert record["dev_trained_weights"] == plain["dev"]
+    assert record["dev"] != plain["dev"]  # the averaged weights decide otherwise on these dev documents
+    assert averaged["args"]["ema_decay"] == 0.75
+    card = (tmp_path / "ema" / "README.md").read_text()
+    assert "weight EMA decay" in card and "0.75" in card
+
+
+def test_ema_decay_outside_zero_one_is_refused(tmp_path, encoder, data):
+    with pytest.raises(TrainingError, match=r"--ema_decay must lie in \[0, 1\); got 1.0"):
+        train.main(tiny_args(encoder, data, tmp_path / "out", "--ema_decay", "1"))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -1023,7 +1077,7 @@ def test_help_gives_real_defaults_and_what_each_preset_sets(monkeypatch, capsys)
     assert "[default: 3; --preset best: 8; --preset packed: 10]" in flat  # --num_train_epochs
     assert "--no_cache" not in text and "--stop_after_steps" not in text  # checks only
     assert "packed: encoding=packed, pair_segment=markers" in flat  # the epilog lists each preset
-    assert len(text.splitlines()) < 265  # every option and the presets' epilog
+    assert len(text.splitlines()) < 270  # every option and the presets' epilog
     # a preset's adaptive loss still gets the adaptive rule when --decision_rule is not given
     packed = arguments.resolve_args(
         arguments.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x", "--preset", "packed"])
