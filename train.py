@@ -47,7 +47,6 @@ from typing import Any, NoReturn
 
 import numpy as np
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from end_to_end_metric import summary_line
@@ -97,7 +96,7 @@ from globalre_training.evaluation import (
     split_logits,
     split_tensors,
 )
-from globalre_training.model import CachedHead, build_model, optimizer_groups
+from globalre_training.model import CachedHead, WeightAverage, build_model, optimizer_groups
 from globalre_training.options import PACKAGED_ENCODERS, setup_rows
 from globalre_training.report import (
     append_results,
@@ -441,7 +440,7 @@ class Training:
     max_train_steps: int
     warmup_steps: int
     speed: EpochSpeed  # the epoch's seconds and share of the matmul rate, for the log
-    averaged: Any = None  # with --ema_decay: `AveragedModel` holding the moving average of `model`'s weights
+    averaged: WeightAverage | None = None  # with --ema_decay: the moving average of `model`'s weights
     bar: Any = None
     last_checkpoint: str | None = None
     running_loss: float = 0.0
@@ -536,16 +535,16 @@ def make_training(run: Run) -> Training:
     )
     trainable, optimizer, scheduler = accelerator.prepare(trainable, optimizer, scheduler)
     accelerator.register_for_checkpointing(run.progress)
-    if accelerator.device.type == "cuda" and not run.use_cache:
-        check_batch_fits(run, trainable, optimizer)
     unwrapped = accelerator.unwrap_model(trainable)
     unwrapped = unwrapped.model if isinstance(unwrapped, CachedHead) else unwrapped
     averaged = None
     if args.ema_decay is not None:
-        # a copy of the model whose parameters follow the trained ones; every process keeps its own, identical
-        # since distributed training keeps the trained weights identical
-        averaged = AveragedModel(unwrapped, multi_avg_fn=get_ema_multi_avg_fn(args.ema_decay))
+        # every process keeps its own average, identical since distributed training keeps the weights identical
+        averaged = WeightAverage(unwrapped, args.ema_decay)
         accelerator.register_for_checkpointing(averaged)
+    # after the average's copy of the weights is on the device, which the batch must fit beside
+    if accelerator.device.type == "cuda" and not run.use_cache:
+        check_batch_fits(run, trainable, optimizer)
     speed = EpochSpeed.for_model(
         unwrapped.encoder, accelerator.device, accelerator.mixed_precision, encoder_runs=not run.use_cache
     )
@@ -705,8 +704,13 @@ def training_step(
         training.optimizer.step()
         training.scheduler.step()
         training.optimizer.zero_grad()
-        if training.averaged is not None and accelerator.sync_gradients:
-            training.averaged.update_parameters(training.model)
+        # a step the fp16 loss scaler skipped left the weights as they were: the average does not count it
+        if (
+            training.averaged is not None
+            and accelerator.sync_gradients
+            and not accelerator.optimizer_step_was_skipped
+        ):
+            training.averaged.update()
     return loss
 
 
@@ -736,7 +740,7 @@ def end_epoch(run: Run, training: Training, epoch: int) -> None:
             record["dev_trained_weights"] = dev_scores(run, training.model, epoch, "trained weights")
         record.update(evaluate_epoch(run, evaluated_model(training), epoch))
         if run.detection is not None:
-            record["dev_detection"] = evaluate_detection_epoch(run, training.model, epoch)
+            record["dev_detection"] = evaluate_detection_epoch(run, evaluated_model(training), epoch)
     progress.history.append(record)
     if run.args.checkpointing_steps == "epoch":
         training.last_checkpoint = checkpoint(run, training)

@@ -1,17 +1,20 @@
 # Copyright 2026 The GlobalRE authors. Licensed under the MIT licence.
 """The model a run trains and the processor that matches it (a fresh model around an encoder, or a saved GlobalRE
-model trained further), the head trained on cached pair vectors, and the optimizer's parameter groups.
+model trained further), the head trained on cached pair vectors, the optimizer's parameter groups and the moving
+average of the weights.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import os
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from configuration_globalre import OPTIONS
 from globalre_training import TrainingError
@@ -253,3 +256,58 @@ def optimizer_groups(model, args: argparse.Namespace) -> list[dict]:
             {"params": no_decay, "lr": lr, "weight_decay": 0.0},
         ]
     return [group for group in groups if group["params"]]
+
+
+class WeightAverage:
+    """An exponential moving average of a model's trained parameters (Polyak and Juditsky, 1992; not in the
+    paper): after step t, `average = decay * average + (1 - decay) * weights`, the first step copying the weights.
+
+    `module` is a copy of the model whose trainable parameters hold the average; frozen parameters are not
+    averaged (they equal the model's), so a frozen encoder costs nothing a step. `state_dict` / `load_state_dict`
+    (the averaged parameters by name and the step count) let accelerate checkpoint it
+    (`register_for_checkpointing`). The arithmetic is torch.optim.swa_utils' EMA update (a fused lerp).
+    """
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.module = copy.deepcopy(model)
+        self.steps = 0
+        self._update = get_ema_multi_avg_fn(decay)
+        copies = dict(self.module.named_parameters())
+        self._names = [name for name, weight in model.named_parameters() if weight.requires_grad]
+        trained = dict(model.named_parameters())
+        self._averaged = [copies[name] for name in self._names]
+        self._trained = [trained[name] for name in self._names]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """Moves the average towards the model's current weights; call once after each optimizer step."""
+        if self.steps == 0:
+            for averaged, trained in zip(self._averaged, self._trained, strict=True):
+                averaged.copy_(trained)
+        else:
+            self._update(self._averaged, self._trained, None)
+        self.steps += 1
+
+    def state_dict(self) -> dict:
+        return {"steps": self.steps, "averaged": dict(zip(self._names, self._averaged, strict=True))}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict) -> None:
+        if "averaged" not in state:  # torch's AveragedModel state, which --ema_decay saved at first
+            raise TrainingError(
+                "the checkpoint's weight average was saved in an older form (torch's AveragedModel); resume it "
+                "with the GlobalRE version that saved it, or start the run afresh"
+            )
+        averaged = state["averaged"]
+        if sorted(averaged) != sorted(self._names):
+            raise TrainingError(
+                "the checkpoint's weight average holds other parameters than this model trains"
+            )
+        for name, weight in zip(self._names, self._averaged, strict=True):
+            if averaged[name].shape != weight.shape:
+                raise TrainingError(
+                    f"the checkpoint's weight average has {name} of shape {tuple(averaged[name].shape)}, this "
+                    f"model {tuple(weight.shape)}"
+                )
+            weight.copy_(averaged[name])
+        self.steps = int(state["steps"])

@@ -294,8 +294,9 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
         extra += ["--documents_per_batch", "1"] if mode == "packed_documents" else []
         # the trainable marker rows live outside the weight the checkpoint saves them in
         extra += ["--freeze_word_embeddings"] if mode == "packed_frozen_words" else []
-        # the moving average is part of the training state: a resumed run goes on averaging where it stopped
-        extra += ["--ema_decay", "0.8"] if mode == "packed_ema" else []
+        # the moving average is part of the training state: a resumed run goes on averaging where it stopped (with
+        # the marker rows, which the saved embedding holds, averaged too)
+        extra += ["--ema_decay", "0.8", "--freeze_word_embeddings"] if mode == "packed_ema" else []
     elif mode in ("fine_tuned", "entity_detection"):
         # with entity detection, the resumed run must give each batch the documents the full run gave it
         extra += ["--entity_detection"] if mode == "entity_detection" else []
@@ -360,21 +361,24 @@ def test_resume_after_kill_mid_epoch_matches_uninterrupted_run(tmp_path, encoder
 # ------------------------------------------------------------------------------------------------------------
 
 
-def test_ema_keeps_the_average_of_the_trained_weights_and_scores_both(tmp_path, encoder, data):
+@pytest.mark.parametrize("mode", ["fine_tuned", "fine_tuned_accumulation", "frozen_cached"])
+def test_ema_keeps_the_average_of_the_trained_weights_and_scores_both(tmp_path, encoder, data, mode):
     """Two optimizer steps at a constant learning rate: the kept model is decay * w1 + (1 - decay) * w2 (w1, w2 the
-    weights after steps 1 and 2, from runs without the average that stop there), and the average leaves the
-    training itself unchanged: the trained weights' dev scores equal the run without it."""
-    extra = ["--lr_scheduler_type", "constant", "--warmup_ratio", "0", "--no-freeze_encoder"]
-    extra += ["--pooling", "markers", "--entity_markers", "plain", "--num_train_epochs", "1"]
+    weights after steps 1 and 2, from runs without the average that stop there; with gradient accumulation a step
+    is two micro-batches; a frozen encoder stays as it is, which `WeightAverage` does by not averaging it), and the
+    average leaves the training itself unchanged:
+    the trained weights' dev scores equal the run without it."""
+    extra = ["--lr_scheduler_type", "constant", "--warmup_ratio", "0", "--num_train_epochs", "1"]
     extra += ["--model_selection", "last", "--threshold_tuning", "global"]
+    if mode != "frozen_cached":
+        extra += ["--no-freeze_encoder", "--pooling", "markers", "--entity_markers", "plain"]
+    if mode == "fine_tuned_accumulation":
+        extra += ["--gradient_accumulation_steps", "2", "--per_device_train_batch_size", "4"]
     weights, results = [], []
     for steps in (1, 2):
-        results.append(
-            train.main(
-                tiny_args(encoder, data, tmp_path / f"plain-{steps}", *extra, "--max_train_steps", str(steps))
-            )
-        )
-        weights.append(load_file(tmp_path / f"plain-{steps}" / "model.safetensors"))
+        output = tmp_path / f"plain-{steps}"
+        results.append(train.main(tiny_args(encoder, data, output, *extra, "--max_train_steps", str(steps))))
+        weights.append(load_file(output / "model.safetensors"))
         reset_accelerate()
     averaged = train.main(
         tiny_args(encoder, data, tmp_path / "ema", *extra, "--max_train_steps", "2", "--ema_decay", "0.75")
@@ -385,13 +389,51 @@ def test_ema_keeps_the_average_of_the_trained_weights_and_scores_both(tmp_path, 
         expected = 0.75 * weights[0][name] + 0.25 * weights[1][name]
         torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6, msg=name)
         moved += not torch.equal(weights[0][name], weights[1][name])
+        if name.startswith("encoder.") and mode == "frozen_cached":
+            assert torch.equal(value, weights[0][name]), name
     assert moved > 0  # the second step changed weights, so the average differs from either
     record, plain = averaged["history"][0], results[1]["history"][0]
     assert record["dev_trained_weights"] == plain["dev"]
-    assert record["dev"] != plain["dev"]  # the averaged weights decide otherwise on these dev documents
+    if mode != "frozen_cached":  # a head on a tiny random frozen encoder predicts every pair either way
+        assert record["dev"] != plain["dev"]  # the averaged weights decide otherwise on these dev documents
+    # the kept model is the one the epoch's dev evaluation scored, with the thresholds tuned for it
+    assert (
+        averaged["dev"]["f1"] == record["dev"]["f1"] and averaged["dev"]["n_pred"] == record["dev"]["n_pred"]
+    )
     assert averaged["args"]["ema_decay"] == 0.75
     card = (tmp_path / "ema" / "README.md").read_text()
     assert "weight EMA decay" in card and "0.75" in card
+
+
+def test_weight_average_skips_frozen_parameters_and_restores_its_state():
+    from globalre_training.model import WeightAverage
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 2))
+    model[0].requires_grad_(False)
+    average = WeightAverage(model, decay=0.5)
+    frozen_copy = average.module[0].weight
+    with torch.no_grad():
+        model[1].weight.fill_(1.0)
+        average.update()  # the first step copies
+        model[1].weight.fill_(3.0)
+        model[0].weight.fill_(9.0)  # a frozen weight that changed anyway is not followed: it is not averaged
+        average.update()
+    assert torch.equal(average.module[1].weight, torch.full((2, 3), 2.0))
+    assert not torch.equal(frozen_copy, model[0].weight)
+    state = average.state_dict()
+    assert sorted(state["averaged"]) == ["1.bias", "1.weight"] and state["steps"] == 2
+    restored = WeightAverage(model, decay=0.5)
+    restored.load_state_dict(copy.deepcopy(state))
+    assert restored.steps == 2 and torch.equal(restored.module[1].weight, average.module[1].weight)
+    with pytest.raises(TrainingError, match="other parameters than this model trains"):
+        restored.load_state_dict({"steps": 1, "averaged": {"0.weight": model[0].weight}})
+    with pytest.raises(TrainingError, match=r"has 1.weight of shape \(1, 3\), this model \(2, 3\)"):
+        restored.load_state_dict(
+            {"steps": 1, "averaged": {"1.weight": torch.ones(1, 3), "1.bias": torch.ones(2)}}
+        )
+    with pytest.raises(TrainingError, match="older form"):
+        restored.load_state_dict({"n_averaged": torch.tensor(2), "module.1.weight": torch.ones(2, 3)})
 
 
 def test_ema_decay_outside_zero_one_is_refused(tmp_path, encoder, data):
