@@ -466,8 +466,10 @@ def fit(run: Run) -> dict | None:
     training.bar.close()
     run.training_seconds = time.time() - run.start_time
     run.model = training.model
-    if training.averaged is not None:  # the averaged weights are the run's model, whichever epoch is selected
-        keep_averaged_weights(training)
+    if (
+        training.averaged is not None
+    ):  # the averaged weights are the run's model; best_dev then takes its epoch's
+        take_weights_and_thresholds(training.model, training.averaged.module)
     restore_best_epoch(run)
     return None
 
@@ -601,8 +603,8 @@ def start_training(run: Run, training: Training) -> None:
         disable=args.no_progress or not accelerator.is_local_main_process,
     )
     if progress.threshold is not None:  # resumed: decide with the thresholds tuned before the interruption
-        evaluated_model(training).config.threshold = progress.threshold
-        evaluated_model(training).config.relation_thresholds = dict(progress.relation_thresholds)
+        config = evaluated_model(training).config
+        config.threshold, config.relation_thresholds = progress.threshold, dict(progress.relation_thresholds)
 
 
 def resume(run: Run) -> None:
@@ -736,8 +738,11 @@ def end_epoch(run: Run, training: Training, epoch: int) -> None:
         logger.info("epoch %d: %s", epoch + 1, training.speed.describe())
         record["speed"] = training.speed.record()
     if run.dev_split is not None:
-        if training.averaged is not None:
-            record["dev_trained_weights"] = dev_scores(run, training.model, epoch, "trained weights")
+        if training.averaged is not None:  # for comparison: thresholds tuned into a copy, no epoch selected
+            config = copy.deepcopy(training.model.config)
+            record["dev_trained_weights"] = score_dev(
+                run, training.model, config, epoch, "(trained weights) "
+            )[1]
         record.update(evaluate_epoch(run, evaluated_model(training), epoch))
         if run.detection is not None:
             record["dev_detection"] = evaluate_detection_epoch(run, evaluated_model(training), epoch)
@@ -752,38 +757,32 @@ def evaluated_model(training: Training):
     return training.averaged.module if training.averaged is not None else training.model
 
 
-def keep_averaged_weights(training: Training) -> None:
-    """--ema_decay: the last averaged weights and their thresholds replace the trained ones in the model that
-    `restore_best_epoch` (--model_selection best_dev) or the repository writing (last) starts from."""
-    averaged = training.averaged.module
-    training.model.load_state_dict(averaged.state_dict())
-    training.model.config.threshold = averaged.config.threshold
-    training.model.config.relation_thresholds = dict(averaged.config.relation_thresholds)
+def take_weights_and_thresholds(model, source) -> None:
+    """`source`'s weights and decision thresholds replace `model`'s (the kept model of a run)."""
+    model.load_state_dict(source.state_dict())
+    model.config.threshold = source.config.threshold
+    model.config.relation_thresholds = dict(source.config.relation_thresholds)
 
 
-def dev_scores(run: Run, model, epoch: int, what: str) -> dict[str, Any]:
-    """Official dev scores of `model`, for comparison only: thresholds tuned as for the evaluated weights but into a
-    copy of its config, no epoch selected."""
+def score_dev(run: Run, model, config, epoch: int, what: str = "") -> tuple[dict, dict[str, Any]]:
+    """Dev logits of `model`, decided with `config` after its thresholds are tuned on them (when asked; written
+    into `config`): the tuning's record and the official dev scores, logged."""
     logits = logits_of(run, model, "dev")
-    config = copy.deepcopy(model.config)
-    set_thresholds(config, run.args, torch.cat(logits), run.dev_split)
+    record = set_thresholds(config, run.args, torch.cat(logits), run.dev_split)
     predictions = predictions_of(logits, run.dev_split, run.processor, config)
     scores = official_scores(predictions, run.dev_split, run.train_docs, run.label_set)
-    logger.info("epoch %d: dev (%s) %s", epoch + 1, what, score_line(scores))
-    return scores
+    logger.info("epoch %d: dev %s%s", epoch + 1, what, score_line(scores))
+    return record, scores
 
 
 def evaluate_epoch(run: Run, model, epoch: int) -> dict[str, Any]:
     """Dev logits, tuned thresholds (written into the model config and `Progress`) and official dev scores of the
     epoch; with `--model_selection best_dev`, the model of a better epoch is saved (`best_model_dir`)."""
     args, accelerator, progress = run.args, run.accelerator, run.progress
-    logits = logits_of(run, model, "dev")
-    record = set_thresholds(model.config, args, torch.cat(logits), run.dev_split)
+    record, scores = score_dev(run, model, model.config, epoch)
+    record["dev"] = scores
     progress.threshold = model.config.threshold
     progress.relation_thresholds = dict(model.config.relation_thresholds)
-    predictions = predictions_of(logits, run.dev_split, run.processor, model.config)
-    scores = record["dev"] = official_scores(predictions, run.dev_split, run.train_docs, run.label_set)
-    logger.info("epoch %d: dev %s", epoch + 1, score_line(scores))
     if args.report_to != "none":
         accelerator.log(
             {"dev_f1": scores["f1"], "dev_ign_f1": scores["ign_f1"]}, step=progress.completed_steps
@@ -822,10 +821,7 @@ def restore_best_epoch(run: Run) -> None:
     `evaluate_epoch` saved) replace the last epoch's in the trained model."""
     args, progress, model = run.args, run.progress, run.model
     if args.model_selection == "best_dev" and progress.best_epoch is not None:
-        best = type(model).from_pretrained(best_model_dir(args.checkpoint_dir))
-        model.load_state_dict(best.state_dict())
-        model.config.threshold = best.config.threshold
-        model.config.relation_thresholds = best.config.relation_thresholds
+        take_weights_and_thresholds(model, type(model).from_pretrained(best_model_dir(args.checkpoint_dir)))
         logger.info("selected epoch %d (best dev F1 %.2f)", progress.best_epoch, 100 * progress.best_f1)
     elif args.model_selection == "best_dev":
         run.warnings.append(
