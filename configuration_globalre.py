@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,6 +175,16 @@ OPTIONS: tuple[Option, ...] = (
         choices=("bce", "adaptive_threshold"), card="loss",
     ),
     Option(
+        "evidence_loss_weight", 0.0, "With `context_pooling` `localized`, the weight of DREEAM's evidence loss "
+        "(Ma et al., EACL 2023, 'DREEAM: Guiding Attention with Evidence for Improving Document-Level Relation "
+        "Extraction'), added to the relation loss in training: each related pair's localized-context weights, "
+        "summed per sentence, are drawn towards the sentences its labels give as evidence (Kullback-Leibler "
+        "divergence from a uniform distribution over them). 0 (the default): no evidence loss, as ATLOP. Needs "
+        "training labels with evidence (DocRED's and Re-DocRED's have them) and a trained encoder; predictions "
+        "are made as without it.",
+        card="evidence loss weight", type_name="float",
+    ),
+    Option(
         "entity_types", [], "The mention types the built-in entity detector tags, in a fixed order (its BIO "
         "classes: 0 is O, `1 + 2k` the B tag of `entity_types[k]`, `2 + 2k` its I tag). Empty: the model has no "
         "entity detector, and its inputs must name their entities. `train.py --entity_detection` sets it from the "
@@ -322,6 +333,20 @@ def check_option_values(values: dict[str, Any]) -> None:
         and values["entity_markers"] == "none"
     ):
         raise ValueError('GlobalReConfig.pooling="markers" needs entity_markers="plain" or "typed".')
+    if given("evidence_loss_weight"):
+        weight = values["evidence_loss_weight"]
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < math.inf:
+            raise ValueError(f"GlobalReConfig.evidence_loss_weight must be a number >= 0; got {weight!r}.")
+        if weight > 0 and given("context_pooling") and values["context_pooling"] != "localized":
+            raise ValueError(
+                'GlobalReConfig.evidence_loss_weight > 0 needs context_pooling="localized" (the evidence loss '
+                "supervises the localized context's weights over the document's sentences)."
+            )
+        if weight > 0 and given("freeze_encoder") and values["freeze_encoder"]:
+            raise ValueError(
+                "GlobalReConfig.evidence_loss_weight > 0 needs a trained encoder (freeze_encoder=False): the "
+                "weights it supervises are the encoder's attention."
+            )
     if given("context_pooling", "pooling", "encoding") and values["context_pooling"] != "none":
         if values["pooling"] != "markers" or values["encoding"] != "packed":
             raise ValueError(
@@ -404,6 +429,7 @@ class GlobalReConfig(PreTrainedConfig):
         type_constraints: bool = OPTION["type_constraints"].default,
         relation_type_pairs: dict[str, list[list[str]]] | None = None,
         loss: str = OPTION["loss"].default,
+        evidence_loss_weight: float = OPTION["evidence_loss_weight"].default,
         pair_types: list[list[str]] | None = None,
         marker_token_ids: list[int] | None = None,
         entity_types: list[str] | None = None,
@@ -444,6 +470,7 @@ class GlobalReConfig(PreTrainedConfig):
             else None
         )
         self.loss = loss
+        self.evidence_loss_weight = evidence_loss_weight
         self.pair_types = [list(p) for p in pair_types] if pair_types else None
         self.marker_token_ids = list(marker_token_ids) if marker_token_ids else None
         # a string or another non-list is kept as given, so that the check below names it

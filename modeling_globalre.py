@@ -38,6 +38,7 @@ try:  # Hub remote code resolves sibling files only through relative imports
         PackedInputs,
         localized_context,
         packed_token_mean,
+        sentence_weights,
         window_token_states,
     )
 except ImportError:  # the same file used from a source checkout or an installed package
@@ -59,6 +60,7 @@ except ImportError:  # the same file used from a source checkout or an installed
         PackedInputs,
         localized_context,
         packed_token_mean,
+        sentence_weights,
         window_token_states,
     )
 
@@ -85,12 +87,16 @@ class RelationExtractionOutput(ModelOutput):
         entity_detection_loss (`torch.FloatTensor` of shape `()`, *optional*, returned when
             `entity_detection_inputs` is given):
             The entity detector's loss on those plain documents (tags and coreference), not included in `loss`.
+        evidence_loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `evidence` is given and
+            `config.evidence_loss_weight` is above 0):
+            The evidence loss (`evidence_loss`), included in `loss` with that weight.
     """
 
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     pair_representation: torch.FloatTensor | None = None
     entity_detection_loss: torch.FloatTensor | None = None
+    evidence_loss: torch.FloatTensor | None = None
 
 
 def adaptive_threshold_loss(logits: torch.Tensor, labels: torch.Tensor, threshold_class: int) -> torch.Tensor:
@@ -109,6 +115,38 @@ def adaptive_threshold_loss(logits: torch.Tensor, labels: torch.Tensor, threshol
     negative_logits = logits.masked_fill(labels == 1, very_negative)
     negative_loss = -(torch.log_softmax(negative_logits, dim=-1) * threshold_onehot).sum(dim=-1)
     return (positive_loss + negative_loss).mean()
+
+
+def evidence_loss(sentence_weights: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:
+    """DREEAM's evidence loss (Ma et al., EACL 2023, "DREEAM: Guiding Attention with Evidence for Improving
+    Document-Level Relation Extraction"): the Kullback-Leibler divergence of each pair's sentence weights from its
+    gold evidence (uniform over its evidence sentences), averaged over the pairs that have evidence.
+
+    Args:
+        sentence_weights (`torch.FloatTensor` of shape `(num_pairs, num_sentences)`): the pairs' localized-context
+            weights summed per sentence (`modeling_packed_globalre.sentence_weights`).
+        evidence (`torch.FloatTensor` of shape `(num_pairs, num_sentences)`): 1 for each evidence sentence of the
+            pair's relations (their union), 0 elsewhere; a row of zeros (no relation, or none with evidence) is
+            left out.
+
+    A pair whose weights are all zero (its head's and tail's markers share no window of a long document, so it
+    has no localized context) is left out too: it has no distribution to guide. Returns a scalar in float32 (0
+    when no pair of the batch is left).
+    """
+    if sentence_weights.shape != evidence.shape:
+        raise ValueError(
+            f"evidence must be of shape {tuple(sentence_weights.shape)} (pairs x sentences); got "
+            f"{tuple(evidence.shape)}"
+        )
+    evidence = evidence.float()
+    used = (evidence.sum(dim=1) > 0) & (sentence_weights.sum(dim=1) > 0)
+    if not bool(used.any()):
+        return sentence_weights.new_zeros((), dtype=torch.float32)
+    target = evidence[used] / evidence[used].sum(dim=1, keepdim=True)
+    # a sentence the weights cannot reach (outside every window the head and the tail share) would give log 0: the
+    # floor keeps its term finite (large, and without gradient), while the reachable sentences still pull
+    log_weights = sentence_weights[used].float().clamp(min=1e-30).log()
+    return nn.functional.kl_div(log_weights, target, reduction="sum") / int(used.sum())
 
 
 @dataclass
@@ -134,6 +172,8 @@ class PairStates(ModelOutput):
         context_state (`torch.FloatTensor` of shape `(num_pairs, hidden_size)`, *optional*):
             The pair's localized context (`context_pooling="localized"`,
             `modeling_packed_globalre.localized_context`).
+        context_weights (`torch.FloatTensor` of shape `(num_pairs, document_windows x window_length)`, *optional*):
+            The weights over the document's tokens that made `context_state` (what the evidence loss reads).
     """
 
     cls_state: torch.FloatTensor | None = None
@@ -144,6 +184,7 @@ class PairStates(ModelOutput):
     tail_marker_states: torch.FloatTensor | None = None
     tail_marker_mask: torch.BoolTensor | None = None
     context_state: torch.FloatTensor | None = None
+    context_weights: torch.FloatTensor | None = None
 
 
 def pool_mentions(
@@ -571,7 +612,8 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
                 tail_marker_mask=tail_mask,
             )
             if attention_rows is not None:
-                fields["context_state"] = localized_context(encoded, inputs, head_mentions, tail_mentions)
+                context, weights = localized_context(encoded, inputs, head_mentions, tail_mentions)
+                fields.update(context_state=context, context_weights=weights)
         return PairStates(**fields)
 
     def pair_representation(self, **inputs: torch.Tensor | None) -> torch.Tensor:
@@ -634,6 +676,8 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         tail_mentions: torch.LongTensor | None = None,
         labels: torch.FloatTensor | None = None,
         entity_detection_inputs: dict[str, torch.Tensor] | None = None,
+        token_sentences: torch.LongTensor | None = None,
+        evidence: torch.FloatTensor | None = None,
         **kwargs,
     ) -> RelationExtractionOutput:
         r"""
@@ -669,11 +713,18 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
                 [`~GlobalReForRelationExtraction.entity_detection`] for some plain documents, with their labels;
                 their loss comes back as `entity_detection_loss`. Computed here, in the same forward as the
                 relations, because distributed data parallel synchronises the gradients of what `forward` computes.
+            token_sentences (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Packed encoding, training with `config.evidence_loss_weight` above 0: the sentence of each window
+                token within its document, -1 for `[CLS]`, `[SEP]` and padding.
+            evidence (`torch.FloatTensor` of shape `(num_pairs, num_sentences)`, *optional*):
+                With `token_sentences` and `labels`: each pair's evidence sentences (1 for a sentence of the
+                evidence of one of its relations), at least as wide as the batch's longest document has sentences;
+                the evidence loss (`evidence_loss`) is added to `loss` with `config.evidence_loss_weight`.
 
         Returns `logits` of shape `(num_pairs, num_labels)`: one row per sequence (one-pair encoding) or per pair
         segment (packed encoding).
         """
-        representation = self.pair_representation(
+        states = self.pair_states(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
@@ -687,7 +738,19 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             head_mentions=head_mentions,
             tail_mentions=tail_mentions,
         )
+        representation = pool_pair_states(states, self.config.pooling, self.config.marker_pooling)
         output = self.classify(representation, labels)
+        if evidence is not None and labels is not None and self.config.evidence_loss_weight > 0:
+            if token_sentences is None or states.context_weights is None:
+                raise ValueError(
+                    "the evidence loss needs token_sentences and the packed encoding's localized context "
+                    '(encoding="packed", context_pooling="localized")'
+                )
+            weights = sentence_weights(
+                states.context_weights, token_sentences, window_document, pair_document, evidence.shape[1]
+            )
+            output.evidence_loss = evidence_loss(weights, evidence)
+            output.loss = output.loss + self.config.evidence_loss_weight * output.evidence_loss
         if entity_detection_inputs is not None:
             output.entity_detection_loss = self.entity_detection(**entity_detection_inputs).loss
         return output

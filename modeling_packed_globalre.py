@@ -534,16 +534,22 @@ def localized_context(
         head_mentions, tail_mentions (`torch.LongTensor` of shape `(num_pairs, max_mentions)`): flat indices of
             the head's and the tail's mention start markers, -1 padded.
 
-    Returns `(num_pairs, hidden_size)` in the states' dtype (computed in float32); zero for a pair whose head or
-    tail has no marker left, or whose head and tail markers never share a window.
+    Returns the context `(num_pairs, hidden_size)` in the states' dtype, and the weights `(num_pairs,
+    document_windows x window_length)` that made it, in float32 (both computed in float32): a pair's weights over its
+    document's windows side by side in window order (`rank_in_groups`), padded to the batch's document with the
+    most windows. Zero for a pair whose head or tail has no marker left, or whose head and tail markers never
+    share a window.
     """
     num_pairs = len(head_mentions)
     rows = output.attention_rows
     if rows is None or not len(rows) or not num_pairs:
-        return output.window_states.new_zeros(num_pairs, output.window_states.shape[-1])
+        states = output.window_states
+        return states.new_zeros(num_pairs, states.shape[-1]), states.new_zeros(
+            num_pairs, 0, dtype=torch.float32
+        )
     # in float32 whatever the autocast: the normalised weights are small (about 1 / document tokens)
     with torch.autocast(output.window_states.device.type, enabled=False):
-        context = _localized_context(
+        context, weights = _localized_context(
             output.window_states.float(),
             rows,
             output.row_attention.float(),
@@ -551,7 +557,7 @@ def localized_context(
             head_mentions,
             tail_mentions,
         )
-    return context.to(output.window_states.dtype)
+    return context.to(output.window_states.dtype), weights
 
 
 def _localized_context(
@@ -561,7 +567,7 @@ def _localized_context(
     inputs: PackedInputs,
     head_mentions: torch.Tensor,
     tail_mentions: torch.Tensor,
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, torch.Tensor]:
     _, length, hidden = states.shape
     num_pairs = len(head_mentions)
     # each window's place in its document: the document's windows side by side, padded to the most windows
@@ -599,7 +605,54 @@ def _localized_context(
     grouped = pair_weights.new_zeros(num_documents, int(pair_counts.max()), pair_weights.shape[1])
     grouped[pair_document, pair_rank] = pair_weights
     context = torch.bmm(grouped, document_states.flatten(1, 2))
-    return context[pair_document, pair_rank]
+    return context[pair_document, pair_rank], pair_weights
+
+
+def sentence_weights(
+    token_weights: torch.Tensor,
+    token_sentences: torch.Tensor,
+    window_document: torch.Tensor,
+    pair_document: torch.Tensor,
+    num_sentences: int,
+) -> torch.Tensor:
+    """Each pair's token weights summed per sentence of its document: DREEAM's sentence importance (Ma et al.,
+    EACL 2023, "DREEAM: Guiding Attention with Evidence for Improving Document-Level Relation Extraction"), from
+    the weights of ATLOP's localized context pooling.
+
+    Args:
+        token_weights (`torch.FloatTensor` of shape `(num_pairs, document_windows x window_length)`): the weights
+            that `localized_context` returns (a pair's document's windows side by side, in window order).
+        token_sentences (`torch.LongTensor` of shape `(num_windows, window_length)`): the sentence of each window
+            token within its document, -1 for `[CLS]`, `[SEP]` and padding (`PackedSequences.pad(...,
+            token_sentences=True)`).
+        window_document, pair_document (`torch.LongTensor` of shape `(num_windows,)` and `(num_pairs,)`): the
+            document of each window and of each pair, as `PackedInputs` holds them.
+        num_sentences (`int`): the width of the result, at least the number of sentences of the batch's longest
+            document.
+
+    Returns `(num_pairs, num_sentences)` in float32: the weight of the tokens of each sentence (`[CLS]` and `[SEP]`
+    belong to none, so a row sums to at most 1).
+    """
+    num_pairs = len(token_weights)
+    if not num_pairs or not token_weights.shape[1]:
+        return token_weights.new_zeros(num_pairs, num_sentences)
+    num_documents = int(torch.maximum(window_document.max(), pair_document.max())) + 1
+    window_rank, counts = rank_in_groups(window_document, num_documents)
+    grid = token_sentences.new_full((num_documents, int(counts.max()), token_sentences.shape[1]), -1)
+    grid[window_document, window_rank] = token_sentences
+    pair_sentences = grid.flatten(1)[pair_document]  # (pairs, tokens), the layout of token_weights
+    if pair_sentences.shape != token_weights.shape:
+        raise ValueError(
+            f"sentence_weights: token_weights {tuple(token_weights.shape)} do not match the batch's windows "
+            f"({tuple(pair_sentences.shape)} for its pairs)"
+        )
+    if int(pair_sentences.max()) >= num_sentences:
+        raise ValueError(
+            f"sentence_weights: a token of sentence {int(pair_sentences.max())} but num_sentences={num_sentences}"
+        )
+    inside = pair_sentences >= 0
+    weights = token_weights.float() * inside
+    return weights.new_zeros(num_pairs, num_sentences).scatter_add_(1, pair_sentences.clamp(min=0), weights)
 
 
 def window_token_states(
@@ -622,5 +675,6 @@ __all__ = [
     "localized_context",
     "packed_token_mean",
     "rank_in_groups",
+    "sentence_weights",
     "window_token_states",
 ]

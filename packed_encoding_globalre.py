@@ -45,6 +45,9 @@ class PackedSequences:
     tokens: np.ndarray
     positions: np.ndarray
     types: np.ndarray
+    # int32 (num_tokens,): the sentence (of its document) each window token belongs to, -1 for [CLS], [SEP] and
+    # the pair segments' tokens: what maps a pair's context weights onto its evidence sentences
+    sentences: np.ndarray
     # int64 (num_windows, 2): (start, length) of each window in `tokens`; (num_documents, 2): (first window,
     # number of windows) of each document
     windows: np.ndarray
@@ -157,6 +160,7 @@ class PackedSequences:
             tokens=np.concatenate([part.tokens for part in parts]),
             positions=np.concatenate([part.positions for part in parts]),
             types=np.concatenate([part.types for part in parts]),
+            sentences=np.concatenate([part.sentences for part in parts]),
             windows=np.concatenate([shifted(p.windows, o) for p, o in zip(parts, tokens)]),
             documents=np.concatenate([shifted(p.documents, o) for p, o in zip(parts, windows)]),
             pairs=np.concatenate([shifted(p.pairs, o) for p, o in zip(parts, tokens)]),
@@ -205,10 +209,18 @@ class PackedSequences:
         return int(self.document_lengths[self.pair_doc[group[0]]] + self.pairs[group, 1].sum())
 
     def pad(
-        self, rows: Sequence[int] | np.ndarray, pad_token_id: int = 0, pad_to_multiple_of: int | None = None
+        self,
+        rows: Sequence[int] | np.ndarray,
+        pad_token_id: int = 0,
+        pad_to_multiple_of: int | None = None,
+        token_sentences: bool = False,
     ) -> dict[str, torch.Tensor]:
-        """One batch of the pairs `rows` with their documents; the model's outputs come in the order of `rows`."""
-        return self._batch(np.asarray(rows, dtype=np.int64), pad_token_id, pad_to_multiple_of)
+        """One batch of the pairs `rows` with their documents; the model's outputs come in the order of `rows`.
+        With `token_sentences`, the batch also holds each window token's sentence (`token_sentences`, what the
+        evidence loss reads in training)."""
+        return self._batch(
+            np.asarray(rows, dtype=np.int64), pad_token_id, pad_to_multiple_of, token_sentences
+        )
 
     def iter_batches(
         self,
@@ -251,7 +263,11 @@ class PackedSequences:
             yield rows.tolist(), self._batch(rows, pad_token_id, pad_to_multiple_of)
 
     def _batch(
-        self, rows: np.ndarray, pad_token_id: int, pad_to_multiple_of: int | None
+        self,
+        rows: np.ndarray,
+        pad_token_id: int,
+        pad_to_multiple_of: int | None,
+        token_sentences: bool = False,
     ) -> dict[str, torch.Tensor]:
         """The tensors of one batch: the windows of the documents of the pairs `rows` (in document order), and the
         pairs' segments in the order of `rows` (`GlobalReForRelationExtraction.forward` says what each holds)."""
@@ -284,7 +300,7 @@ class PackedSequences:
         base = first_row[pair_document][:, None, None]
         flat = (base + self.mention_windows[mention]) * width + self.mention_columns[mention]
         flat = np.where(valid, flat, -1)
-        return {
+        batch = {
             "input_ids": torch.from_numpy(input_ids.astype(np.int64)),
             "attention_mask": torch.from_numpy(keep.astype(np.int64)),
             "token_type_ids": torch.from_numpy(np.where(keep, self.types[index], 0).astype(np.int64)),
@@ -304,6 +320,11 @@ class PackedSequences:
             "head_mentions": torch.from_numpy(flat[:, 0].astype(np.int64)),
             "tail_mentions": torch.from_numpy(flat[:, 1].astype(np.int64)),
         }
+        if token_sentences:
+            batch["token_sentences"] = torch.from_numpy(
+                np.where(keep, self.sentences[index], -1).astype(np.int64)
+            )
+        return batch
 
 
 def encode_packed(
@@ -343,26 +364,33 @@ def encode_packed(
     sentences, mention_places = marked_sentences(doc, settings)
     # windows: sentences in order, as many as fit; a sentence longer than the budget in pieces of its own
     windows: list[list[int]] = [[]]
+    window_sentences: list[list[int]] = [[]]  # the sentence of each window token
     sentence_places = []  # (window, offset) of each sentence's first token; pieces follow window by window
-    for tokens in sentences:
+    for sentence, tokens in enumerate(sentences):
         if len(tokens) > budget:
             if windows[-1]:
                 windows.append([])
+                window_sentences.append([])
             sentence_places.append((len(windows) - 1, 0))
             for start in range(0, len(tokens), budget):
                 if start:
                     windows.append([])
+                    window_sentences.append([])
                 windows[-1].extend(tokens[start : start + budget])
+                window_sentences[-1].extend([sentence] * len(tokens[start : start + budget]))
             continue
         if len(windows[-1]) + len(tokens) > budget:
             windows.append([])
+            window_sentences.append([])
         sentence_places.append((len(windows) - 1, len(windows[-1])))
         windows[-1].extend(tokens)
+        window_sentences[-1].extend([sentence] * len(tokens))
     # the token array: every window as [CLS] window [SEP] (positions from 0), then every pair segment
     sep_id = settings.sep_token_id
     window_lengths = np.asarray([len(window) + 2 for window in windows], dtype=np.int64)
     window_spans = np.stack([np.cumsum(window_lengths) - window_lengths, window_lengths], axis=1)
     document = [t for window in windows for t in (cls_id, *window, sep_id)]
+    document_sentences = [s for window in window_sentences for s in (-1, *window, -1)]
 
     def mention_place(sentence: int, offset: int) -> tuple[int, int]:
         window, start = sentence_places[sentence]
@@ -395,6 +423,12 @@ def encode_packed(
         types=np.concatenate(
             [np.zeros(len(document))] + [np.r_[0, np.ones(n - 1)] for n in segment_lengths.tolist()]
         ).astype(np.int8),
+        sentences=np.concatenate(
+            [
+                np.asarray(document_sentences, dtype=np.int32),
+                np.full(int(segment_lengths.sum()), -1, np.int32),
+            ]
+        ),
         windows=window_spans,
         documents=np.asarray([[0, len(windows)]], dtype=np.int64),
         pairs=np.stack([pair_starts, segment_lengths], axis=1).astype(np.int64).reshape(-1, 2),

@@ -70,6 +70,7 @@ from globalre_training.data import (
     build_split,
     document_batches,
     epoch_examples,
+    evidence_rows,
     load_split,
     multi_hot,
     shard_batches,
@@ -203,15 +204,42 @@ def prepare(args: argparse.Namespace) -> Run:
         if docs is not None:
             # a document the processor cannot encode (packed segments too long, ...): named with its file
             with reading_input(f"--{option}", getattr(args, option)):
-                split = build_split(docs, processor, run.label_set, encode=name == "training")
+                training = name == "training"
+                split = build_split(
+                    docs,
+                    processor,
+                    run.label_set,
+                    encode=training,
+                    evidence=training and args.evidence_loss_weight > 0,
+                )
             setattr(run, attribute, split)
             warn_about_split(run, split, name)
     if not run.train_split.is_positive().any():
         raise TrainingError("the training documents hold no relation of the label set")
+    if args.evidence_loss_weight > 0:
+        describe_evidence(run.train_split, args.evidence_loss_weight)
     if args.entity_detection:
         prepare_entity_detection(run)
     model.to(accelerator.device)
     return run
+
+
+def describe_evidence(split: Split, weight: float) -> None:
+    """Logs how many related training pairs have evidence for the evidence loss; none is an error (the loss would
+    be 0 throughout, and the run the same as without it)."""
+    related = int(split.is_positive().sum())
+    with_evidence = sum(bool(evidence) for evidence in split.evidence)
+    if not with_evidence:
+        raise TrainingError(
+            f"--evidence_loss_weight {weight:g}: none of the {related} related training pairs has evidence "
+            "(the labels' `evidence` sentence ids); train without it, or on documents whose labels give evidence"
+        )
+    logger.info(
+        "evidence loss: weight %g, %d of %d related training pairs have evidence",
+        weight,
+        with_evidence,
+        related,
+    )
 
 
 def prepare_entity_detection(run: Run) -> None:
@@ -444,6 +472,7 @@ class Training:
     bar: Any = None
     last_checkpoint: str | None = None
     running_loss: float = 0.0
+    running_evidence_loss: float = 0.0  # with --evidence_loss_weight: its part of the loss, before the weight
     running_count: int = 0
 
 
@@ -475,12 +504,16 @@ def fit(run: Run) -> dict | None:
 
 
 def collate_pairs(run: Run, rows: list[int]) -> dict[str, torch.Tensor]:
-    """A training batch of pair indices: cached pair vectors or padded encoder inputs, with multi-hot labels."""
+    """A training batch of pair indices: cached pair vectors or padded encoder inputs, with multi-hot labels (and
+    with the evidence loss, each window token's sentence and each pair's evidence rows)."""
     config = run.model.config
     labels = multi_hot([run.train_split.label_ids[r] for r in rows], config.num_labels, config.no_relation_id)
     if run.use_cache:
         return {"pair_representation": run.train_cache[rows], "labels": labels}
-    return {**run.train_split.sequences.pad(rows, run.processor.pad_token_id), "labels": labels}
+    if run.train_split.evidence is None:
+        return {**run.train_split.sequences.pad(rows, run.processor.pad_token_id), "labels": labels}
+    batch = run.train_split.sequences.pad(rows, run.processor.pad_token_id, token_sentences=True)
+    return {**batch, "labels": labels, "evidence": evidence_rows(run.train_split, rows)}
 
 
 def epoch_loader(run: Run, epoch: int):
@@ -694,12 +727,15 @@ def training_step(
                 outputs = training.trainable(**batch, entity_detection_inputs=detection)
                 loss = outputs.loss + run.detection.weight * outputs.entity_detection_loss
             else:
-                loss = training.trainable(**batch).loss
+                outputs = training.trainable(**batch)
+                loss = outputs.loss
         except torch.cuda.OutOfMemoryError as error:  # pragma: no cover - GPU only
             raise TrainingError(out_of_memory_message(args)) from error
         if args.debug_nan_at_step is not None and run.progress.completed_steps + 1 == args.debug_nan_at_step:
             loss = loss * float("nan")
         check_loss_finite(run, training, loss)
+        if getattr(outputs, "evidence_loss", None) is not None:  # part of `loss`, logged apart
+            training.running_evidence_loss += float(outputs.evidence_loss.detach())
         accelerator.backward(loss)
         if accelerator.sync_gradients and args.max_grad_norm and args.max_grad_norm > 0:
             accelerator.clip_grad_norm_(training.trainable.parameters(), args.max_grad_norm)
@@ -722,10 +758,21 @@ def log_loss(run: Run, training: Training) -> None:
     if step % args.log_every == 0 or step == training.max_train_steps:
         mean_loss = training.running_loss / max(training.running_count, 1)
         lr = training.scheduler.get_last_lr()[0]
-        logger.info("step %d: loss %.5f, lr %.3g", step, mean_loss, lr)
+        logged = {"train_loss": mean_loss, "lr": lr}
+        if args.evidence_loss_weight > 0:
+            logged["train_evidence_loss"] = training.running_evidence_loss / max(training.running_count, 1)
+            logger.info(
+                "step %d: loss %.5f (evidence loss %.5f), lr %.3g",
+                step,
+                mean_loss,
+                logged["train_evidence_loss"],
+                lr,
+            )
+        else:
+            logger.info("step %d: loss %.5f, lr %.3g", step, mean_loss, lr)
         if args.report_to != "none":
-            run.accelerator.log({"train_loss": mean_loss, "lr": lr}, step=step)
-        training.running_loss, training.running_count = 0.0, 0
+            run.accelerator.log(logged, step=step)
+        training.running_loss, training.running_evidence_loss, training.running_count = 0.0, 0.0, 0
 
 
 def end_epoch(run: Run, training: Training, epoch: int) -> None:

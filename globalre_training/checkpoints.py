@@ -65,7 +65,11 @@ def run_signature(args: argparse.Namespace, train_docs: list[dict], num_processe
 
 # Options a checkpoint's signature records only since they exist: one saved before trained as with this value (with
 # the dense embedding, say), which a run resuming it with the option on could not continue (its optimizer state).
-SIGNED_LATER: dict[str, Any] = {"freeze_word_embeddings": False, "ema_decay": None}
+SIGNED_LATER: dict[str, Any] = {
+    "freeze_word_embeddings": False,
+    "ema_decay": None,
+    "evidence_loss_weight": 0.0,
+}
 
 
 def trained_options(args: Any) -> dict[str, Any]:

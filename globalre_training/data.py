@@ -1,7 +1,7 @@
 # Copyright 2026 The GlobalRE authors. Licensed under the MIT licence.
 """The documents of a split and their candidate pairs: loading and slicing, gold relation class ids, the pair
-examples of an epoch (all pairs, or related pairs plus resampled unrelated ones), multi-hot label rows, and the
-check that a model's (or a checkpoint's) label set is the data's.
+examples of an epoch (all pairs, or related pairs plus resampled unrelated ones), multi-hot label and evidence
+rows, and the check that a model's (or a checkpoint's) label set is the data's.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ class Split:
     # first pair of each document, with one extra entry at the end
     doc_offsets: list[int] = field(default_factory=list)
     label_ids: list[tuple[int, ...]] = field(default_factory=list)  # gold relation classes of each pair
+    # the evidence sentences of each pair's relations (their union), when asked for (`build_split(evidence=True)`)
+    evidence: list[tuple[int, ...]] | None = None
     n_gold_facts: int = 0  # gold facts including pairs outside the candidate set (recall denominator)
     n_related_outside: int = 0  # related pairs that are not candidate pairs (pair_types): never trained on
     sequences: Any = None  # every pair's encoder sequences (`DocumentEncoding.sequences`), row i for pairs[i]
@@ -87,6 +89,43 @@ def gold_relations(doc: dict, doc_index: int, label_set) -> dict[tuple[int, int]
     }
 
 
+def gold_evidence(doc: dict, doc_index: int, label_set) -> dict[tuple[int, int], set[int]]:
+    """The evidence sentences of each related pair: the union of its labels' `evidence` (sentence ids, as DocRED
+    and Re-DocRED give them; CDR's `null` counts as none). Labels that mean "no relation" are left out.
+
+    Raises:
+        TrainingError: an evidence id that is not a sentence of the document, naming the document and the label.
+    """
+    evidence: dict[tuple[int, int], set[int]] = {}
+    sentences = len(doc.get("sents") or [])
+    for k, label in enumerate(doc.get("labels") or []):
+        if label_set.is_no_relation(label["r"]):
+            continue
+        ids = {sentence for sentence in label.get("evidence") or [] if sentence is not None}
+        wrong = sorted(
+            sentence for sentence in ids if not (isinstance(sentence, int) and 0 <= sentence < sentences)
+        )
+        if wrong:
+            raise TrainingError(
+                f"document {doc_index} ({doc.get('title')!r}), label {k} ({label['r']}, head {label['h']}, tail "
+                f"{label['t']}): evidence {wrong} is not a sentence of the document (0..{sentences - 1})"
+            )
+        evidence.setdefault((label["h"], label["t"]), set()).update(ids)
+    return evidence
+
+
+def evidence_rows(split: Split, rows: Sequence[int]) -> torch.Tensor:
+    """The evidence of the pairs `rows` of `split` as rows of 1 (an evidence sentence) and 0, as wide as the most
+    sentences among their documents: `(len(rows), sentences)` float32. Needs `split.evidence`."""
+    if split.evidence is None:
+        raise ValueError("this split was built without evidence (build_split(..., evidence=True))")
+    width = max(len(split.docs[doc].get("sents") or []) for doc in split.pair_doc[list(rows)].tolist())
+    evidence = torch.zeros((len(rows), max(width, 1)), dtype=torch.float32)
+    for row, pair in enumerate(rows):
+        evidence[row, list(split.evidence[pair])] = 1.0
+    return evidence
+
+
 @contextlib.contextmanager
 def truncation_notes_muted():
     """Silences the processor's per-document truncation warnings: train.py reports truncation once per split
@@ -100,11 +139,11 @@ def truncation_notes_muted():
         processing_logger.setLevel(level)
 
 
-def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
+def build_split(docs: list[dict], processor, label_set, encode: bool, evidence: bool = False) -> Split:
     """Candidate pairs (in the processor's order) with labels and the count of truncated pairs; with `encode`,
     also every pair's tokens (without, the documents are encoded again when scored, and their tokens are not
-    held for the whole run)."""
-    split = Split(docs=docs)
+    held for the whole run); with `evidence`, every pair's evidence sentences (`gold_evidence`)."""
+    split = Split(docs=docs, evidence=[] if evidence else None)
     parts = []
     with truncation_notes_muted():  # summed up per split (Split.n_truncated), not reported per document
         for doc_index, doc in enumerate(docs):
@@ -119,6 +158,9 @@ def build_split(docs: list[dict], processor, label_set, encode: bool) -> Split:
                 parts.append(encoding.sequences)
             split.pairs.extend(pairs)
             split.label_ids.extend(tuple(sorted(relations.get(pair, ()))) for pair in pairs)
+            if evidence:
+                sentences = gold_evidence(doc, doc_index, label_set)
+                split.evidence.extend(tuple(sorted(sentences.get(pair, ()))) for pair in pairs)
     split.doc_offsets.append(len(split.pairs))
     split.pair_doc = np.repeat(np.arange(len(docs)), np.diff(split.doc_offsets))
     if encode and parts:

@@ -279,6 +279,8 @@ def setup_rows(args: dict) -> list[list[Any]]:
             continue  # whole documents make the batches
         if option.name == "bilinear_block_size" and args.get("classifier") != "group_bilinear":
             continue
+        if option.name == "evidence_loss_weight" and not value:
+            continue
         if value is not None:
             rows.append([option.card, value])
     return rows

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -1388,3 +1389,52 @@ def test_recipe_trials_run_each_lever_on_dev_only_and_tabulate(tmp_path, encoder
     assert "| batch_16 | `--per_device_train_batch_size 16` | 1 |" in recipe_trials.main(quick)
     results = read_json(tmp_path / "quick" / "batch_16" / "results.json")
     assert not results["test"] and "dev.json" in results["protocol"] and "train.json" in results["protocol"]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# --evidence_loss_weight: DREEAM's evidence loss over the packed preset's localized context
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_the_evidence_loss_trains_and_is_logged_and_carded(tmp_path, encoder, data, capsys):
+    """With the weight above 0 the run reads the labels' evidence (and says how many related pairs have some), logs
+    the evidence loss beside the loss, trains other weights than without it from the same start, and puts the
+    weight on the card; at 0 (the default) none of it runs."""
+    args = [*TINY_BLOCKS, "--preset", "packed", "--max_train_steps", "3", "--num_train_epochs", "1"]
+    kept = {}
+    for weight in ("0", "0.5"):
+        output = tmp_path / f"weight-{weight}"
+        capsys.readouterr()
+        result = train.main(
+            tiny_args(encoder, data, output, *args, "--log_every", "1", "--evidence_loss_weight", weight)
+        )
+        reset_accelerate()
+        kept[weight] = load_file(output / "model.safetensors")
+        logged = capsys.readouterr().err
+        if weight == "0.5":
+            assert re.search(
+                r"evidence loss: weight 0.5, \d+ of \d+ related training pairs have evidence", logged
+            )
+            assert re.search(r"step 1: loss [\d.]+ \(evidence loss [\d.]+\)", logged)
+            assert result["args"]["evidence_loss_weight"] == 0.5
+            assert "| evidence loss weight | 0.5 |" in (output / "README.md").read_text()
+        else:
+            assert "evidence loss" not in logged
+            assert "evidence loss weight" not in (output / "README.md").read_text()
+    changed = [name for name in kept["0"] if not torch.equal(kept["0"][name], kept["0.5"][name])]
+    assert any(".attention.self.query." in name for name in changed)
+
+
+def test_the_evidence_loss_needs_evidence_and_the_localized_context(tmp_path, encoder, data):
+    documents = json.loads(Path(data["train"]).read_text())
+    for document in documents:
+        for label in document["labels"]:
+            label["evidence"] = []
+    no_evidence = {**data, "train": str(tmp_path / "train.json")}
+    Path(no_evidence["train"]).write_text(json.dumps(documents))
+    flags = ["--preset", "packed", *TINY_BLOCKS, "--evidence_loss_weight", "0.1"]
+    with pytest.raises(TrainingError, match=r"none of the \d+ related training pairs has evidence"):
+        train.main(tiny_args(encoder, no_evidence, tmp_path / "out", *flags))
+    reset_accelerate()
+    with pytest.raises(TrainingError, match=r'needs context_pooling="localized".*--evidence_loss_weight'):
+        train.main(tiny_args(encoder, data, tmp_path / "out", *flags, "--context_pooling", "none"))
