@@ -336,16 +336,13 @@ def check_option_values(values: dict[str, Any]) -> None:
     if given("evidence_loss_weight"):
         weight = values["evidence_loss_weight"]
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < math.inf:
-            raise ValueError(f"GlobalReConfig.evidence_loss_weight must be a number >= 0; got {weight!r}.")
+            raise ValueError(
+                f"GlobalReConfig.evidence_loss_weight must be a finite number >= 0; got {weight!r}."
+            )
         if weight > 0 and given("context_pooling") and values["context_pooling"] != "localized":
             raise ValueError(
                 'GlobalReConfig.evidence_loss_weight > 0 needs context_pooling="localized" (the evidence loss '
                 "supervises the localized context's weights over the document's sentences)."
-            )
-        if weight > 0 and given("freeze_encoder") and values["freeze_encoder"]:
-            raise ValueError(
-                "GlobalReConfig.evidence_loss_weight > 0 needs a trained encoder (freeze_encoder=False): the "
-                "weights it supervises are the encoder's attention."
             )
     if given("context_pooling", "pooling", "encoding") and values["context_pooling"] != "none":
         if values["pooling"] != "markers" or values["encoding"] != "packed":

@@ -666,7 +666,7 @@ def orient_pairs(
     A label whose (head type, tail type) is not allowed but whose reverse is gets head and tail swapped only when
     its relation has no direction: a relation of `undirected_relations` (default: `default_undirected_relations`,
     CID for CDR's data) or a no-relation label (`NO_RELATION_ALIASES`, e.g. CDR's NR). Labels that become
-    duplicates are merged. A label of any other relation keeps its direction: turning Re-DocRED's P35 "head of
+    duplicates are merged (one label, with the evidence of both). A label of any other relation keeps its direction: turning Re-DocRED's P35 "head of
     state" (country -> person) round would state that the person is head of state of the country. It stays
     outside the candidate pairs, where a model never predicts it (it counts as missed), and is reported.
 
@@ -682,7 +682,7 @@ def orient_pairs(
     oriented, turned, against, example = [], 0, Counter(), None
     for doc_index, doc in enumerate(docs):
         types = [entity_type(entity) for entity in doc["vertexSet"]]
-        labels, seen = [], set()
+        labels, seen = [], {}
         for k, label in enumerate(doc.get("labels") or []):
             h, t = label["h"], label["t"]
             if (types[h], types[t]) not in allowed_set and (types[t], types[h]) in allowed_set:
@@ -697,8 +697,13 @@ def orient_pairs(
                     )
             key = (label["h"], label["t"], label["r"])
             if key not in seen:
-                seen.add(key)
+                seen[key] = len(labels)
                 labels.append(label)
+            else:  # the same fact twice (one of them turned): one label, with the evidence of both
+                kept = labels[seen[key]]
+                evidence = list(kept.get("evidence") or [])
+                evidence += [e for e in label.get("evidence") or [] if e not in evidence]
+                labels[seen[key]] = {**kept, "evidence": evidence}
         oriented.append({**doc, "labels": labels})
     direction = ", ".join(f"{a}->{b}" for a, b in sorted(allowed_set))
     if turned:

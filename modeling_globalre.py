@@ -87,8 +87,8 @@ class RelationExtractionOutput(ModelOutput):
         entity_detection_loss (`torch.FloatTensor` of shape `()`, *optional*, returned when
             `entity_detection_inputs` is given):
             The entity detector's loss on those plain documents (tags and coreference), not included in `loss`.
-        evidence_loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `evidence` is given and
-            `config.evidence_loss_weight` is above 0):
+        evidence_loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `evidence` and `labels` are
+            given and `config.evidence_loss_weight` is above 0; otherwise `evidence` is not read):
             The evidence loss (`evidence_loss`), included in `loss` with that weight.
     """
 
@@ -129,23 +129,24 @@ def evidence_loss(sentence_weights: torch.Tensor, evidence: torch.Tensor) -> tor
             pair's relations (their union), 0 elsewhere; a row of zeros (no relation, or none with evidence) is
             left out.
 
-    A pair whose weights are all zero (its head's and tail's markers share no window of a long document, so it
-    has no localized context) is left out too: it has no distribution to guide. Returns a scalar in float32 (0
-    when no pair of the batch is left).
+    In a document of several windows a pair's weights cover only the windows its head's and tail's markers share
+    (a marker attends within its own window): an evidence sentence outside them, with weight 0, leaves the target
+    (the others' shares grow to sum to 1), and a pair with no evidence sentence left is left out. Returns a scalar
+    in float32 (0 when no pair of the batch is left).
     """
     if sentence_weights.shape != evidence.shape:
         raise ValueError(
             f"evidence must be of shape {tuple(sentence_weights.shape)} (pairs x sentences); got "
             f"{tuple(evidence.shape)}"
         )
-    evidence = evidence.float()
-    used = (evidence.sum(dim=1) > 0) & (sentence_weights.sum(dim=1) > 0)
+    sentence_weights = sentence_weights.float()
+    # a sentence the weights cannot reach would give log 0, a term without gradient that would swamp the others
+    evidence = evidence.float() * (sentence_weights > 0)
+    used = evidence.sum(dim=1) > 0
     if not bool(used.any()):
-        return sentence_weights.new_zeros((), dtype=torch.float32)
+        return sentence_weights.new_zeros(())
     target = evidence[used] / evidence[used].sum(dim=1, keepdim=True)
-    # a sentence the weights cannot reach (outside every window the head and the tail share) would give log 0: the
-    # floor keeps its term finite (large, and without gradient), while the reachable sentences still pull
-    log_weights = sentence_weights[used].float().clamp(min=1e-30).log()
+    log_weights = sentence_weights[used].clamp(min=torch.finfo(torch.float32).tiny).log()
     return nn.functional.kl_div(log_weights, target, reduction="sum") / int(used.sum())
 
 

@@ -74,6 +74,7 @@ class PackedSequences:
             len(self) == len(other)
             and self.to_lists() == other.to_lists()
             and self.token_type_lists() == other.token_type_lists()
+            and self._sentence_lists() == other._sentence_lists()
             and self._mention_lists() == other._mention_lists()
         )
 
@@ -116,6 +117,14 @@ class PackedSequences:
             [0] * first + self.types[start : start + length].tolist()
             for first, (start, length) in zip(lengths, self.pairs.tolist(), strict=True)
         ]
+
+    def _sentence_lists(self) -> list[list[int]]:
+        def document_sentences(document: int) -> list[int]:
+            first, count = self.documents[document]
+            windows = self.windows[first : first + count]
+            return [s for start, n in windows for s in self.sentences[start : start + n].tolist()]
+
+        return [document_sentences(document) for document in self.pair_doc.tolist()]
 
     def _mention_lists(self) -> list[list[tuple[int, int]]]:
         def mentions(entity: int) -> list[tuple[int, int]]:

@@ -88,8 +88,8 @@ TRIALS: dict[str, list[str]] = {
     ],
     # word embeddings frozen but the marker rows: no dense vocabulary x hidden gradient to fill, clip and update
     "frozen_word_embeddings": ["--freeze_word_embeddings"],
-    # DREEAM's evidence loss (Ma et al., 2023) at its BERT weight: the localized context's weights drawn towards
-    # each related pair's evidence sentences, which Re-DocRED's labels give
+    # DREEAM's evidence loss (Ma et al., 2023) with weight 0.1: the localized context's weights drawn towards each
+    # related pair's evidence sentences, which Re-DocRED's labels give
     "evidence_0.1": ["--evidence_loss_weight", "0.1"],
 }
 

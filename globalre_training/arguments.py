@@ -398,6 +398,11 @@ def _option_problems(args: argparse.Namespace) -> list[str]:
         probability = getattr(args, name)
         if probability is not None and not 0.0 <= probability < 1.0:
             problems.append(f"--{name} must lie in [0, 1); got {probability}")
+    if args.evidence_loss_weight and args.freeze_encoder:
+        problems.append(
+            f"--evidence_loss_weight {args.evidence_loss_weight:g} trains the encoder's attention; with "
+            "--freeze_encoder (the paper preset) nothing of the encoder is trained: leave one out"
+        )
     if args.ema_decay is not None and not 0.0 <= args.ema_decay < 1.0:
         problems.append(f"--ema_decay must lie in [0, 1); got {args.ema_decay}")
     if args.learning_rate <= 0 or args.encoder_learning_rate <= 0:

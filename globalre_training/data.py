@@ -89,27 +89,15 @@ def gold_relations(doc: dict, doc_index: int, label_set) -> dict[tuple[int, int]
     }
 
 
-def gold_evidence(doc: dict, doc_index: int, label_set) -> dict[tuple[int, int], set[int]]:
+def gold_evidence(doc: dict, label_set) -> dict[tuple[int, int], set[int]]:
     """The evidence sentences of each related pair: the union of its labels' `evidence` (sentence ids, as DocRED
-    and Re-DocRED give them; CDR's `null` counts as none). Labels that mean "no relation" are left out.
-
-    Raises:
-        TrainingError: an evidence id that is not a sentence of the document, naming the document and the label.
-    """
+    and Re-DocRED give them, which loading checked against the document's sentences; CDR's `null` counts as
+    none). Labels that mean "no relation" are left out."""
     evidence: dict[tuple[int, int], set[int]] = {}
-    sentences = len(doc.get("sents") or [])
-    for k, label in enumerate(doc.get("labels") or []):
+    for label in doc.get("labels") or []:
         if label_set.is_no_relation(label["r"]):
             continue
         ids = {sentence for sentence in label.get("evidence") or [] if sentence is not None}
-        wrong = sorted(
-            sentence for sentence in ids if not (isinstance(sentence, int) and 0 <= sentence < sentences)
-        )
-        if wrong:
-            raise TrainingError(
-                f"document {doc_index} ({doc.get('title')!r}), label {k} ({label['r']}, head {label['h']}, tail "
-                f"{label['t']}): evidence {wrong} is not a sentence of the document (0..{sentences - 1})"
-            )
         evidence.setdefault((label["h"], label["t"]), set()).update(ids)
     return evidence
 
@@ -159,7 +147,7 @@ def build_split(docs: list[dict], processor, label_set, encode: bool, evidence: 
             split.pairs.extend(pairs)
             split.label_ids.extend(tuple(sorted(relations.get(pair, ()))) for pair in pairs)
             if evidence:
-                sentences = gold_evidence(doc, doc_index, label_set)
+                sentences = gold_evidence(doc, label_set)
                 split.evidence.extend(tuple(sorted(sentences.get(pair, ()))) for pair in pairs)
     split.doc_offsets.append(len(split.pairs))
     split.pair_doc = np.repeat(np.arange(len(docs)), np.diff(split.doc_offsets))

@@ -75,6 +75,11 @@ def build_model(
         model.config.decision_rule = args.decision_rule
         model.config.relation_type_pairs = relation_type_pairs(train_docs, label_set) or None
         model.config.type_constraints = args.type_constraints
+        model.config.evidence_loss_weight = args.evidence_loss_weight
+        try:  # this run's options against the saved architecture (the evidence loss needs its localized context)
+            model.config.validate_globalre_fields()
+        except ValueError as error:
+            raise TrainingError(f"--encoder {args.encoder}: {error}") from error
         for parameter in model.encoder.parameters():
             parameter.requires_grad_(not args.freeze_encoder)
         if args.freeze_encoder:

@@ -1415,7 +1415,8 @@ def test_the_evidence_loss_trains_and_is_logged_and_carded(tmp_path, encoder, da
             assert re.search(
                 r"evidence loss: weight 0.5, \d+ of \d+ related training pairs have evidence", logged
             )
-            assert re.search(r"step 1: loss [\d.]+ \(evidence loss [\d.]+\)", logged)
+            evidence_loss = re.search(r"step 1: loss [\d.]+ \(evidence loss ([\d.]+)\)", logged)
+            assert evidence_loss and float(evidence_loss.group(1)) > 0
             assert result["args"]["evidence_loss_weight"] == 0.5
             assert "| evidence loss weight | 0.5 |" in (output / "README.md").read_text()
         else:
@@ -1438,3 +1439,14 @@ def test_the_evidence_loss_needs_evidence_and_the_localized_context(tmp_path, en
     reset_accelerate()
     with pytest.raises(TrainingError, match=r'needs context_pooling="localized".*--evidence_loss_weight'):
         train.main(tiny_args(encoder, data, tmp_path / "out", *flags, "--context_pooling", "none"))
+    reset_accelerate()
+    with pytest.raises(TrainingError, match="--evidence_loss_weight 0.1 trains the encoder's attention"):
+        train.main(tiny_args(encoder, data, tmp_path / "out", *flags, "--freeze_encoder"))
+    reset_accelerate()
+    # a saved model without the localized context, trained on with the loss: refused before any step
+    saved = tmp_path / "saved"
+    linear = ["--preset", "packed", *TINY_BLOCKS, "--context_pooling", "none", "--max_train_steps", "1"]
+    train.main(tiny_args(encoder, data, saved, *linear, "--num_train_epochs", "1"))
+    reset_accelerate()
+    with pytest.raises(TrainingError, match=rf'--encoder {saved}: .*needs context_pooling="localized"'):
+        train.main(tiny_args(str(saved), data, tmp_path / "out", *flags))
