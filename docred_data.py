@@ -666,9 +666,10 @@ def orient_pairs(
     A label whose (head type, tail type) is not allowed but whose reverse is gets head and tail swapped only when
     its relation has no direction: a relation of `undirected_relations` (default: `default_undirected_relations`,
     CID for CDR's data) or a no-relation label (`NO_RELATION_ALIASES`, e.g. CDR's NR). Labels that become
-    duplicates are merged (one label, with the evidence of both). A label of any other relation keeps its direction: turning Re-DocRED's P35 "head of
-    state" (country -> person) round would state that the person is head of state of the country. It stays
-    outside the candidate pairs, where a model never predicts it (it counts as missed), and is reported.
+    duplicates are merged (one label, with the evidence of both). A label of any other relation keeps its
+    direction: turning Re-DocRED's P35 "head of state" (country -> person) round would state that the person is
+    head of state of the country. It stays outside the candidate pairs, where a model never predicts it (it counts
+    as missed), and is reported.
 
     Returns:
         New documents (the inputs are not changed) and warnings: how many labels of directed relations run
@@ -699,7 +700,7 @@ def orient_pairs(
             if key not in seen:
                 seen[key] = len(labels)
                 labels.append(label)
-            else:  # the same fact twice (one of them turned): one label, with the evidence of both
+            else:  # the same fact twice (turned, or given twice): one label, with the evidence of both
                 kept = labels[seen[key]]
                 evidence = list(kept.get("evidence") or [])
                 evidence += [e for e in label.get("evidence") or [] if e not in evidence]

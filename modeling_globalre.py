@@ -141,12 +141,13 @@ def evidence_loss(sentence_weights: torch.Tensor, evidence: torch.Tensor) -> tor
         )
     sentence_weights = sentence_weights.float()
     # a sentence the weights cannot reach would give log 0, a term without gradient that would swamp the others
-    evidence = evidence.float() * (sentence_weights > 0)
+    tiny = torch.finfo(torch.float32).tiny
+    evidence = evidence.float() * (sentence_weights >= tiny)
     used = evidence.sum(dim=1) > 0
     if not bool(used.any()):
         return sentence_weights.new_zeros(())
     target = evidence[used] / evidence[used].sum(dim=1, keepdim=True)
-    log_weights = sentence_weights[used].clamp(min=torch.finfo(torch.float32).tiny).log()
+    log_weights = sentence_weights[used].clamp(min=tiny).log()
     return nn.functional.kl_div(log_weights, target, reduction="sum") / int(used.sum())
 
 

@@ -627,8 +627,9 @@ def sentence_weights(
             token_sentences=True)`).
         window_document, pair_document (`torch.LongTensor` of shape `(num_windows,)` and `(num_pairs,)`): the
             document of each window and of each pair, as `PackedInputs` holds them.
-        num_sentences (`int`): the width of the result, at least the number of sentences of the batch's longest
-            document.
+        num_sentences (`int`): the width of the result, above every sentence id in `token_sentences` (at least
+            the number of sentences of the batch's longest document; not checked here, where it would cost a
+            device-to-host copy a step: a smaller width is an index error).
 
     Returns `(num_pairs, num_sentences)` in float32: the weight of the tokens of each sentence (`[CLS]` and `[SEP]`
     belong to none, so a row sums to at most 1).

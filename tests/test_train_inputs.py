@@ -77,6 +77,11 @@ DEV_FILE_MISTAKES = {
         r"--dev_file \S+dev-bad.json: document 2 \(title 'dev 2'\): label 2: t=17 is outside vertexSet, which has "
         r"5 entities",
     ),
+    "evidence outside the document": (
+        lambda docs: add_label(docs, 1, {"h": 0, "t": 1, "r": "P17", "evidence": [0, 2]}),
+        r"--dev_file \S+dev-bad.json: document 1 \(title 'dev 1'\): label 3: evidence \[0, 2\] must list sentence "
+        r"ids below 2",
+    ),
     "document without vertexSet": (
         lambda docs: docs[1].pop("vertexSet"),
         r"--dev_file \S+dev-bad.json: document 1 \(title 'dev 1'\): 'vertexSet' must be a list of entities",
