@@ -536,7 +536,7 @@ def localized_context(
 
     Returns the context `(num_pairs, hidden_size)` in the states' dtype, and the weights `(num_pairs,
     document_windows x window_length)` that made it, in float32 (both computed in float32): a pair's weights over its
-    document's windows side by side in window order (`rank_in_groups`), padded to the batch's document with the
+    document's windows side by side in window order (`document_window_slots`), padded to the batch's document with the
     most windows. Zero for a pair whose head or tail has no marker left, or whose head and tail markers never
     share a window.
     """
@@ -560,6 +560,17 @@ def localized_context(
     return context.to(output.window_states.dtype), weights
 
 
+def document_window_slots(
+    window_document: torch.Tensor, pair_document: torch.Tensor
+) -> tuple[int, torch.Tensor, int]:
+    """Where each window stands when a batch's documents are laid out with their windows side by side, padded to
+    the document with the most windows (the layout of `localized_context`'s weights): the number of documents, each
+    window's place in its document `(num_windows,)`, and the most windows of a document."""
+    num_documents = int(torch.maximum(window_document.max(), pair_document.max())) + 1
+    window_rank, counts = rank_in_groups(window_document, num_documents)
+    return num_documents, window_rank, int(counts.max())
+
+
 def _localized_context(
     states: torch.Tensor,
     rows: torch.Tensor,
@@ -570,11 +581,8 @@ def _localized_context(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     _, length, hidden = states.shape
     num_pairs = len(head_mentions)
-    # each window's place in its document: the document's windows side by side, padded to the most windows
     documents = inputs.window_document
-    num_documents = int(torch.maximum(documents.max(), inputs.pair_document.max())) + 1
-    window_rank, counts = rank_in_groups(documents, num_documents)
-    most_windows = int(counts.max())
+    num_documents, window_rank, most_windows = document_window_slots(documents, inputs.pair_document)
     document_states = states.new_zeros(num_documents, most_windows, length, hidden)
     document_states[documents, window_rank] = states
     heads = attention.shape[1]
@@ -637,9 +645,8 @@ def sentence_weights(
     num_pairs = len(token_weights)
     if not num_pairs or not token_weights.shape[1]:
         return token_weights.new_zeros(num_pairs, num_sentences)
-    num_documents = int(torch.maximum(window_document.max(), pair_document.max())) + 1
-    window_rank, counts = rank_in_groups(window_document, num_documents)
-    grid = token_sentences.new_full((num_documents, int(counts.max()), token_sentences.shape[1]), -1)
+    num_documents, window_rank, most_windows = document_window_slots(window_document, pair_document)
+    grid = token_sentences.new_full((num_documents, most_windows, token_sentences.shape[1]), -1)
     grid[window_document, window_rank] = token_sentences
     pair_sentences = grid.flatten(1)[pair_document]  # (pairs, tokens), the layout of token_weights
     if pair_sentences.shape != token_weights.shape:
@@ -668,6 +675,7 @@ __all__ = [
     "PackedInputs",
     "PairTiles",
     "build_pair_tiles",
+    "document_window_slots",
     "greedy_tile_starts",
     "localized_context",
     "packed_token_mean",

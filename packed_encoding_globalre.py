@@ -78,10 +78,12 @@ class PackedSequences:
             and self._mention_lists() == other._mention_lists()
         )
 
-    def _document_tokens(self, document: int) -> np.ndarray:
+    def _document_tokens(self, document: int, values: np.ndarray | None = None) -> np.ndarray:
+        """`values` (the token ids by default, or another per-token array) of the document's windows, in order."""
+        values = self.tokens if values is None else values
         first, count = self.documents[document]
         return np.concatenate(
-            [self.tokens[start : start + length] for start, length in self.windows[first : first + count]]
+            [values[start : start + length] for start, length in self.windows[first : first + count]]
         )
 
     @property
@@ -119,12 +121,9 @@ class PackedSequences:
         ]
 
     def _sentence_lists(self) -> list[list[int]]:
-        def document_sentences(document: int) -> list[int]:
-            first, count = self.documents[document]
-            windows = self.windows[first : first + count]
-            return [s for start, n in windows for s in self.sentences[start : start + n].tolist()]
-
-        return [document_sentences(document) for document in self.pair_doc.tolist()]
+        return [
+            self._document_tokens(document, self.sentences).tolist() for document in self.pair_doc.tolist()
+        ]
 
     def _mention_lists(self) -> list[list[tuple[int, int]]]:
         def mentions(entity: int) -> list[tuple[int, int]]:
@@ -373,33 +372,31 @@ def encode_packed(
     sentences, mention_places = marked_sentences(doc, settings)
     # windows: sentences in order, as many as fit; a sentence longer than the budget in pieces of its own
     windows: list[list[int]] = [[]]
-    window_sentences: list[list[int]] = [[]]  # the sentence of each window token
     sentence_places = []  # (window, offset) of each sentence's first token; pieces follow window by window
-    for sentence, tokens in enumerate(sentences):
+    for tokens in sentences:
         if len(tokens) > budget:
             if windows[-1]:
                 windows.append([])
-                window_sentences.append([])
             sentence_places.append((len(windows) - 1, 0))
             for start in range(0, len(tokens), budget):
                 if start:
                     windows.append([])
-                    window_sentences.append([])
                 windows[-1].extend(tokens[start : start + budget])
-                window_sentences[-1].extend([sentence] * len(tokens[start : start + budget]))
             continue
         if len(windows[-1]) + len(tokens) > budget:
             windows.append([])
-            window_sentences.append([])
         sentence_places.append((len(windows) - 1, len(windows[-1])))
         windows[-1].extend(tokens)
-        window_sentences[-1].extend([sentence] * len(tokens))
     # the token array: every window as [CLS] window [SEP] (positions from 0), then every pair segment
     sep_id = settings.sep_token_id
     window_lengths = np.asarray([len(window) + 2 for window in windows], dtype=np.int64)
     window_spans = np.stack([np.cumsum(window_lengths) - window_lengths, window_lengths], axis=1)
     document = [t for window in windows for t in (cls_id, *window, sep_id)]
-    document_sentences = [s for window in window_sentences for s in (-1, *window, -1)]
+    # the windows hold the sentences' tokens in order: each token's sentence, -1 at every window's [CLS] and [SEP]
+    inside = np.ones(len(document), dtype=bool)
+    inside[window_spans[:, 0]] = inside[window_spans.sum(axis=1) - 1] = False
+    document_sentences = np.full(len(document), -1, dtype=np.int32)
+    document_sentences[inside] = np.repeat(np.arange(len(sentences)), [len(tokens) for tokens in sentences])
 
     def mention_place(sentence: int, offset: int) -> tuple[int, int]:
         window, start = sentence_places[sentence]
@@ -432,12 +429,7 @@ def encode_packed(
         types=np.concatenate(
             [np.zeros(len(document))] + [np.r_[0, np.ones(n - 1)] for n in segment_lengths.tolist()]
         ).astype(np.int8),
-        sentences=np.concatenate(
-            [
-                np.asarray(document_sentences, dtype=np.int32),
-                np.full(int(segment_lengths.sum()), -1, np.int32),
-            ]
-        ),
+        sentences=np.concatenate([document_sentences, np.full(int(segment_lengths.sum()), -1, np.int32)]),
         windows=window_spans,
         documents=np.asarray([[0, len(windows)]], dtype=np.int64),
         pairs=np.stack([pair_starts, segment_lengths], axis=1).astype(np.int64).reshape(-1, 2),

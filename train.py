@@ -495,9 +495,8 @@ def fit(run: Run) -> dict | None:
     training.bar.close()
     run.training_seconds = time.time() - run.start_time
     run.model = training.model
-    if (
-        training.averaged is not None
-    ):  # the averaged weights are the run's model; best_dev then takes its epoch's
+    # the averaged weights are the run's model; best_dev then takes its epoch's
+    if training.averaged is not None:
         take_weights_and_thresholds(training.model, training.averaged.module)
     restore_best_epoch(run)
     return None
@@ -510,7 +509,7 @@ def collate_pairs(run: Run, rows: list[int]) -> dict[str, torch.Tensor]:
     labels = multi_hot([run.train_split.label_ids[r] for r in rows], config.num_labels, config.no_relation_id)
     if run.use_cache:
         return {"pair_representation": run.train_cache[rows], "labels": labels}
-    if run.train_split.evidence is None:
+    if run.train_split.evidence is None:  # no evidence loss (the one-pair sequences take no token_sentences)
         return {**run.train_split.sequences.pad(rows, run.processor.pad_token_id), "labels": labels}
     batch = run.train_split.sequences.pad(rows, run.processor.pad_token_id, token_sentences=True)
     return {**batch, "labels": labels, "evidence": evidence_rows(run.train_split, rows)}
@@ -734,7 +733,7 @@ def training_step(
         if args.debug_nan_at_step is not None and run.progress.completed_steps + 1 == args.debug_nan_at_step:
             loss = loss * float("nan")
         check_loss_finite(run, training, loss)
-        if getattr(outputs, "evidence_loss", None) is not None:  # part of `loss`, logged apart
+        if outputs.evidence_loss is not None:  # part of `loss`, logged apart
             training.running_evidence_loss += float(outputs.evidence_loss.detach())
         accelerator.backward(loss)
         if accelerator.sync_gradients and args.max_grad_norm and args.max_grad_norm > 0:
@@ -758,18 +757,11 @@ def log_loss(run: Run, training: Training) -> None:
     if step % args.log_every == 0 or step == training.max_train_steps:
         mean_loss = training.running_loss / max(training.running_count, 1)
         lr = training.scheduler.get_last_lr()[0]
-        logged = {"train_loss": mean_loss, "lr": lr}
+        logged, evidence = {"train_loss": mean_loss, "lr": lr}, ""
         if args.evidence_loss_weight > 0:
             logged["train_evidence_loss"] = training.running_evidence_loss / max(training.running_count, 1)
-            logger.info(
-                "step %d: loss %.5f (evidence loss %.5f), lr %.3g",
-                step,
-                mean_loss,
-                logged["train_evidence_loss"],
-                lr,
-            )
-        else:
-            logger.info("step %d: loss %.5f, lr %.3g", step, mean_loss, lr)
+            evidence = f" (evidence loss {logged['train_evidence_loss']:.5f})"
+        logger.info("step %d: loss %.5f%s, lr %.3g", step, mean_loss, evidence, lr)
         if args.report_to != "none":
             run.accelerator.log(logged, step=step)
         training.running_loss, training.running_evidence_loss, training.running_count = 0.0, 0.0, 0
