@@ -180,8 +180,9 @@ OPTIONS: tuple[Option, ...] = (
         "Extraction'), added to the relation loss in training: each related pair's localized-context weights, "
         "summed per sentence, are drawn towards the sentences its labels give as evidence (Kullback-Leibler "
         "divergence from a uniform distribution over them). 0 (the default): no evidence loss, as ATLOP. Needs "
-        "training labels with evidence (DocRED's and Re-DocRED's have them) and a trained encoder; predictions "
-        "are made as without it.",
+        "training labels with evidence (DocRED's and Re-DocRED's have them) and a trained encoder; the relations "
+        "are predicted as without it, and the model also predicts each pair's evidence sentences "
+        "(`evidence_threshold`).",
         card="evidence loss weight", type_name="float",
     ),
     Option(
@@ -201,6 +202,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "threshold", 0.5, "Global probability threshold of the `threshold` rule.",
         role="decision", type_name="float",
+    ),
+    Option(
+        "evidence_threshold", 0.2, "With `evidence_loss_weight` above 0: a sentence is predicted as evidence of a "
+        "pair's relations when its share of the pair's localized-context weight (the weights of its tokens, "
+        "summed) is at least this (0.2, the default of DREEAM's code, Ma et al., EACL 2023).",
+        role="decision", cli=False, type_name="float",
     ),
     Option(
         "relation_thresholds", None, "Per-relation thresholds that override `threshold` for the relations they "
@@ -344,6 +351,13 @@ def check_option_values(values: dict[str, Any]) -> None:
                 'GlobalReConfig.evidence_loss_weight > 0 needs context_pooling="localized" (the evidence loss '
                 "supervises the localized context's weights over the document's sentences)."
             )
+    if given("evidence_threshold"):
+        cut = values["evidence_threshold"]
+        if isinstance(cut, bool) or not isinstance(cut, (int, float)) or not 0 < cut <= 1:
+            raise ValueError(
+                "GlobalReConfig.evidence_threshold must be a number in (0, 1] (a share of a pair's localized-context "
+                f"weight); got {cut!r}."
+            )
     if given("context_pooling", "pooling", "encoding") and values["context_pooling"] != "none":
         if values["pooling"] != "markers" or values["encoding"] != "packed":
             raise ValueError(
@@ -427,6 +441,7 @@ class GlobalReConfig(PreTrainedConfig):
         relation_type_pairs: dict[str, list[list[str]]] | None = None,
         loss: str = OPTION["loss"].default,
         evidence_loss_weight: float = OPTION["evidence_loss_weight"].default,
+        evidence_threshold: float = OPTION["evidence_threshold"].default,
         pair_types: list[list[str]] | None = None,
         marker_token_ids: list[int] | None = None,
         entity_types: list[str] | None = None,
@@ -468,6 +483,7 @@ class GlobalReConfig(PreTrainedConfig):
         )
         self.loss = loss
         self.evidence_loss_weight = evidence_loss_weight
+        self.evidence_threshold = evidence_threshold
         self.pair_types = [list(p) for p in pair_types] if pair_types else None
         self.marker_token_ids = list(marker_token_ids) if marker_token_ids else None
         # a string or another non-list is kept as given, so that the check below names it
@@ -523,6 +539,16 @@ class GlobalReConfig(PreTrainedConfig):
                 f"({', '.join(list(self.label2id or {})[:8])}, ...)."
             )
         return self.label2id[self.no_relation_label]
+
+    @property
+    def predicts_evidence(self) -> bool:
+        """Whether the model predicts evidence sentences: trained with DREEAM's evidence loss
+        (`evidence_loss_weight` above 0), which needs the packed encoding's localized context."""
+        return (
+            self.evidence_loss_weight > 0
+            and self.context_pooling == "localized"
+            and self.encoding == "packed"
+        )
 
     def relation_name(self, label: str) -> str:
         """Readable name of a relation id (the id itself when no name is known)."""

@@ -27,9 +27,10 @@ to `OUT/graphs.jsonl`.
 
 Either way `OUT/report.json` holds `precision`, `recall`, `f1`, `ign_f1` (fractions in [0, 1], or null where
 they measure nothing: see `docred_metric`), the breakdowns (intra / inter, frequent / long-tail, per relation),
-`label_coverage` (how much of the data's relations the model, or the label set, knows), `warnings` and the
-command's arguments; with `--model`, `OUT/predictions.json` holds the predictions in submission format with a
-`score` key. A readable table is printed, "n/a" for a figure that measures nothing. `--diagnostics` adds two
+`label_coverage` (how much of the data's relations the model, or the label set, knows), `evidence` (Evi P, R
+and F1 in sentences, when the predictions carry evidence: a model trained with `--evidence_loss_weight`),
+`warnings` and the command's arguments; with `--model`, `OUT/predictions.json` holds the predictions in
+submission format with a `score` key (and `evidence`, the predicted evidence sentences, from such a model). A readable table is printed, "n/a" for a figure that measures nothing. `--diagnostics` adds two
 clearly labelled, non-official protocols (see `docred_metric.DIAGNOSTICS_NOTE`).
 
 A gold file without labels (no document has a `labels` key, e.g. DocRED's test split) is not scored: the
@@ -108,7 +109,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--max_docs", type=int, help="only the first N gold documents; predictions for others are set aside"
     )
     parser.add_argument(
+        "--skip_docs",
+        type=int,
+        default=0,
+        help="skip the first K gold documents (with --max_docs N: documents K to K+N-1; --skip_docs 400 "
+        "--max_docs 100 on Re-DocRED's dev_revised.json is the dev split of redocred-dev400-val100-test)",
+    )
+    parser.add_argument(
         "--threshold", type=float, help="decision threshold override (default: the model's rule)"
+    )
+    parser.add_argument(
+        "--evidence_threshold",
+        type=float,
+        help="with a model that predicts evidence (trained with --evidence_loss_weight): the share of a pair's "
+        "localized-context weight at or above which a sentence is evidence (default: the model's, "
+        "config.evidence_threshold)",
     )
     parser.add_argument(
         "--pair_types",
@@ -142,6 +157,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if args.skip_docs < 0:
+        parser.error(f"--skip_docs must be 0 or more; got {args.skip_docs}")
+    if args.evidence_threshold is not None and not args.model:
+        parser.error("--evidence_threshold needs --model: the evidence is predicted by the model")
     if args.end_to_end and not args.model:
         parser.error("--end_to_end needs --model: the entities are found by the model's detector")
     if args.model and args.device is not None:
@@ -178,6 +197,7 @@ def run_model(
         max_batch_tokens=args.max_batch_tokens,
         max_batch_pairs=args.batch_size,
         threshold=args.threshold,
+        evidence_threshold=args.evidence_threshold,
         progress=not args.no_progress,
         bf16=args.bf16,
     )
@@ -284,7 +304,7 @@ def _name_relations(counts: dict[str, int]) -> str:
 def restrict_to_titles(
     predictions: list[dict], loaded: set[str], in_file: set[str]
 ) -> tuple[list[dict], int]:
-    """With --max_docs, predictions for documents of the file that were not loaded are set aside (and counted),
+    """With --max_docs or --skip_docs, predictions for documents of the file that were not loaded are set aside (and counted),
     not scored as wrong. A prediction whose title is in no document of the file stays: the scorer counts it as
     matching no document, with a warning."""
 
@@ -308,7 +328,13 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
     label_set = resolve_label_set(args.label_dir, args.data)
     pair_types = parse_pair_types(args.pair_types)
     # documents without labels keep no labels key, so that an unlabelled file is not scored as all-negative
-    gold_docs = load_gold_documents(args.data, max_docs=args.max_docs)
+    limit = None if args.max_docs is None else args.skip_docs + args.max_docs
+    gold_docs = load_gold_documents(args.data, max_docs=limit)[args.skip_docs :]
+    if not gold_docs:
+        raise SystemExit(
+            f"evaluate_model.py: error: --skip_docs {args.skip_docs}: {args.data} has no document after the first "
+            f"{args.skip_docs}"
+        )
     # before the model runs: a file with some documents unlabelled is refused, naming them
     labelled = gold_is_labelled(gold_docs)
     if not labelled:
@@ -357,7 +383,7 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
     else:
         predictions = read_predictions(args.predictions)
         report["predictions_file"] = args.predictions
-        if args.max_docs is not None:
+        if args.max_docs is not None or args.skip_docs:
             predictions, report["n_pred_outside_max_docs"] = restrict_to_titles(
                 predictions, {doc["title"] for doc in gold_docs}, document_titles(args.data)
             )
@@ -502,6 +528,10 @@ def _format_scores(report: dict, header: str, n_relations: int) -> list[str]:
         in_warnings = any(note in warning for warning in report.get("warnings", ()))
         ign_line += "  (see the warnings below)" if in_warnings else f"  ({note})"
     lines.append(ign_line)
+    if (
+        report.get("evidence") is not None
+    ):  # the predictions carry evidence: a model trained with the evidence loss
+        lines.append(_row("evidence (sentences)", report["evidence"]))
     lines.append(_row("intra-sentence", report["intra"]))
     lines.append(_row("inter-sentence", report["inter"]))
     frequent_source = report["frequent_relations_source"]

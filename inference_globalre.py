@@ -102,9 +102,13 @@ def score_sequences(
     output: str = "logits",
     pad_to_multiple_of: int | None = None,
     bf16: bool | None = None,
-) -> torch.Tensor:
+    evidence: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Runs the model over pair sequences and returns float32 CPU `logits` (or `pair_representation`), in the
-    order given.
+    order given; with `evidence` (a model with the packed encoding's localized context, `PackedSequences`), the
+    tuple `(logits, evidence_weights)`, the second `(num_pairs, num_sentences)`: each pair's localized-context
+    weight per sentence of its document (`RelationExtractionOutput.evidence_weights`), zero beyond its document's
+    sentences, `num_sentences` the most any document has.
 
     Sequences are sorted by length and packed into batches of at most `max_batch_tokens` padded tokens (default:
     `default_max_batch_tokens(device)`). `bf16` runs the encoder under bf16 autocast; by default (None) it does
@@ -132,28 +136,40 @@ def score_sequences(
         max_batch_pairs=max_batch_pairs,
         pad_token_id=processor.pad_token_id,
         pad_to_multiple_of=pad_to_multiple_of or (8 if on_cuda else None),
+        **({"token_sentences": True} if evidence else {}),
     )
     if on_cuda:
         batches = prefetch(((rows, {k: v.pin_memory() for k, v in batch.items()}) for rows, batch in batches))
     results: torch.Tensor | None = None
+    weights: list[
+        tuple[list[int], torch.Tensor]
+    ] = []  # each batch's evidence weights, as wide as its documents
 
-    def collect(rows: list[int], values: torch.Tensor, copied: torch.cuda.Event | None) -> None:
+    def collect(
+        rows: list[int], values: torch.Tensor, sentences: torch.Tensor | None, copied: torch.cuda.Event | None
+    ) -> None:
         nonlocal results
         if copied is not None:
             copied.synchronize()
         if results is None:
             results = torch.empty((len(sequences), values.shape[-1]), dtype=torch.float32)
         results[torch.tensor(rows)] = values
+        if sentences is not None:
+            weights.append((rows, sentences))
 
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            previous = None  # the last batch's (rows, host values, copy event), collected one batch later
+            previous = None  # the last batch's (rows, host values, host weights, copy event), collected later
             for rows, batch in batches:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 with autocast:
-                    values = model.pair_representation(**batch)
+                    if evidence:
+                        outputs = model.pair_outputs(**batch)
+                        values, sentences = outputs.pair_representation, outputs.evidence_weights
+                    else:
+                        values, sentences = model.pair_representation(**batch), None
                 if output == "logits":
                     # The head runs outside autocast, in the weights' precision: the same logits as a head
                     # trained and threshold-tuned on cached pair vectors (train.py), whatever the device.
@@ -163,11 +179,13 @@ def score_sequences(
                     # An asynchronous copy lands in pinned memory and is only valid once its event has passed;
                     # it is read after the next batch is queued, so the GPU never waits for the host.
                     values = values.to("cpu", non_blocking=True)
+                    if sentences is not None:
+                        sentences = sentences.to("cpu", non_blocking=True)
                     copied = torch.cuda.Event()
                     copied.record(torch.cuda.current_stream(device))
                 if previous is not None:
                     collect(*previous)
-                previous = (rows, values, copied)
+                previous = (rows, values, sentences, copied)
             if previous is not None:
                 collect(*previous)
     finally:
@@ -177,7 +195,12 @@ def score_sequences(
     if results is None:
         width = model.config.num_labels if output == "logits" else model.representation_size
         results = torch.empty((0, width), dtype=torch.float32)
-    return results
+    if not evidence:
+        return results
+    evidence_weights = torch.zeros((len(sequences), max([w.shape[1] for _, w in weights], default=0)))
+    for rows, batch_weights in weights:
+        evidence_weights[torch.tensor(rows), : batch_weights.shape[1]] = batch_weights.float()
+    return results, evidence_weights
 
 
 def iter_document_logits(
@@ -191,11 +214,13 @@ def iter_document_logits(
     pairs_in_flight: int = PAIRS_IN_FLIGHT,
     pad_to_multiple_of: int | None = None,
     bf16: bool | None = None,
-) -> Iterator[tuple[dict, DocumentEncoding, torch.Tensor]]:
-    """Yields `(document, encoding, logits)` per document, in input order. Pairs of several documents share
-    batches (up to `pairs_in_flight` pairs at a time), so small documents still fill the hardware. On CUDA the
-    next group of documents is encoded in a background thread while the current one is scored. `bf16`: see
-    `score_sequences`."""
+    evidence: bool = False,
+) -> Iterator[tuple]:
+    """Yields `(document, encoding, logits)` per document, in input order; with `evidence`, `(document, encoding,
+    logits, evidence_weights)`, the last `(num_pairs, len(document["sents"]))` (see `score_sequences`). Pairs of
+    several documents share batches (up to `pairs_in_flight` pairs at a time), so small documents still fill the
+    hardware. On CUDA the next group of documents is encoded in a background thread while the current one is
+    scored. `bf16`: see `score_sequences`."""
 
     def encoded_groups() -> Iterator[list[tuple[dict, DocumentEncoding]]]:
         group: list[tuple[dict, DocumentEncoding]] = []
@@ -217,7 +242,7 @@ def iter_document_logits(
     for group in groups:
         parts = [encoding.sequences for _, encoding in group]
         sequences = type(parts[0]).concatenate(parts)
-        logits = score_sequences(
+        scores = score_sequences(
             model,
             processor,
             sequences,
@@ -225,11 +250,17 @@ def iter_document_logits(
             max_batch_pairs=max_batch_pairs,
             pad_to_multiple_of=pad_to_multiple_of,
             bf16=bf16,
+            evidence=evidence,
         )
+        logits, weights = scores if evidence else (scores, None)
         start = 0
         for document, encoding in group:
-            yield document, encoding, logits[start : start + len(encoding)]
-            start += len(encoding)
+            end = start + len(encoding)
+            if weights is None:
+                yield document, encoding, logits[start:end]
+            else:
+                yield document, encoding, logits[start:end], weights[start:end, : len(document["sents"])]
+            start = end
 
 
 def predict_documents(
@@ -243,11 +274,13 @@ def predict_documents(
     relations: list[str] | None = None,
     progress: bool = False,
     bf16: bool | None = None,
+    evidence_threshold: float | None = None,
 ) -> list[list[dict]]:
     """Relation triples for each document (DocRED or text form), in input order: per document a list of triples
-    (see `GlobalReProcessor.post_process`), best first. `max_batch_tokens` and `max_batch_pairs` bound each
+    (see `GlobalReProcessor.post_process`), best first, with their predicted evidence sentences when the model
+    predicts evidence (`GlobalReConfig.predicts_evidence`). `max_batch_tokens` and `max_batch_pairs` bound each
     model call (padded tokens, pair sequences; see `score_sequences`). `bf16`: see `score_sequences` (default: on
-    CUDA only). `progress` shows a bar of the candidate pairs scored (documents are encoded ahead of scoring, so
+    CUDA only). `evidence_threshold` overrides the model's (see `post_process`). `progress` shows a bar of the candidate pairs scored (documents are encoded ahead of scoring, so
     a bar over the input would run ahead of the work)."""
     bar = None
     if progress:
@@ -257,17 +290,26 @@ def predict_documents(
         total = sum(len(processor.candidate_pairs(document)) for document in documents)
         bar = tqdm(total=total, desc="pairs scored", unit="pair", unit_scale=True)
     results = []
-    for document, encoding, logits in iter_document_logits(
+    evidence = model.config.predicts_evidence
+    for document, encoding, logits, *weights in iter_document_logits(
         model,
         processor,
         documents,
         max_batch_tokens=max_batch_tokens,
         max_batch_pairs=max_batch_pairs,
         bf16=bf16,
+        evidence=evidence,
     ):
         results.append(
             processor.post_process(
-                logits, encoding.pairs, document, model.config, threshold=threshold, relations=relations
+                logits,
+                encoding.pairs,
+                document,
+                model.config,
+                threshold=threshold,
+                relations=relations,
+                evidence_weights=weights[0] if evidence else None,
+                evidence_threshold=evidence_threshold,
             )
         )
         if bar is not None:

@@ -90,6 +90,11 @@ class RelationExtractionOutput(ModelOutput):
         evidence_loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `evidence` and `labels` are
             given and `config.evidence_loss_weight` is above 0; otherwise `evidence` is not read):
             The evidence loss (`evidence_loss`), included in `loss` with that weight.
+        evidence_weights (`torch.FloatTensor` of shape `(batch_size, num_sentences)`, *optional*, returned when
+            `token_sentences` is given):
+            Each pair's localized-context weight summed per sentence of its document (DREEAM's sentence
+            importance, `modeling_packed_globalre.sentence_weights`; a row sums to at most 1). A model trained with
+            the evidence loss predicts the sentences at or above `config.evidence_threshold` as the pair's evidence.
     """
 
     loss: torch.FloatTensor | None = None
@@ -97,6 +102,7 @@ class RelationExtractionOutput(ModelOutput):
     pair_representation: torch.FloatTensor | None = None
     entity_detection_loss: torch.FloatTensor | None = None
     evidence_loss: torch.FloatTensor | None = None
+    evidence_weights: torch.FloatTensor | None = None
 
 
 def adaptive_threshold_loss(logits: torch.Tensor, labels: torch.Tensor, threshold_class: int) -> torch.Tensor:
@@ -623,6 +629,42 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         classifier, from `forward`'s inputs (`labels` excepted). Shape `(num_pairs, representation_size)`."""
         return pool_pair_states(self.pair_states(**inputs), self.config.pooling, self.config.marker_pooling)
 
+    def pair_outputs(
+        self,
+        token_sentences: torch.LongTensor | None = None,
+        num_sentences: int | None = None,
+        **inputs: torch.Tensor | None,
+    ) -> RelationExtractionOutput:
+        """What the encoder gives each pair before the classifier: `pair_representation` (as that method) and,
+        with `token_sentences` (packed encoding with the localized context), `evidence_weights` `(num_pairs,
+        num_sentences)`, `num_sentences` wide (default: one more than the largest sentence id in
+        `token_sentences`, which costs a device-to-host copy). `inputs` are `forward`'s (`labels` excepted).
+
+        Raises:
+            ValueError: `token_sentences` for a model without the packed encoding's localized context.
+        """
+        states = self.pair_states(**inputs)
+        output = RelationExtractionOutput(
+            pair_representation=pool_pair_states(states, self.config.pooling, self.config.marker_pooling)
+        )
+        if token_sentences is not None:
+            if states.context_weights is None:
+                raise ValueError(
+                    "evidence weights need the packed encoding's localized context "
+                    '(encoding="packed", context_pooling="localized"); this model has '
+                    f"encoding={self.config.encoding!r}, context_pooling={self.config.context_pooling!r}"
+                )
+            if num_sentences is None:
+                num_sentences = int(token_sentences.max().clamp(min=0)) + 1
+            output.evidence_weights = sentence_weights(
+                states.context_weights,
+                token_sentences,
+                inputs["window_document"],
+                inputs["pair_document"],
+                num_sentences,
+            )
+        return output
+
     def marker_token_ids(self) -> list[int]:
         """Token ids of the four marker tokens, stored in the config by the processor that built the inputs."""
         ids = self.config.marker_token_ids
@@ -716,8 +758,8 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
                 their loss comes back as `entity_detection_loss`. Computed here, in the same forward as the
                 relations, because distributed data parallel synchronises the gradients of what `forward` computes.
             token_sentences (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Packed encoding, training with `config.evidence_loss_weight` above 0: the sentence of each window
-                token within its document, -1 for `[CLS]`, `[SEP]` and padding.
+                Packed encoding with the localized context: the sentence of each window token within its
+                document, -1 for `[CLS]`, `[SEP]` and padding; the output then holds `evidence_weights`.
             evidence (`torch.FloatTensor` of shape `(num_pairs, num_sentences)`, *optional*):
                 With `token_sentences` and `labels`: each pair's evidence sentences (1 for a sentence of the
                 evidence of one of its relations), at least as wide as the batch's longest document has sentences;
@@ -726,7 +768,17 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         Returns `logits` of shape `(num_pairs, num_labels)`: one row per sequence (one-pair encoding) or per pair
         segment (packed encoding).
         """
-        states = self.pair_states(
+        if evidence is not None and labels is not None and self.config.evidence_loss_weight > 0:
+            if token_sentences is None or self.config.context_pooling != "localized":
+                raise ValueError(
+                    "the evidence loss needs token_sentences and the packed encoding's localized context "
+                    '(encoding="packed", context_pooling="localized")'
+                )
+        else:
+            evidence = None
+        pair_outputs = self.pair_outputs(
+            token_sentences=token_sentences,
+            num_sentences=evidence.shape[1] if evidence is not None else None,
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
@@ -740,18 +792,10 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
             head_mentions=head_mentions,
             tail_mentions=tail_mentions,
         )
-        representation = pool_pair_states(states, self.config.pooling, self.config.marker_pooling)
-        output = self.classify(representation, labels)
-        if evidence is not None and labels is not None and self.config.evidence_loss_weight > 0:
-            if token_sentences is None or states.context_weights is None:
-                raise ValueError(
-                    "the evidence loss needs token_sentences and the packed encoding's localized context "
-                    '(encoding="packed", context_pooling="localized")'
-                )
-            weights = sentence_weights(
-                states.context_weights, token_sentences, window_document, pair_document, evidence.shape[1]
-            )
-            output.evidence_loss = evidence_loss(weights, evidence)
+        output = self.classify(pair_outputs.pair_representation, labels)
+        output.evidence_weights = pair_outputs.evidence_weights
+        if evidence is not None:
+            output.evidence_loss = evidence_loss(output.evidence_weights, evidence)
             output.loss = output.loss + self.config.evidence_loss_weight * output.evidence_loss
         if entity_detection_inputs is not None:
             output.entity_detection_loss = self.entity_detection(**entity_detection_inputs).loss

@@ -225,7 +225,7 @@ class PackedSequences:
     ) -> dict[str, torch.Tensor]:
         """One batch of the pairs `rows` with their documents; the model's outputs come in the order of `rows`.
         With `token_sentences`, the batch also holds each window token's sentence (`token_sentences`, what the
-        evidence loss reads in training)."""
+        evidence loss reads in training and evidence prediction reads)."""
         return self._batch(
             np.asarray(rows, dtype=np.int64), pad_token_id, pad_to_multiple_of, token_sentences
         )
@@ -236,11 +236,12 @@ class PackedSequences:
         max_batch_pairs: int | None = None,
         pad_token_id: int = 0,
         pad_to_multiple_of: int | None = None,
+        token_sentences: bool = False,
     ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
         """Yields `(rows, batch)` for every pair: documents in order with their pairs (`groups`), as many as fit
         `max_batch_tokens` padded tokens (windows x longest window + pairs x longest segment) and
         `max_batch_pairs` pairs; a document with more pairs than that comes in several batches. The batch's
-        outputs are the pairs `rows`, in that order."""
+        outputs are the pairs `rows`, in that order. `token_sentences`: as in `pad`."""
         pending: list[np.ndarray] = []
 
         def padded_size(groups: list[np.ndarray]) -> int:
@@ -263,12 +264,12 @@ class PackedSequences:
                 )
                 if pending and (too_many_pairs or padded_size([*pending, piece]) > max_batch_tokens):
                     rows = np.concatenate(pending)
-                    yield rows.tolist(), self._batch(rows, pad_token_id, pad_to_multiple_of)
+                    yield rows.tolist(), self._batch(rows, pad_token_id, pad_to_multiple_of, token_sentences)
                     pending = []
                 pending.append(piece)
         if pending:
             rows = np.concatenate(pending)
-            yield rows.tolist(), self._batch(rows, pad_token_id, pad_to_multiple_of)
+            yield rows.tolist(), self._batch(rows, pad_token_id, pad_to_multiple_of, token_sentences)
 
     def _batch(
         self,

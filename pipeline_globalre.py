@@ -51,6 +51,12 @@ CALL_OPTIONS: tuple[CallOption, ...] = (
     CallOption("relations", "postprocess", 'only these relations, by id `"P17"` or name `"country"`'),
     CallOption("top_k", "postprocess", "each pair's k best relations whatever their score, with `kept`"),
     CallOption(
+        "evidence_threshold",
+        "postprocess",
+        "a share of a pair's localized-context weight that overrides `config.evidence_threshold`: a sentence at "
+        "or above it is evidence (models trained with the evidence loss; others refuse it)",
+    ),
+    CallOption(
         "type_constraints",
         "postprocess",
         "only relations seen in training between the pair's entity types (default: the model's setting)",
@@ -163,8 +169,9 @@ class RelationExtractionPipeline(Pipeline):
     with many entities (`inference_globalre.score_sequences`).
 
     Each triple also gives the head's and tail's mentions (`head_mentions`, `tail_mentions`: sentence and word
-    positions, and character offsets `char_span` for text input) and `evidence` (the sentence ids that the
-    document's own labels give for the fact, else `None`); see `GlobalReProcessor.post_process`.
+    positions, and character offsets `char_span` for text input) and `evidence`: the ids of the sentences the model
+    predicts as the pair's evidence, for a model trained with the evidence loss (`train.py --evidence_loss_weight`),
+    else `None`; see `GlobalReProcessor.post_process`.
 
     Call options (`CALL_OPTIONS`; given to the constructor, the default of every call; any other is a `TypeError`):
     """
@@ -393,19 +400,23 @@ class RelationExtractionPipeline(Pipeline):
             )
             model_inputs = self._encode({**document, "entities": entities}, index)
         encoding = model_inputs["encoding"]
-        logits = score_sequences(
+        evidence = self.model.config.predicts_evidence
+        scores = score_sequences(
             self.model,
             self.processor,
             encoding.sequences,
             max_batch_tokens=max_batch_tokens,
             max_batch_pairs=max_batch_pairs,
             bf16=bf16,
+            evidence=evidence,
         )
+        logits, evidence_weights = scores if evidence else (scores, None)
         return {
             "document": model_inputs["document"],
             "text_entities": model_inputs["text_entities"],
             "encoding": encoding,
             "logits": logits,
+            "evidence_weights": evidence_weights,
         }
 
     def postprocess(
@@ -416,6 +427,7 @@ class RelationExtractionPipeline(Pipeline):
         top_k=None,
         type_constraints=None,
         return_graph=None,
+        evidence_threshold=None,
     ):
         triples = self.processor.post_process(
             model_outputs["logits"],
@@ -426,6 +438,8 @@ class RelationExtractionPipeline(Pipeline):
             relations=relations,
             top_k=top_k,
             type_constraints=type_constraints,
+            evidence_weights=model_outputs["evidence_weights"],
+            evidence_threshold=evidence_threshold,
         )
         if return_graph:
             return document_graph(model_outputs["document"], triples, model_outputs["text_entities"])

@@ -555,6 +555,8 @@ class GlobalReProcessor(ProcessorMixin):
         relations: Sequence[str] | None = None,
         top_k: int | None = None,
         type_constraints: bool | None = None,
+        evidence_weights: torch.Tensor | None = None,
+        evidence_threshold: float | None = None,
     ) -> list[dict]:
         """Turns the logits of a document's pairs into triples, best first:
         `{"head", "head_name", "head_mentions", "tail", "tail_name", "tail_mentions", "relation", "relation_name",
@@ -563,8 +565,10 @@ class GlobalReProcessor(ProcessorMixin):
         `head_name` / `tail_name` are the entity texts the model read (`entity_names`). `head_mentions` /
         `tail_mentions` list the entity's mentions as `{"name", "sent_id", "pos"}` (sentence and word positions,
         end exclusive) plus `"char_span": [start, end)` (character offsets) for text input. `evidence` is the
-        sorted sentence ids that the document's own `labels` give for this fact, `None` when they give none (the
-        model does not predict evidence).
+        sorted ids of the sentences the model predicts as the pair's evidence (those whose share of the pair's
+        localized-context weight is at least the evidence threshold, DREEAM's inference, Ma et al., EACL 2023;
+        the same for every relation of the pair, and possibly empty), `None` without `evidence_weights` (a model
+        trained without the evidence loss). The document's own `labels` are never read.
 
         Args:
             logits: `(num_pairs, num_labels)` logits, row i for `pairs[i]`.
@@ -576,10 +580,16 @@ class GlobalReProcessor(ProcessorMixin):
                 gives every score of a pair).
             type_constraints: keep only relations whose (head type, tail type) was seen with the relation in
                 training (`config.relation_type_pairs`); default `config.type_constraints`.
+            evidence_weights: `(num_pairs, num_sentences)`, row i for `pairs[i]`: each pair's localized-context
+                weight per sentence (`RelationExtractionOutput.evidence_weights`), at least as many columns as the
+                document has sentences (those beyond it are ignored).
+            evidence_threshold: overrides `config.evidence_threshold`, the share of the weight at or above which
+                a sentence is evidence.
 
         Raises:
-            ValueError: an unknown relation, a `top_k` that is not a positive integer, or type constraints on a
-                model without recorded type pairs.
+            ValueError: an unknown relation, a `top_k` that is not a positive integer, type constraints on a
+                model without recorded type pairs, an evidence threshold outside (0, 1], or `evidence_weights`
+                with the wrong number of rows or fewer columns than the document has sentences.
         """
         document = as_docred(document)
         scores, keep = decide(logits, config, threshold)
@@ -605,13 +615,9 @@ class GlobalReProcessor(ProcessorMixin):
         mentions = [
             [_mention_position(m, document["sents"]) for m in entity] for entity in document["vertexSet"]
         ]
-        labels = document.get("labels")
-        # only DocRED-form labels (a list of {h, t, r, evidence}) give evidence; other forms give none
-        evidence = {
-            (label["h"], label["t"], label["r"]): sorted(label["evidence"])
-            for label in (labels if isinstance(labels, list) else [])
-            if isinstance(label, dict) and label.get("evidence") and {"h", "t", "r"} <= label.keys()
-        }
+        evidence = predicted_evidence(
+            evidence_weights, len(pairs), len(document["sents"]), config, evidence_threshold
+        )
         rows, columns = chosen.nonzero(as_tuple=True)
         triples = []
         for row, column in zip(rows.tolist(), columns.tolist()):
@@ -627,7 +633,7 @@ class GlobalReProcessor(ProcessorMixin):
                 "relation": label,
                 "relation_name": config.relation_name(label),
                 "score": float(scores[row, column]),
-                "evidence": evidence.get((head, tail, label)),
+                "evidence": evidence[row] if evidence is not None else None,
             }
             if top_k is not None:
                 triple["kept"] = bool(keep[row, column])
@@ -752,6 +758,48 @@ def decide(logits: torch.Tensor, config, threshold: float | None = None) -> tupl
     return scores, keep
 
 
+def predicted_evidence(
+    evidence_weights: torch.Tensor | None,
+    num_pairs: int,
+    num_sentences: int,
+    config,
+    evidence_threshold: float | None = None,
+) -> list[list[int]] | None:
+    """Each pair's predicted evidence: the sorted ids of the sentences whose share of the pair's localized-context
+    weight is at least `evidence_threshold` (default `config.evidence_threshold`), as DREEAM predicts evidence at
+    inference (Ma et al., EACL 2023). `None` when `evidence_weights` is `None`.
+
+    Args:
+        evidence_weights: `(num_pairs, >= num_sentences)` weights (`RelationExtractionOutput.evidence_weights`);
+            columns from `num_sentences` on are ignored.
+        num_pairs, num_sentences: the document's scored pairs and its sentences.
+
+    Raises:
+        ValueError: a threshold outside (0, 1], a threshold given without weights, or weights of another shape.
+    """
+    cut = config.evidence_threshold if evidence_threshold is None else evidence_threshold
+    if isinstance(cut, bool) or not isinstance(cut, numbers.Real) or not 0.0 < cut <= 1.0:
+        raise ValueError(f"evidence_threshold must be a share of weight in (0, 1]; got {cut!r}.")
+    if evidence_weights is None:
+        if evidence_threshold is not None:
+            raise ValueError(
+                "evidence_threshold was given, but this model does not predict evidence (it predicts it when "
+                "trained with the evidence loss: train.py --evidence_loss_weight, with the packed preset)."
+            )
+        return None
+    if (
+        evidence_weights.dim() != 2
+        or len(evidence_weights) != num_pairs
+        or evidence_weights.shape[1] < num_sentences
+    ):
+        raise ValueError(
+            f"evidence_weights must be (pairs x sentences), {num_pairs} x at least {num_sentences} for this "
+            f"document; got {tuple(evidence_weights.shape)}."
+        )
+    chosen = evidence_weights.detach().float().cpu()[:, :num_sentences] >= cut
+    return [row.nonzero().flatten().tolist() for row in chosen]
+
+
 GlobalReProcessor.register_for_auto_class("AutoProcessor")
 
 __all__ = [
@@ -759,5 +807,6 @@ __all__ = [
     "GlobalReProcessor",
     "decide",
     "ordered_pairs",
+    "predicted_evidence",
     "relation_class_ids",
 ]

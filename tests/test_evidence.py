@@ -233,3 +233,195 @@ def test_packed_sequences_that_differ_only_in_sentences_are_not_equal(tmp_path):
     other.sentences = other.sentences.copy()
     other.sentences[other.sentences == 1] = 0
     assert other != sequences
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Predicting evidence (DREEAM's inference): a model trained with the evidence loss gives each pair's evidence
+# sentences, those whose share of its localized-context weight reaches `evidence_threshold`
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _evidence_from_reference(model, processor, document, cut: float) -> dict[tuple[int, int], list[int]]:
+    """Each pair's evidence from one batch of the whole document, summed pair by pair (the reference above)."""
+    encoding = processor.encode_document(document)
+    batch = encoding.sequences.pad(range(len(encoding)), processor.pad_token_id, token_sentences=True)
+    inputs = {k: v for k, v in batch.items() if k != "token_sentences"}
+    with torch.no_grad():
+        weights = model.pair_states(**inputs).context_weights
+    reference = _reference_sentence_weights(
+        weights,
+        batch["token_sentences"],
+        batch["window_document"],
+        batch["pair_document"],
+        len(document["sents"]),
+    )
+    return {
+        pair: torch.nonzero(reference[row] >= cut).flatten().tolist()
+        for row, pair in enumerate(encoding.pairs)
+    }
+
+
+def test_a_model_trained_with_the_evidence_loss_predicts_each_pairs_evidence(tmp_path):
+    """Whatever the batching, each triple's evidence is the sentences whose summed weight reaches the threshold
+    (checked against the pair-by-pair reference), the logits are those scored without evidence, and the weights
+    beyond a document's sentences are 0."""
+    from inference_globalre import predict_documents, score_sequences
+
+    model, processor = _evidence_model(tmp_path, max_seq_length=128, evidence_threshold=0.05)
+    assert model.config.predicts_evidence
+    documents = _documents()
+    sequences = PackedSequences.concatenate([processor.encode_document(d).sequences for d in documents])
+    logits, weights = score_sequences(model, processor, sequences, evidence=True)
+    small_logits, small_weights = score_sequences(
+        model, processor, sequences, evidence=True, max_batch_tokens=64, max_batch_pairs=7
+    )
+    torch.testing.assert_close(logits, score_sequences(model, processor, sequences))
+    torch.testing.assert_close(small_logits, logits, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(small_weights, weights, rtol=1e-4, atol=1e-6)
+    assert weights.shape == (len(sequences), max(len(d["sents"]) for d in documents))
+    assert bool((weights >= 0).all()) and bool((weights.sum(dim=1) <= 1 + 1e-5).all())
+    first = len(processor.encode_document(documents[0]))
+    assert bool((weights[:first, len(documents[0]["sents"]) :] == 0).all())
+
+    triples = predict_documents(model, processor, documents, threshold=0.0)
+    found = 0
+    for document, document_triples in zip(documents, triples, strict=True):
+        expected = _evidence_from_reference(model, processor, document, 0.05)
+        assert document_triples
+        for triple in document_triples:
+            assert triple["evidence"] == expected[(triple["head"], triple["tail"])]
+            found += len(triple["evidence"])
+    assert found  # the threshold keeps some sentences
+
+
+def test_the_evidence_threshold_is_a_config_field_and_a_call_option(tmp_path):
+    from pipeline_globalre import RelationExtractionPipeline
+
+    model, processor = _evidence_model(tmp_path, max_seq_length=128, evidence_threshold=0.05)
+    extractor = RelationExtractionPipeline(model=model, processor=processor)
+    document = _documents()[1]
+    default = extractor(document, threshold=0.0)
+    expected = _evidence_from_reference(model, processor, document, 0.05)
+    assert [t["evidence"] for t in default] == [expected[(t["head"], t["tail"])] for t in default]
+    stricter = extractor(document, threshold=0.0, evidence_threshold=0.5)
+    expected = _evidence_from_reference(model, processor, document, 0.5)
+    assert [t["evidence"] for t in stricter] == [expected[(t["head"], t["tail"])] for t in stricter]
+    assert sum(map(len, (t["evidence"] for t in stricter))) < sum(map(len, (t["evidence"] for t in default)))
+    for bad in (0, 1.5, True, "0.2"):
+        with pytest.raises(ValueError, match="evidence_threshold"):
+            extractor(document, evidence_threshold=bad)
+        with pytest.raises(ValueError, match="evidence_threshold must be a number in"):
+            check_option_values({"evidence_threshold": bad})
+
+
+def test_a_model_without_the_evidence_loss_gives_no_evidence_and_never_echoes_the_labels(tmp_path):
+    """The document's own labels have evidence; the triples do not take it (a scorer would count it as
+    predicted), and an evidence threshold is refused."""
+    from pipeline_globalre import RelationExtractionPipeline
+
+    model, processor = _evidence_model(tmp_path, weight=0.0, max_seq_length=128)
+    assert not model.config.predicts_evidence
+    extractor = RelationExtractionPipeline(model=model, processor=processor)
+    assert any(label["evidence"] for label in EXAMPLE_DOCUMENT["labels"])
+    triples = extractor(copy.deepcopy(EXAMPLE_DOCUMENT), threshold=0.0)
+    assert triples and all(triple["evidence"] is None for triple in triples)
+    with pytest.raises(ValueError, match="this model does not predict evidence"):
+        extractor(copy.deepcopy(EXAMPLE_DOCUMENT), evidence_threshold=0.2)
+
+
+def test_evidence_weights_need_the_localized_context(tmp_path):
+    model, processor = tiny_model_and_processor(
+        tmp_path, encoding="packed", entity_markers="plain", pooling="markers", pair_segment="markers"
+    )
+    sequences = processor.encode_document(_documents()[0]).sequences
+    batch = sequences.pad(range(len(sequences)), processor.pad_token_id, token_sentences=True)
+    with pytest.raises(ValueError, match="evidence weights need the packed encoding's localized context"):
+        model(**batch)
+
+
+def test_evidence_is_scored_as_the_official_scorer_does():
+    """Evi P, R, F1 over sentences: a correct fact's evidence counts where it is gold; a wrong fact's evidence is
+    predicted and never correct; a repeated prediction counts once; an unknown title counts nothing; the gold count
+    is every label's evidence (labels without evidence add none)."""
+    from docred_metric import evidence_scores, score_docred, to_submission
+
+    gold = [
+        {
+            "title": "d",
+            "sents": [["a"], ["b"], ["c"], ["d"]],
+            "vertexSet": [[{"name": "a", "sent_id": 0, "pos": [0, 1], "type": "LOC"}]] * 3,
+            "labels": [
+                {"h": 0, "t": 1, "r": "P17", "evidence": [0, 2]},
+                {"h": 1, "t": 2, "r": "P131", "evidence": [3]},
+                {"h": 2, "t": 0, "r": "P17", "evidence": []},
+            ],
+        }
+    ]
+    predictions = [
+        {"title": "d", "h_idx": 0, "t_idx": 1, "r": "P17", "evidence": [0, 1]},  # 1 of 2 correct
+        {"title": "d", "h_idx": 0, "t_idx": 1, "r": "P17", "evidence": [0, 2]},  # a repeat: not counted
+        {"title": "d", "h_idx": 1, "t_idx": 0, "r": "P17", "evidence": [0]},  # a wrong fact
+        {"title": "d", "h_idx": 2, "t_idx": 0, "r": "P17", "evidence": [1]},  # gold has no evidence
+        {"title": "e", "h_idx": 0, "t_idx": 1, "r": "P17", "evidence": [0]},  # unknown title
+        {"title": "d", "h_idx": 1, "t_idx": 2, "r": "P131"},  # correct, no evidence
+    ]
+    scores = evidence_scores(predictions, gold)
+    assert (scores["n_correct"], scores["n_pred"], scores["n_gold"]) == (1, 4, 3)
+    assert scores["precision"] == pytest.approx(1 / 4) and scores["recall"] == pytest.approx(1 / 3)
+    assert scores["f1"] == pytest.approx(2 / 7)
+    assert score_docred(predictions, gold)["evidence"] == scores
+    plain = [{k: v for k, v in p.items() if k != "evidence"} for p in predictions]
+    assert evidence_scores(plain, gold) is None and score_docred(plain, gold)["evidence"] is None
+    with pytest.raises(ValueError, match=r"prediction 0: evidence='0' must be a list of sentence ids"):
+        evidence_scores([{**predictions[0], "evidence": "0"}], gold)
+    triples = [[{"head": 0, "tail": 1, "relation": "P17", "score": 0.9, "evidence": [2]}]]
+    assert to_submission(gold, triples)[0]["evidence"] == [2]
+    triples[0][0]["evidence"] = None
+    assert "evidence" not in to_submission(gold, triples)[0]
+
+
+def test_evaluate_model_scores_the_predicted_evidence(tmp_path):
+    import evaluate_model
+    from tests.helpers import make_tiny_model_dir
+
+    model_dir = make_tiny_model_dir(
+        tmp_path / "model",
+        seed=3,
+        encoding="packed",
+        entity_markers="plain",
+        pooling="markers",
+        marker_pooling="logsumexp",
+        pair_segment="markers",
+        context_pooling="localized",
+        evidence_loss_weight=0.1,
+        evidence_threshold=0.05,
+        freeze_encoder=False,
+        max_seq_length=128,
+    )
+    out = tmp_path / "out"
+    documents = json.loads(REDOCRED_TEST.read_text())
+    command = ["--model", model_dir, "--data", str(REDOCRED_TEST), "--device", "cpu", "--no_progress"]
+    command += ["--skip_docs", "1", "--max_docs", "2"]  # documents 1 and 2
+    report = evaluate_model.main([*command, "--output_dir", str(out)])
+    predictions = json.loads((out / "predictions.json").read_text())
+    assert predictions and {p["title"] for p in predictions} <= {d["title"] for d in documents[1:3]}
+    assert report["inference"]["n_documents"] == 2
+    assert report["n_gold"] == sum(len(d["labels"]) for d in documents[1:3])
+    assert all(isinstance(p["evidence"], list) for p in predictions)
+    assert report["evidence"]["n_pred"] == sum(len(p["evidence"]) for p in predictions) > 0
+    assert report["evidence"]["n_gold"] == sum(
+        len(label["evidence"]) for d in documents[1:3] for label in d["labels"]
+    )
+    assert "evidence (sentences)" in evaluate_model.format_report(report)
+    stricter = evaluate_model.main(
+        [*command, "--output_dir", str(tmp_path / "strict"), "--evidence_threshold", "0.5"]
+    )
+    assert stricter["evidence"]["n_pred"] < report["evidence"]["n_pred"]
+    assert stricter["n_correct"] == report["n_correct"]  # the relations are the same
+    with pytest.raises(SystemExit):
+        evaluate_model.main(
+            ["--predictions", str(out / "predictions.json"), "--data", str(REDOCRED_TEST)]
+            + ["--evidence_threshold", "0.5"]
+        )
+    with pytest.raises(SystemExit, match="has no document after the first 12"):
+        evaluate_model.main([*command[:-4], "--skip_docs", "12", "--output_dir", str(tmp_path / "none")])

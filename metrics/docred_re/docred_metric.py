@@ -6,7 +6,8 @@
 The algorithm follows `code/evaluation.py` of thunlp/DocRED (the CodaLab scorer) and `official_evaluate` /
 `official_evaluate_benchmark` of tonytan48/Re-DocRED `evaluation.py`:
 
-- Predictions are `{"title", "h_idx", "t_idx", "r"}` dicts (the submission format; other keys are ignored).
+- Predictions are `{"title", "h_idx", "t_idx", "r"}` dicts (the submission format; an optional `"evidence"` is
+  scored as below, other keys are ignored).
   They are de-duplicated on `(title, h_idx, t_idx, r)` first, as the Re-DocRED / ATLOP adaptation does (the
   CodaLab script counts a repeated prediction again).
 - Gold facts are the unique `(title, h_idx, t_idx, r)` of the gold labels.
@@ -26,6 +27,12 @@ The algorithm follows `code/evaluation.py` of thunlp/DocRED (the CodaLab scorer)
   documents are given, and every other relation is long-tail. Re-DocRED's script hard-codes its list instead;
   pass `frequent=REDOCRED_FREQUENT_RELATIONS` to use exactly that one. Each breakdown scores the predictions and the
   gold facts of its subset.
+
+- Evidence (Evi P, R, F1; `evidence_scores`), as the official scorer, when the predictions carry `"evidence"`
+  (a list of sentence ids): the predicted evidence sentences are counted over the unique predictions of gold
+  titles; those of a correct prediction that are among its gold fact's evidence are correct; the gold count is
+  every evidence sentence of every gold label. A gold label without evidence (most of Re-DocRED's added labels)
+  adds nothing to the gold count, so evidence recall is over the labels that give evidence.
 
 Labels in `no_relation_labels` ("Na", and CDR's explicit negatives "NR") are never relations: they are removed
 from the gold facts, the training facts and the predictions (the count of such predictions is reported).
@@ -302,10 +309,58 @@ def unique_predictions(
     }
 
 
+def evidence_scores(
+    predictions: Sequence[dict],
+    gold_docs: Sequence[dict],
+    no_relation_labels: Sequence[str] = DEFAULT_NO_RELATION_LABELS,
+) -> dict[str, float | int | None] | None:
+    """Evidence precision, recall and F1 (the official scorer's Evi P, R, F1; see the module docstring), counted in
+    sentences: `{"precision", "recall", "f1", "n_pred", "n_gold", "n_correct"}`, `None` when no prediction carries
+    `"evidence"`. A repeated prediction counts once, with its first evidence; a prediction for a title that is not
+    in the gold file counts no evidence (as in the official loop); gold evidence ids that are not integers (CDR
+    stores `[None]`) are not evidence.
+
+    Raises:
+        ValueError: a prediction's `"evidence"` that is not a list of integer sentence ids.
+    """
+    if not any(isinstance(p, dict) and p.get("evidence") is not None for p in predictions):
+        return None
+    gold: dict[Fact, set[int]] = {}
+    n_gold = 0
+    titles = set()
+    for doc in gold_docs:
+        titles.add(doc["title"])
+        for label in doc.get("labels") or []:
+            if label["r"] in no_relation_labels:
+                continue
+            sentences = {s for s in label.get("evidence") or [] if _is_index(s, len(doc["sents"]))}
+            gold[(doc["title"], label["h"], label["t"], label["r"])] = sentences
+            n_gold += len(sentences)
+    counts = _Counts(n_gold=n_gold)
+    seen: set[Fact] = set()
+    for index, prediction in enumerate(predictions):
+        evidence = prediction.get("evidence")
+        if evidence is not None and (
+            not isinstance(evidence, (list, tuple))
+            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in evidence)
+        ):
+            raise ValueError(
+                f"prediction {index}: evidence={evidence!r} must be a list of sentence ids (integers)"
+            )
+        fact = (prediction["title"], prediction["h_idx"], prediction["t_idx"], prediction["r"])
+        if fact in seen or fact[3] in no_relation_labels or fact[0] not in titles:
+            continue
+        seen.add(fact)
+        predicted = set(evidence or [])
+        counts.n_pred += len(predicted)
+        counts.n_correct += len(predicted & gold.get(fact, set()))
+    return counts.as_dict()
+
+
 def to_submission(docs: Sequence[dict], triples_per_doc: Sequence[Sequence[dict]]) -> list[dict]:
     """Relation triples of each document (`{"head", "tail", "relation", "score", ...}`, as the pipeline and the
     processor's `post_process` give them) in the official submission format `{"title", "h_idx", "t_idx", "r",
-    "score"}`, documents in order."""
+    "score"}`, documents in order, with `"evidence"` where the triple has predicted evidence."""
     if len(docs) != len(triples_per_doc):
         raise ValueError(f"got predictions for {len(triples_per_doc)} documents but {len(docs)} documents")
     return [
@@ -315,6 +370,7 @@ def to_submission(docs: Sequence[dict], triples_per_doc: Sequence[Sequence[dict]
             "t_idx": triple["tail"],
             "r": triple["relation"],
             "score": triple["score"],
+            **({"evidence": triple["evidence"]} if triple.get("evidence") is not None else {}),
         }
         for doc, triples in zip(docs, triples_per_doc, strict=True)
         for triple in triples
@@ -336,7 +392,8 @@ def score_docred(
     """Score submission-format predictions against gold DocRED-format documents (see the module docstring).
 
     Args:
-        predictions: `[{"title", "h_idx", "t_idx", "r"}, ...]`; extra keys (e.g. `"score"`) are ignored.
+        predictions: `[{"title", "h_idx", "t_idx", "r"}, ...]`, each with an optional `"evidence"` (sentence ids,
+            scored by `evidence_scores`); other keys (e.g. `"score"`) are ignored.
         gold_docs: the gold documents (titles must be unique).
         train_docs: the training documents, needed for Ign F1 and for the frequent / long-tail split. Without
             them `ign_precision` and `ign_f1` are `None` and the frequent relations come from the gold labels.
@@ -357,7 +414,8 @@ def score_docred(
         duplicates, "no relation", unknown titles, invalid entity indices or relations that are not strings),
         `gold_labelled`,
         `n_train_documents_shared` and `train_documents_shared` (up to `MAX_NAMED` titles; `None` without
-        training documents), the breakdowns `intra`, `inter`, `frequent`, `long_tail` and `per_relation`, with
+        training documents), the breakdowns `intra`, `inter`, `frequent`, `long_tail` and `per_relation`,
+        `evidence` (`evidence_scores`; `None` when no prediction carries evidence or the gold is unlabelled), with
         `diagnostics=True` a `diagnostics` dict (`None` for unlabelled gold), and `warnings` (sentences).
 
     Raises:
@@ -473,6 +531,7 @@ def score_docred(
     result["frequent_relations"] = frequent
     result["frequent_relations_source"] = frequent_source
     result["per_relation"] = _per_relation_table(per_relation, label_set, labelled)
+    result["evidence"] = evidence_scores(predictions, gold_docs, no_relation_labels) if labelled else None
     if diagnostics:
         result["diagnostics"] = non_official_diagnostics(unique, gold, candidate_pairs) if labelled else None
     result["warnings"] = warnings
