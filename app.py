@@ -94,6 +94,8 @@ _GRADIO_6 = int(gr.__version__.split(".")[0]) >= 6
 LAUNCH_STYLE = {"theme": THEME, "css": CSS} if _GRADIO_6 else {}
 _BLOCKS_STYLE = {} if _GRADIO_6 else {"theme": THEME, "css": CSS}
 TABLE_HEADERS = ["Head", "Relation", "Tail", "Score", "Sentences (head · tail)"]
+# a model trained with the evidence loss also gives each pair's evidence sentences
+EVIDENCE_HEADER = "Evidence (sentences)"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -349,19 +351,28 @@ def sentence_numbers(mentions: Sequence[dict]) -> str:
     return ", ".join(map(str, numbers))
 
 
-def table_rows(triples: Sequence[dict]) -> list[list]:
+def predicts_evidence(extractor) -> bool:
+    """Whether the pipeline's model predicts evidence sentences (trained with the evidence loss)."""
+    return bool(getattr(extractor.model.config, "predicts_evidence", False))
+
+
+def table_rows(triples: Sequence[dict], evidence: bool = False) -> list[list]:
     """One row per triple: head, relation name, tail, score (3 decimals), and the sentences (from 1) where the
-    head and the tail occur, as `"1, 3 · 2"`."""
-    return [
-        [
+    head and the tail occur, as `"1, 3 · 2"`; with `evidence`, also the sentences (from 1) the model predicts as
+    the pair's evidence (`"none"` when it predicts none)."""
+    rows = []
+    for triple in triples:
+        row = [
             triple["head_name"],
             triple["relation_name"],
             triple["tail_name"],
             round(triple["score"], 3),
             f"{sentence_numbers(triple['head_mentions'])} · {sentence_numbers(triple['tail_mentions'])}",
         ]
-        for triple in triples
-    ]
+        if evidence:
+            row.append(", ".join(str(sentence + 1) for sentence in triple["evidence"] or []) or "none")
+        rows.append(row)
+    return rows
 
 
 def graph_svg(
@@ -495,7 +506,7 @@ def analyse(
     )
     return (
         highlight_html(text, entities, mentions),
-        table_rows(triples),
+        table_rows(triples, evidence=predicts_evidence(extractor)),
         graph_svg(entities, triples),
         summary,
     )
@@ -562,9 +573,10 @@ def build_demo(
             with gr.Column(scale=2):
                 highlighted = gr.HTML(label="Entities in the text", elem_id="globalre-highlighted")
             with gr.Column(scale=3):
+                evidence = predicts_evidence(extractor)
                 table = gr.Dataframe(
-                    headers=TABLE_HEADERS,
-                    datatype=["str", "str", "str", "number", "str"],
+                    headers=TABLE_HEADERS + [EVIDENCE_HEADER] * evidence,
+                    datatype=["str", "str", "str", "number", "str"] + ["str"] * evidence,
                     label="Relations",
                     interactive=False,
                     wrap=True,

@@ -69,6 +69,37 @@ def test_parse_entities():
             app.parse_entities(bad)
 
 
+def test_a_model_that_predicts_evidence_shows_it_in_the_table(tmp_path):
+    """A model trained with the evidence loss adds a column: each pair's evidence sentences, numbered from 1 as
+    the sentence column is; a model without it keeps the five columns."""
+    evidence_dir = make_tiny_model_dir(
+        tmp_path / "evidence",
+        seed=3,
+        encoding="packed",
+        entity_markers="plain",
+        pooling="markers",
+        pair_segment="markers",
+        context_pooling="localized",
+        evidence_loss_weight=0.1,
+        evidence_threshold=0.05,
+        freeze_encoder=False,
+    )
+    extractor = app.load_extractor(evidence_dir)
+    assert app.predicts_evidence(extractor)
+    _, rows, _, _ = app.analyse(
+        extractor, app.EXAMPLE_TEXT, app.EXAMPLE_ENTITIES, threshold=THRESHOLD, relations=RELATIONS
+    )
+    triples = extractor(
+        {"text": app.EXAMPLE_TEXT, "entities": ENTITIES}, threshold=THRESHOLD, relations=RELATIONS
+    )
+    assert rows and all(len(row) == 6 for row in rows)
+    expected = sorted(", ".join(str(s + 1) for s in t["evidence"]) or "none" for t in triples)
+    assert sorted(row[5] for row in rows) == expected
+    assert any(row[5] != "none" for row in rows)
+    plain = app.table_rows(triples)
+    assert all(len(row) == 5 for row in plain)
+
+
 def test_resolve_model(monkeypatch, tmp_path):
     monkeypatch.setenv("GLOBALRE_MODEL", "org/from-env")
     assert app.resolve_model("given") == "given"
