@@ -206,7 +206,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "evidence_threshold", 0.2, "With `evidence_loss_weight` above 0: a sentence is predicted as evidence of a "
         "pair's relations when its share of the pair's localized-context weight (the weights of its tokens, "
-        "summed) is at least this (0.2, the default of DREEAM's code, Ma et al., EACL 2023).",
+        "summed) is above this (0.2, the default of DREEAM's code, Ma et al., EACL 2023).",
         role="decision", cli=False, type_name="float",
     ),
     Option(

@@ -30,8 +30,9 @@ they measure nothing: see `docred_metric`), the breakdowns (intra / inter, frequ
 `label_coverage` (how much of the data's relations the model, or the label set, knows), `evidence` (Evi P, R
 and F1 in sentences, when the predictions carry evidence: a model trained with `--evidence_loss_weight`),
 `warnings` and the command's arguments; with `--model`, `OUT/predictions.json` holds the predictions in
-submission format with a `score` key (and `evidence`, the predicted evidence sentences, from such a model). A readable table is printed, "n/a" for a figure that measures nothing. `--diagnostics` adds two
-clearly labelled, non-official protocols (see `docred_metric.DIAGNOSTICS_NOTE`).
+submission format with a `score` key (and `evidence`, the predicted evidence sentences, from such a model). A
+readable table is printed, "n/a" for a figure that measures nothing. `--diagnostics` adds two clearly labelled,
+non-official protocols (see `docred_metric.DIAGNOSTICS_NOTE`).
 
 A gold file without labels (no document has a `labels` key, e.g. DocRED's test split) is not scored: the
 predictions are still written and the report says `gold_labelled: false` with every score null. A file where
@@ -122,7 +123,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--evidence_threshold",
         type=float,
         help="with a model that predicts evidence (trained with --evidence_loss_weight): the share of a pair's "
-        "localized-context weight at or above which a sentence is evidence (default: the model's, "
+        "localized-context weight above which a sentence is evidence (default: the model's, "
         "config.evidence_threshold)",
     )
     parser.add_argument(
@@ -161,6 +162,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"--skip_docs must be 0 or more; got {args.skip_docs}")
     if args.evidence_threshold is not None and not args.model:
         parser.error("--evidence_threshold needs --model: the evidence is predicted by the model")
+    if args.evidence_threshold is not None and not 0 < args.evidence_threshold <= 1:
+        parser.error(
+            f"--evidence_threshold must lie in (0, 1] (a share of weight); got {args.evidence_threshold}"
+        )
     if args.end_to_end and not args.model:
         parser.error("--end_to_end needs --model: the entities are found by the model's detector")
     if args.model and args.device is not None:
@@ -304,9 +309,9 @@ def _name_relations(counts: dict[str, int]) -> str:
 def restrict_to_titles(
     predictions: list[dict], loaded: set[str], in_file: set[str]
 ) -> tuple[list[dict], int]:
-    """With --max_docs or --skip_docs, predictions for documents of the file that were not loaded are set aside (and counted),
-    not scored as wrong. A prediction whose title is in no document of the file stays: the scorer counts it as
-    matching no document, with a warning."""
+    """With --max_docs or --skip_docs, predictions for documents of the file that were not loaded are set aside
+    (and counted), not scored as wrong. A prediction whose title is in no document of the file stays: the scorer
+    counts it as matching no document, with a warning."""
 
     def set_aside(prediction: Any) -> bool:
         title = prediction.get("title") if isinstance(prediction, dict) else None
@@ -364,6 +369,11 @@ def evaluate(args: argparse.Namespace, command: Sequence[str] | None = None) -> 
         from inference_globalre import load_globalre
 
         model, processor = load_globalre(args.model, device=args.device)
+        if args.evidence_threshold is not None and not model.config.predicts_evidence:
+            raise SystemExit(
+                f"evaluate_model.py: error: --evidence_threshold: the model in {args.model} does not predict "
+                "evidence (it was trained without --evidence_loss_weight); leave the flag out"
+            )
         if args.end_to_end and not getattr(model.config, "entity_types", None):
             raise SystemExit(
                 f"evaluate_model.py: error: --end_to_end: the model in {args.model} has no entity detector "

@@ -106,9 +106,10 @@ def score_sequences(
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Runs the model over pair sequences and returns float32 CPU `logits` (or `pair_representation`), in the
     order given; with `evidence` (a model with the packed encoding's localized context, `PackedSequences`), the
-    tuple `(logits, evidence_weights)`, the second `(num_pairs, num_sentences)`: each pair's localized-context
-    weight per sentence of its document (`RelationExtractionOutput.evidence_weights`), zero beyond its document's
-    sentences, `num_sentences` the most any document has.
+    tuple `(logits, evidence_weights)`, the second `(num_pairs, width)`: each pair's localized-context weight per
+    sentence of its document (`RelationExtractionOutput.evidence_weights`), 0 for sentences none of its windows'
+    tokens belong to; `width` covers every sentence that has a token, and a sentence beyond it has weight 0
+    (`processing_globalre.predicted_evidence` reads it so).
 
     Sequences are sorted by length and packed into batches of at most `max_batch_tokens` padded tokens (default:
     `default_max_batch_tokens(device)`). `bf16` runs the encoder under bf16 autocast; by default (None) it does
@@ -126,6 +127,11 @@ def score_sequences(
     on_cuda = device.type == "cuda"
     if max_batch_tokens is None:
         max_batch_tokens = default_max_batch_tokens(device)
+    if evidence and not hasattr(sequences, "sentences"):
+        raise ValueError(
+            "evidence weights need the packed encoding with the localized context; these are one-pair sequences "
+            f"(the model's encoding is {model.config.encoding!r})"
+        )
     autocast = (
         torch.autocast(device.type, dtype=torch.bfloat16)
         if runs_bf16_autocast(model, bf16)
@@ -217,7 +223,8 @@ def iter_document_logits(
     evidence: bool = False,
 ) -> Iterator[tuple]:
     """Yields `(document, encoding, logits)` per document, in input order; with `evidence`, `(document, encoding,
-    logits, evidence_weights)`, the last `(num_pairs, len(document["sents"]))` (see `score_sequences`). Pairs of
+    logits, evidence_weights)`, the last `(num_pairs, width)`, at most `len(document["sents"])` wide (see
+    `score_sequences`). Pairs of
     several documents share batches (up to `pairs_in_flight` pairs at a time), so small documents still fill the
     hardware. On CUDA the next group of documents is encoded in a background thread while the current one is
     scored. `bf16`: see `score_sequences`."""
@@ -280,8 +287,9 @@ def predict_documents(
     (see `GlobalReProcessor.post_process`), best first, with their predicted evidence sentences when the model
     predicts evidence (`GlobalReConfig.predicts_evidence`). `max_batch_tokens` and `max_batch_pairs` bound each
     model call (padded tokens, pair sequences; see `score_sequences`). `bf16`: see `score_sequences` (default: on
-    CUDA only). `evidence_threshold` overrides the model's (see `post_process`). `progress` shows a bar of the candidate pairs scored (documents are encoded ahead of scoring, so
-    a bar over the input would run ahead of the work)."""
+    CUDA only). `evidence_threshold` overrides the model's (see `post_process`). `progress` shows a bar of the
+    candidate pairs scored (documents are encoded ahead of scoring, so a bar over the input would run ahead of the
+    work)."""
     bar = None
     if progress:
         from tqdm.auto import tqdm

@@ -94,7 +94,7 @@ class RelationExtractionOutput(ModelOutput):
             `token_sentences` is given):
             Each pair's localized-context weight summed per sentence of its document (DREEAM's sentence
             importance, `modeling_packed_globalre.sentence_weights`; a row sums to at most 1). A model trained with
-            the evidence loss predicts the sentences at or above `config.evidence_threshold` as the pair's evidence.
+            the evidence loss predicts the sentences above `config.evidence_threshold` as the pair's evidence.
     """
 
     loss: torch.FloatTensor | None = None

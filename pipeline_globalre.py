@@ -53,8 +53,8 @@ CALL_OPTIONS: tuple[CallOption, ...] = (
     CallOption(
         "evidence_threshold",
         "postprocess",
-        "a share of a pair's localized-context weight that overrides `config.evidence_threshold`: a sentence at "
-        "or above it is evidence (models trained with the evidence loss; others refuse it)",
+        "a share of a pair's localized-context weight that overrides `config.evidence_threshold`: a sentence above "
+        "it is evidence (models trained with the evidence loss; others refuse it)",
     ),
     CallOption(
         "type_constraints",

@@ -566,7 +566,7 @@ class GlobalReProcessor(ProcessorMixin):
         `tail_mentions` list the entity's mentions as `{"name", "sent_id", "pos"}` (sentence and word positions,
         end exclusive) plus `"char_span": [start, end)` (character offsets) for text input. `evidence` is the
         sorted ids of the sentences the model predicts as the pair's evidence (those whose share of the pair's
-        localized-context weight is at least the evidence threshold, DREEAM's inference, Ma et al., EACL 2023;
+        localized-context weight is above the evidence threshold, DREEAM's inference, Ma et al., EACL 2023;
         the same for every relation of the pair, and possibly empty), `None` without `evidence_weights` (a model
         trained without the evidence loss). The document's own `labels` are never read.
 
@@ -580,16 +580,15 @@ class GlobalReProcessor(ProcessorMixin):
                 gives every score of a pair).
             type_constraints: keep only relations whose (head type, tail type) was seen with the relation in
                 training (`config.relation_type_pairs`); default `config.type_constraints`.
-            evidence_weights: `(num_pairs, num_sentences)`, row i for `pairs[i]`: each pair's localized-context
-                weight per sentence (`RelationExtractionOutput.evidence_weights`), at least as many columns as the
-                document has sentences (those beyond it are ignored).
-            evidence_threshold: overrides `config.evidence_threshold`, the share of the weight at or above which
-                a sentence is evidence.
+            evidence_weights: `(num_pairs, width)`, row i for `pairs[i]`: each pair's localized-context weight
+                per sentence (`RelationExtractionOutput.evidence_weights`; see `predicted_evidence`).
+            evidence_threshold: overrides `config.evidence_threshold`, the share of the weight above which a
+                sentence is evidence.
 
         Raises:
             ValueError: an unknown relation, a `top_k` that is not a positive integer, type constraints on a
-                model without recorded type pairs, an evidence threshold outside (0, 1], or `evidence_weights`
-                with the wrong number of rows or fewer columns than the document has sentences.
+                model without recorded type pairs, an evidence threshold outside (0, 1] or given to a model
+                that does not predict evidence, or `evidence_weights` without a row per pair.
         """
         document = as_docred(document)
         scores, keep = decide(logits, config, threshold)
@@ -766,16 +765,18 @@ def predicted_evidence(
     evidence_threshold: float | None = None,
 ) -> list[list[int]] | None:
     """Each pair's predicted evidence: the sorted ids of the sentences whose share of the pair's localized-context
-    weight is at least `evidence_threshold` (default `config.evidence_threshold`), as DREEAM predicts evidence at
+    weight is above `evidence_threshold` (default `config.evidence_threshold`), as DREEAM predicts evidence at
     inference (Ma et al., EACL 2023). `None` when `evidence_weights` is `None`.
 
     Args:
-        evidence_weights: `(num_pairs, >= num_sentences)` weights (`RelationExtractionOutput.evidence_weights`);
+        evidence_weights: `(num_pairs, width)` weights (`RelationExtractionOutput.evidence_weights`): a sentence
+            beyond `width` has weight 0 (no token of it in the pairs' windows, e.g. an empty last sentence);
             columns from `num_sentences` on are ignored.
         num_pairs, num_sentences: the document's scored pairs and its sentences.
 
     Raises:
-        ValueError: a threshold outside (0, 1], a threshold given without weights, or weights of another shape.
+        ValueError: a threshold outside (0, 1], a threshold given without weights, or weights without a row per
+            pair.
     """
     cut = config.evidence_threshold if evidence_threshold is None else evidence_threshold
     if isinstance(cut, bool) or not isinstance(cut, numbers.Real) or not 0.0 < cut <= 1.0:
@@ -787,16 +788,13 @@ def predicted_evidence(
                 "trained with the evidence loss: train.py --evidence_loss_weight, with the packed preset)."
             )
         return None
-    if (
-        evidence_weights.dim() != 2
-        or len(evidence_weights) != num_pairs
-        or evidence_weights.shape[1] < num_sentences
-    ):
+    if evidence_weights.dim() != 2 or len(evidence_weights) != num_pairs:
         raise ValueError(
-            f"evidence_weights must be (pairs x sentences), {num_pairs} x at least {num_sentences} for this "
-            f"document; got {tuple(evidence_weights.shape)}."
+            f"evidence_weights must be (pairs x sentences) with a row for each of the document's {num_pairs} "
+            f"pairs; got {tuple(evidence_weights.shape)}."
         )
-    chosen = evidence_weights.detach().float().cpu()[:, :num_sentences] >= cut
+    # columns beyond the weights' width are sentences no window token of these pairs belongs to: weight 0
+    chosen = evidence_weights.detach().float().cpu()[:, :num_sentences] > cut
     return [row.nonzero().flatten().tolist() for row in chosen]
 
 

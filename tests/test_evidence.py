@@ -256,13 +256,13 @@ def _evidence_from_reference(model, processor, document, cut: float) -> dict[tup
         len(document["sents"]),
     )
     return {
-        pair: torch.nonzero(reference[row] >= cut).flatten().tolist()
+        pair: torch.nonzero(reference[row] > cut).flatten().tolist()
         for row, pair in enumerate(encoding.pairs)
     }
 
 
 def test_a_model_trained_with_the_evidence_loss_predicts_each_pairs_evidence(tmp_path):
-    """Whatever the batching, each triple's evidence is the sentences whose summed weight reaches the threshold
+    """Whatever the batching, each triple's evidence is the sentences whose summed weight is above the threshold
     (checked against the pair-by-pair reference), the logits are those scored without evidence, and the weights
     beyond a document's sentences are 0."""
     from inference_globalre import predict_documents, score_sequences
@@ -312,6 +312,26 @@ def test_the_evidence_threshold_is_a_config_field_and_a_call_option(tmp_path):
             extractor(document, evidence_threshold=bad)
         with pytest.raises(ValueError, match="evidence_threshold must be a number in"):
             check_option_values({"evidence_threshold": bad})
+
+
+def test_documents_without_pairs_or_with_an_empty_last_sentence_get_their_evidence(tmp_path):
+    """A sentence no window token belongs to (an empty one) has weight 0, never an error; a document without
+    candidate pairs gives no triples, alone or beside longer ones, as without the evidence loss."""
+    from inference_globalre import predict_documents
+    from pipeline_globalre import RelationExtractionPipeline
+
+    model, processor = _evidence_model(tmp_path, max_seq_length=128, evidence_threshold=0.05)
+    extractor = RelationExtractionPipeline(model=model, processor=processor)
+    empty_last = copy.deepcopy(EXAMPLE_DOCUMENT)
+    empty_last["sents"].append([])
+    one_entity = copy.deepcopy(_documents()[1])
+    one_entity["vertexSet"], one_entity["labels"] = one_entity["vertexSet"][:1], []
+    triples = extractor(empty_last, threshold=0.0)
+    assert triples and all(len(empty_last["sents"]) - 1 not in t["evidence"] for t in triples)
+    assert extractor(one_entity) == []
+    assert extractor(EXAMPLE_DOCUMENT, pairs=[]) == []
+    together = predict_documents(model, processor, [empty_last, one_entity, EXAMPLE_DOCUMENT], threshold=0.0)
+    assert together[0] == triples and together[1] == [] and together[2]
 
 
 def test_a_model_without_the_evidence_loss_gives_no_evidence_and_never_echoes_the_labels(tmp_path):
@@ -422,6 +442,23 @@ def test_evaluate_model_scores_the_predicted_evidence(tmp_path):
         evaluate_model.main(
             ["--predictions", str(out / "predictions.json"), "--data", str(REDOCRED_TEST)]
             + ["--evidence_threshold", "0.5"]
+        )
+    with pytest.raises(SystemExit):  # a share of weight lies in (0, 1]
+        evaluate_model.main([*command, "--output_dir", str(tmp_path / "bad"), "--evidence_threshold", "1.5"])
+    plain_dir = make_tiny_model_dir(tmp_path / "plain")
+    with pytest.raises(SystemExit, match="does not predict evidence"):
+        evaluate_model.main(
+            [
+                "--model",
+                plain_dir,
+                "--data",
+                str(REDOCRED_TEST),
+                "--max_docs",
+                "1",
+                "--evidence_threshold",
+                "0.3",
+            ]
+            + ["--device", "cpu", "--no_progress", "--output_dir", str(tmp_path / "plain-out")]
         )
     with pytest.raises(SystemExit, match="has no document after the first 12"):
         evaluate_model.main([*command[:-4], "--skip_docs", "12", "--output_dir", str(tmp_path / "none")])

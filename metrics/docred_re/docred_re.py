@@ -25,6 +25,10 @@ References are accepted as `docred_data.load_documents` accepts documents: a lab
 and a document without `labels` (or `labels: null`) is unlabelled. When no reference has labels nothing is
 scored (every figure `None`, `gold_labelled` False); when only some have, `compute` raises a `ValueError`
 naming them. A reference that cannot be read raises a `ValueError` naming it (index and title) and the item.
+
+The predictions' features are the relation triples only, so this module scores relations: its `evidence` is
+always `None`. Evidence (Evi P, R, F1) is scored by `docred_metric.score_docred` on submission-format predictions
+that carry `evidence`, as `evaluate_model.py` does for a model that predicts it.
 """
 
 import datasets
