@@ -236,7 +236,7 @@ def test_plain_text_where_fewer_than_two_entities_are_found_says_what_to_do():
     """One entity found: no pair to score; the summary says so and how to list entities instead."""
 
     class OneEntity:
-        model = SimpleNamespace(entity_detector=object())
+        model = SimpleNamespace(entity_detector=object(), config=SimpleNamespace())
 
         def __call__(self, text, **options):
             assert options["return_graph"]
