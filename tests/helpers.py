@@ -107,6 +107,19 @@ def tiny_config(tokenizer, id2label=None, relation_names=None, **kwargs) -> Glob
     )
 
 
+# The settings of a tiny model with the packed encoding's localized context, which the evidence loss trains and
+# evidence prediction reads (`evidence_loss_weight` given beside them).
+EVIDENCE_MODEL_SETTINGS = {
+    "encoding": "packed",
+    "entity_markers": "plain",
+    "pooling": "markers",
+    "marker_pooling": "logsumexp",
+    "pair_segment": "markers",
+    "context_pooling": "localized",
+    "freeze_encoder": False,
+}
+
+
 def tiny_model_and_processor(workdir: str | Path, seed: int = 0, **config_kwargs):
     import torch
 

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.browser import CHROMEDRIVER, CHROMIUM, demo_in_chromium
-from tests.helpers import make_tiny_model_dir
+from tests.helpers import EVIDENCE_MODEL_SETTINGS, make_tiny_model_dir
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Random weights score every relation near 0.5: a low threshold over two relations keeps a table and a graph of a
@@ -75,14 +75,9 @@ def test_a_model_that_predicts_evidence_shows_it_in_the_table(tmp_path):
     evidence_dir = make_tiny_model_dir(
         tmp_path / "evidence",
         seed=3,
-        encoding="packed",
-        entity_markers="plain",
-        pooling="markers",
-        pair_segment="markers",
-        context_pooling="localized",
+        **EVIDENCE_MODEL_SETTINGS,
         evidence_loss_weight=0.1,
         evidence_threshold=0.05,
-        freeze_encoder=False,
     )
     extractor = app.load_extractor(evidence_dir)
     assert app.predicts_evidence(extractor)

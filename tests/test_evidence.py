@@ -15,7 +15,7 @@ import torch
 from configuration_globalre import check_option_values
 from globalre_training.data import Split, evidence_rows, gold_evidence
 from packed_encoding_globalre import PackedSequences
-from tests.helpers import EXAMPLE_DOCUMENT, REDOCRED_TEST, tiny_model_and_processor
+from tests.helpers import EVIDENCE_MODEL_SETTINGS, EXAMPLE_DOCUMENT, REDOCRED_TEST, tiny_model_and_processor
 
 
 def _documents() -> list[dict]:
@@ -24,19 +24,8 @@ def _documents() -> list[dict]:
 
 
 def _evidence_model(tmp_path, weight: float = 0.5, **kwargs):
-    return tiny_model_and_processor(
-        tmp_path,
-        seed=3,
-        encoding="packed",
-        entity_markers="plain",
-        pooling="markers",
-        marker_pooling="logsumexp",
-        pair_segment="markers",
-        context_pooling="localized",
-        evidence_loss_weight=weight,
-        freeze_encoder=False,
-        **kwargs,
-    )
+    settings = {**EVIDENCE_MODEL_SETTINGS, "evidence_loss_weight": weight, **kwargs}
+    return tiny_model_and_processor(tmp_path, seed=3, **settings)
 
 
 @pytest.mark.parametrize("max_seq_length", [512, 48])
@@ -407,15 +396,9 @@ def test_evaluate_model_scores_the_predicted_evidence(tmp_path):
     model_dir = make_tiny_model_dir(
         tmp_path / "model",
         seed=3,
-        encoding="packed",
-        entity_markers="plain",
-        pooling="markers",
-        marker_pooling="logsumexp",
-        pair_segment="markers",
-        context_pooling="localized",
+        **EVIDENCE_MODEL_SETTINGS,
         evidence_loss_weight=0.1,
         evidence_threshold=0.05,
-        freeze_encoder=False,
         max_seq_length=128,
     )
     out = tmp_path / "out"
