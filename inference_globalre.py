@@ -147,9 +147,8 @@ def score_sequences(
     if on_cuda:
         batches = prefetch(((rows, {k: v.pin_memory() for k, v in batch.items()}) for rows, batch in batches))
     results: torch.Tensor | None = None
-    weights: list[
-        tuple[list[int], torch.Tensor]
-    ] = []  # each batch's evidence weights, as wide as its documents
+    # each batch's evidence weights, as wide as its documents' sentences that have tokens
+    weights: list[tuple[list[int], torch.Tensor]] = []
 
     def collect(
         rows: list[int], values: torch.Tensor, sentences: torch.Tensor | None, copied: torch.cuda.Event | None
@@ -224,10 +223,9 @@ def iter_document_logits(
 ) -> Iterator[tuple]:
     """Yields `(document, encoding, logits)` per document, in input order; with `evidence`, `(document, encoding,
     logits, evidence_weights)`, the last `(num_pairs, width)`, at most `len(document["sents"])` wide (see
-    `score_sequences`). Pairs of
-    several documents share batches (up to `pairs_in_flight` pairs at a time), so small documents still fill the
-    hardware. On CUDA the next group of documents is encoded in a background thread while the current one is
-    scored. `bf16`: see `score_sequences`."""
+    `score_sequences`). Pairs of several documents share batches (up to `pairs_in_flight` pairs at a time), so
+    small documents still fill the hardware. On CUDA the next group of documents is encoded in a background thread
+    while the current one is scored. `bf16`: see `score_sequences`."""
 
     def encoded_groups() -> Iterator[list[tuple[dict, DocumentEncoding]]]:
         group: list[tuple[dict, DocumentEncoding]] = []

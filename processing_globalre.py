@@ -778,16 +778,16 @@ def predicted_evidence(
         ValueError: a threshold outside (0, 1], a threshold given without weights, or weights without a row per
             pair.
     """
-    cut = config.evidence_threshold if evidence_threshold is None else evidence_threshold
-    if isinstance(cut, bool) or not isinstance(cut, numbers.Real) or not 0.0 < cut <= 1.0:
-        raise ValueError(f"evidence_threshold must be a share of weight in (0, 1]; got {cut!r}.")
-    if evidence_weights is None:
+    if evidence_weights is None:  # the config is not read: a model without evidence may predate the field
         if evidence_threshold is not None:
             raise ValueError(
                 "evidence_threshold was given, but this model does not predict evidence (it predicts it when "
                 "trained with the evidence loss: train.py --evidence_loss_weight, with the packed preset)."
             )
         return None
+    cut = config.evidence_threshold if evidence_threshold is None else evidence_threshold
+    if isinstance(cut, bool) or not isinstance(cut, numbers.Real) or not 0.0 < cut <= 1.0:
+        raise ValueError(f"evidence_threshold must be a share of weight in (0, 1]; got {cut!r}.")
     if evidence_weights.dim() != 2 or len(evidence_weights) != num_pairs:
         raise ValueError(
             f"evidence_weights must be (pairs x sentences) with a row for each of the document's {num_pairs} "
