@@ -543,12 +543,9 @@ class GlobalReConfig(PreTrainedConfig):
     @property
     def predicts_evidence(self) -> bool:
         """Whether the model predicts evidence sentences: trained with DREEAM's evidence loss
-        (`evidence_loss_weight` above 0), which needs the packed encoding's localized context."""
-        return (
-            self.evidence_loss_weight > 0
-            and self.context_pooling == "localized"
-            and self.encoding == "packed"
-        )
+        (`evidence_loss_weight` above 0, which `check_option_values` allows only with the packed encoding's
+        localized context)."""
+        return self.evidence_loss_weight > 0
 
     def relation_name(self, label: str) -> str:
         """Readable name of a relation id (the id itself when no name is known)."""

@@ -168,10 +168,12 @@ def score_sequences(
         with torch.inference_mode():
             previous = None  # the last batch's (rows, host values, host weights, copy event), collected later
             for rows, batch in batches:
+                # the weights' width from the host copy: on the device it would wait for the queued work
+                width = int(batch["token_sentences"].max().clamp(min=0)) + 1 if evidence else None
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 with autocast:
                     if evidence:
-                        outputs = model.pair_outputs(**batch)
+                        outputs = model.pair_outputs(**batch, num_sentences=width)
                         values, sentences = outputs.pair_representation, outputs.evidence_weights
                     else:
                         values, sentences = model.pair_representation(**batch), None

@@ -769,10 +769,10 @@ class GlobalReForRelationExtraction(GlobalRePreTrainedModel):
         segment (packed encoding).
         """
         if evidence is not None and labels is not None and self.config.evidence_loss_weight > 0:
-            if token_sentences is None or self.config.context_pooling != "localized":
+            # the config's own check ties a weight above 0 to the localized context; pair_outputs reads the weights
+            if token_sentences is None:
                 raise ValueError(
-                    "the evidence loss needs token_sentences and the packed encoding's localized context "
-                    '(encoding="packed", context_pooling="localized")'
+                    "the evidence loss needs token_sentences (PackedSequences.pad(..., token_sentences=True))"
                 )
         else:
             evidence = None
